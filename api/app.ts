@@ -1,0 +1,44 @@
+/** Builds the HTTP application from its dependencies (no I/O at import time). */
+import { Hono } from "hono";
+import type { Db } from "../shared/db.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { ProviderRegistry } from "../shared/providers/registry.ts";
+import type { JobQueue } from "../shared/queue/queue.ts";
+import type { Storage } from "../shared/storage.ts";
+import { errorBody, handleError } from "./http_errors.ts";
+import { requestContext } from "./middleware.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { imageRoutes } from "./routes/images.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { modelRoutes } from "./routes/models.ts";
+import { uiRoutes } from "./routes/ui.ts";
+
+export interface AppDeps {
+  db: Db;
+  queue: JobQueue;
+  providers: ProviderRegistry;
+  storage: Storage;
+  logger: Logger;
+  config: { API_V1_PREFIX: string };
+  /** Folder with the built UI (index.html and assets); a placeholder page is served without it. */
+  uiDir?: string;
+}
+
+export type AppEnv = { Variables: { requestId: string; logger: Logger } };
+
+/** Creates a fresh Hono app wired to `deps`. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const prefix = deps.config.API_V1_PREFIX;
+  app.use("*", requestContext(deps.logger));
+  app.route(prefix, jobRoutes(deps));
+  app.route(prefix, modelRoutes(deps));
+  app.route(prefix, healthRoutes(deps));
+  app.route("/images", imageRoutes(deps));
+  app.route("/", uiRoutes(deps));
+  app.notFound((c) =>
+    c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404)
+  );
+  app.onError((err, c) => handleError(err, c, c.get("logger") ?? deps.logger));
+  return app;
+}

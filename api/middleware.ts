@@ -1,0 +1,28 @@
+/** Request id, per-request logger and the access log. */
+import type { MiddlewareHandler } from "hono";
+import type { Logger } from "../shared/logger.ts";
+
+const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Sets `requestId` (from X-Request-Id when it is sane) and a child logger; logs each request. */
+export function requestContext(logger: Logger): MiddlewareHandler {
+  return async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
+    const log = logger.child({ requestId });
+    c.set("requestId", requestId);
+    c.set("logger", log);
+    const started = performance.now();
+    await next();
+    c.header("X-Request-Id", requestId);
+    const status = c.res.status;
+    const fields = {
+      method: c.req.method,
+      path: c.req.path,
+      status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    };
+    if (status >= 500) log.warn("request", fields);
+    else log.debug("request", fields);
+  };
+}

@@ -1,0 +1,66 @@
+/** GET /health: database and queue reachability and worker heartbeats. */
+import { Hono } from "hono";
+import { sql } from "../../shared/db.ts";
+import { liveWorkers } from "../../shared/jobs_repo.ts";
+import type { AppDeps, AppEnv } from "../app.ts";
+
+interface Check {
+  ok: boolean;
+  latency_ms: number;
+  error?: string;
+}
+
+async function timed(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Check> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      fn(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, latency_ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    return {
+      ok: false,
+      latency_ms: Math.round(performance.now() - started),
+      error: (err as Error).message.slice(0, 200),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Routes mounted under the API prefix. */
+export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.get("/health", async (c) => {
+    let workers: Awaited<ReturnType<typeof liveWorkers>> = [];
+    const [database, queue] = await Promise.all([
+      timed(async () => {
+        await deps.db.query(sql`SELECT 1`);
+        workers = await liveWorkers(deps.db);
+      }),
+      timed(() => deps.queue.ping()),
+    ]);
+    const up = database.ok && queue.ok;
+    const status = !up ? "unavailable" : workers.length === 0 ? "degraded" : "ok";
+    c.header("Cache-Control", "no-store");
+    return c.json({
+      status,
+      checks: {
+        database,
+        queue: { ...queue, backend: deps.queue.backend },
+        workers: {
+          ok: workers.length > 0,
+          online: workers.length,
+          capacity: workers.reduce((n, w) => n + w.concurrency, 0),
+          active: workers.reduce((n, w) => n + w.active, 0),
+        },
+      },
+      time: new Date().toISOString(),
+    }, up ? 200 : 503);
+  });
+  return app;
+}

@@ -1,0 +1,123 @@
+/** Configuration from the environment (and `.env`), validated with zod in one place. */
+import { z } from "zod";
+
+const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+function intVar(def: number, min: number, max: number) {
+  return z.coerce.number().int().min(min).max(max).default(def);
+}
+
+function optionalString() {
+  return z.string().trim().optional().transform((v) => (v ? v : undefined));
+}
+
+const databaseUrl = optionalString()
+  .transform((v) => v?.replace(/^postgres(ql)?\+asyncpg:\/\//, "postgresql://"))
+  .refine((v) => v === undefined || /^postgres(ql)?:\/\/.+/.test(v), {
+    message: "must be a postgres:// or postgresql:// URL",
+  });
+
+const redisUrl = optionalString().refine(
+  (v) => v === undefined || /^rediss?:\/\/.+/.test(v),
+  { message: "must be a redis:// or rediss:// URL" },
+);
+
+const httpUrl = z.string().trim().refine((v) => /^https?:\/\/\S+$/.test(v) && URL.canParse(v), {
+  message: "must be an http(s) URL",
+});
+
+export const configSchema = z.object({
+  DATABASE_URL: databaseUrl,
+  REDIS_URL: redisUrl,
+  REPLICATE_API_TOKEN: optionalString(),
+  REPLICATE_BASE_URL: httpUrl.default("https://api.replicate.com/v1").transform((v) =>
+    v.replace(/\/+$/, "")
+  ),
+  PORT: intVar(8000, 0, 65535),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  API_V1_PREFIX: z.string().trim().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, {
+    message: "must start with / and not end with /",
+  }).default("/api/v1"),
+  STORAGE_PATH: z.string().trim().min(1).default("./storage"),
+  WORKER_CONCURRENCY: intVar(64, 1, 1000),
+  MAX_RETRIES: intVar(3, 0, 20),
+  RETRY_BACKOFF_BASE: z.coerce.number().min(1).max(10).default(2),
+  LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS)).default("info"),
+  MAX_IMAGE_BYTES: intVar(50 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  QUEUE_PREFIX: z.string().trim().regex(/^[A-Za-z0-9:_-]+$/).default("darkroom"),
+  PROVIDER_TIMEOUT_MS: intVar(30_000, 100, 600_000),
+  PREDICTION_DEADLINE_S: intVar(1800, 5, 86_400),
+  LOCAL_STEP_MS: intVar(60, 0, 10_000),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Thrown when the environment is invalid; the message lists every problem at once. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates an environment map and returns the typed configuration. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== "") cleaned[key] = value;
+  }
+  const result = configSchema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`),
+    );
+  }
+  return result.data;
+}
+
+/** Parses `.env` text: KEY=VALUE lines, `#` comments, optional quotes, `export ` prefix. */
+export function parseDotenv(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let value = m[2];
+    const quoted = /^(['"])(.*)\1$/.exec(value);
+    if (quoted) value = quoted[1] === '"' ? quoted[2].replace(/\\n/g, "\n") : quoted[2];
+    else value = value.replace(/\s+#.*$/, "");
+    out[m[1]] = value;
+  }
+  return out;
+}
+
+/** Reads the process environment merged over `.env` (real variables win). */
+export async function loadEnv(dotenvPath = ".env"): Promise<Record<string, string | undefined>> {
+  let fileVars: Record<string, string> = {};
+  try {
+    fileVars = parseDotenv(await Deno.readTextFile(dotenvPath));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const env: Record<string, string | undefined> = { ...fileVars };
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+/** Loads and validates configuration, or prints every problem and exits 1. */
+export async function loadConfigOrExit(): Promise<Config> {
+  try {
+    return parseConfig(await loadEnv());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      Deno.exit(1);
+    }
+    throw err;
+  }
+}

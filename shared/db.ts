@@ -1,0 +1,126 @@
+/**
+ * The database handle: a tiny interface over postgres.js (and, in embedded mode, PGlite), so the
+ * SQL is written once. Queries are built with the `sql` tag, which keeps values as parameters.
+ */
+import postgres from "postgres";
+
+/** A parameterised query: text with $1..$n placeholders and its values. */
+export interface Query {
+  text: string;
+  values: unknown[];
+}
+
+export type Row = Record<string, unknown>;
+
+export interface Db {
+  /** Runs one parameterised statement and returns its rows. */
+  query<T = Row>(q: Query): Promise<T[]>;
+  /** Runs a script of one or more statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` in a transaction; it commits when `fn` resolves and rolls back when it throws. */
+  transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /** Closes every connection, waiting up to `timeoutS` for running queries. */
+  close(timeoutS?: number): Promise<void>;
+}
+
+/** Tagged template: sql`select * from jobs where id = ${id}` → { text, values }. */
+export function sql(strings: TemplateStringsArray, ...values: unknown[]): Query {
+  let text = strings[0];
+  const params: unknown[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (isFragment(v)) {
+      text += shift(v.text, params.length);
+      params.push(...v.values);
+    } else {
+      params.push(v);
+      text += `$${params.length}`;
+    }
+    text += strings[i + 1];
+  }
+  return { text, values: params };
+}
+
+const FRAGMENT = Symbol("sql.fragment");
+
+function isFragment(v: unknown): v is Query {
+  return typeof v === "object" && v !== null && (v as Record<symbol, unknown>)[FRAGMENT] === true;
+}
+
+/** Marks a query built with `sql` as a fragment to embed in another `sql` template. */
+export function fragment(q: Query): Query {
+  return Object.assign({ [FRAGMENT]: true }, q);
+}
+
+/** Joins fragments with a separator (for optional WHERE clauses). */
+export function join(parts: Query[], separator: string): Query {
+  const out: Query = { text: "", values: [] };
+  parts.forEach((p, i) => {
+    if (i > 0) out.text += separator;
+    out.text += shift(p.text, out.values.length);
+    out.values.push(...p.values);
+  });
+  return fragment(out);
+}
+
+function shift(text: string, by: number): string {
+  return by === 0 ? text : text.replace(/\$(\d+)/g, (_, n) => `$${Number(n) + by}`);
+}
+
+export interface PostgresOptions {
+  /** Schema to put first in search_path (tests use one of their own). */
+  schema?: string;
+  /** Pool size. */
+  max?: number;
+  /** Seconds to wait for a connection before failing. */
+  connectTimeoutS?: number;
+  application?: string;
+}
+
+/** Opens a postgres.js pool behind the Db interface. */
+export function connectPostgres(url: string, options: PostgresOptions = {}): Db {
+  const connection: Record<string, string> = {
+    application_name: options.application ?? "darkroom",
+  };
+  if (options.schema) connection.search_path = `"${options.schema}",public`;
+  const client = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeoutS ?? 5,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection,
+    // bigint (count(*)) as number: counts never approach 2^53.
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => Number(x),
+      },
+    },
+  });
+  return wrapPostgres(client);
+}
+
+// deno-lint-ignore no-explicit-any
+type AnySql = postgres.Sql<any> | postgres.TransactionSql<any>;
+
+function wrapPostgres(client: AnySql): Db {
+  return {
+    async query<T>(q: Query) {
+      // deno-lint-ignore no-explicit-any
+      const rows = await client.unsafe(q.text, q.values as any[], { prepare: true });
+      return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
+    },
+    async exec(script: string) {
+      await client.unsafe(script);
+    },
+    transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
+      if (!("begin" in client)) return fn(wrapPostgres(client)); // already inside one
+      return client.begin((tx) => fn(wrapPostgres(tx))) as Promise<T>;
+    },
+    async close(timeoutS = 5) {
+      if ("end" in client) await client.end({ timeout: timeoutS });
+    },
+  };
+}

@@ -1,0 +1,226 @@
+/** Data access for the `jobs` table: plain functions taking the Db handle first. */
+import { type Db, fragment, sql } from "./db.ts";
+
+export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
+export type JobStatus = typeof JOB_STATUSES[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ["completed", "failed", "canceled"];
+
+/** One stored output image (a file under STORAGE_PATH/generated/). */
+export interface StoredImage {
+  file: string;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  bytes: number;
+}
+
+export interface JobRow {
+  id: string;
+  prompt: string;
+  negative_prompt: string | null;
+  model: string;
+  parameters: Record<string, unknown>;
+  status: JobStatus;
+  progress: number;
+  provider: string;
+  provider_prediction_id: string | null;
+  images: StoredImage[];
+  error_message: string | null;
+  retry_count: number;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  updated_at: Date;
+}
+
+export interface NewJob {
+  id: string;
+  prompt: string;
+  negative_prompt?: string | null;
+  model: string;
+  parameters: Record<string, unknown>;
+  provider: string;
+}
+
+const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
+  provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
+  completed_at, updated_at`);
+
+/** True for completed, failed and canceled. */
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Inserts a new pending job and returns it. */
+export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
+  const [row] = await db.query<JobRow>(sql`
+    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider)
+    VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
+            ${job.parameters}, ${job.provider})
+    RETURNING ${COLUMNS}`);
+  return row;
+}
+
+/** Fetches one job, or null. */
+export async function getJob(db: Db, id: string): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`SELECT ${COLUMNS} FROM jobs WHERE id = ${id}`);
+  return row ?? null;
+}
+
+export interface ListOptions {
+  skip: number;
+  limit: number;
+  status?: JobStatus;
+}
+
+/** Newest-first page of jobs. */
+export function listJobs(db: Db, options: ListOptions): Promise<JobRow[]> {
+  const where = options.status ? fragment(sql`WHERE status = ${options.status}`) : fragment(sql``);
+  return db.query<JobRow>(sql`
+    SELECT ${COLUMNS} FROM jobs ${where}
+    ORDER BY created_at DESC, id DESC
+    OFFSET ${options.skip} LIMIT ${options.limit}`);
+}
+
+/** Counts jobs (optionally of one status). */
+export async function countJobs(db: Db, status?: JobStatus): Promise<number> {
+  const where = status ? fragment(sql`WHERE status = ${status}`) : fragment(sql``);
+  const [row] = await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM jobs ${where}`);
+  return row.n;
+}
+
+/** Deletes a job row (used when a job could not be queued at all). */
+export async function deleteJob(db: Db, id: string): Promise<boolean> {
+  const rows = await db.query(sql`DELETE FROM jobs WHERE id = ${id} RETURNING id`);
+  return rows.length > 0;
+}
+
+/**
+ * Moves a non-terminal job to `processing` (keeping its first started_at) and returns it;
+ * returns null when the job is missing or already terminal.
+ */
+export async function markProcessing(db: Db, id: string): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`
+    UPDATE jobs SET status = 'processing', started_at = coalesce(started_at, now()),
+                    error_message = NULL, updated_at = now()
+    WHERE id = ${id} AND status IN ('pending', 'processing')
+    RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/** Stores the provider's prediction id as soon as it exists (so a retry resumes, not re-pays). */
+export async function setPrediction(db: Db, id: string, predictionId: string): Promise<void> {
+  await db.query(sql`
+    UPDATE jobs SET provider_prediction_id = ${predictionId}, updated_at = now()
+    WHERE id = ${id} AND status = 'processing'`);
+}
+
+/** Updates progress (0–100) of a processing job; returns false when the job is not processing. */
+export async function setProgress(db: Db, id: string, progress: number): Promise<boolean> {
+  const value = Math.max(0, Math.min(100, progress));
+  const rows = await db.query(sql`
+    UPDATE jobs SET progress = ${value}, updated_at = now()
+    WHERE id = ${id} AND status = 'processing' AND progress IS DISTINCT FROM ${value}
+    RETURNING id`);
+  return rows.length > 0;
+}
+
+/** Marks a processing job completed with its stored images. */
+export async function markCompleted(
+  db: Db,
+  id: string,
+  images: StoredImage[],
+): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`
+    UPDATE jobs SET status = 'completed', images = ${images}, progress = 100,
+                    error_message = NULL, completed_at = now(), updated_at = now()
+    WHERE id = ${id} AND status IN ('pending', 'processing')
+    RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/** Marks a non-terminal job failed (or canceled) with a message. */
+export async function markFailed(
+  db: Db,
+  id: string,
+  message: string,
+  status: "failed" | "canceled" = "failed",
+): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`
+    UPDATE jobs SET status = ${status}, error_message = ${message.slice(0, 4000)},
+                    completed_at = now(), updated_at = now()
+    WHERE id = ${id} AND status IN ('pending', 'processing')
+    RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/**
+ * Records a failed attempt that will be retried: bumps retry_count, keeps the prediction id so
+ * the retry can resume it, and puts the job back to `pending` with the reason.
+ */
+export async function markRetrying(db: Db, id: string, message: string): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`
+    UPDATE jobs SET status = 'pending', retry_count = retry_count + 1,
+                    error_message = ${message.slice(0, 4000)}, updated_at = now()
+    WHERE id = ${id} AND status IN ('pending', 'processing')
+    RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/** Clears a stored prediction id (the provider no longer knows it). */
+export async function clearPrediction(db: Db, id: string): Promise<void> {
+  await db.query(sql`
+    UPDATE jobs SET provider_prediction_id = NULL, updated_at = now() WHERE id = ${id}`);
+}
+
+export interface StatsRow {
+  status: JobStatus;
+  n: number;
+}
+
+/** Jobs per status created in the last `hours` hours, and the median duration of completed ones. */
+export async function recentStats(
+  db: Db,
+  hours = 1,
+): Promise<{ byStatus: Record<string, number>; medianDurationS: number | null }> {
+  const since = fragment(sql`created_at > now() - make_interval(hours => ${hours})`);
+  const rows = await db.query<StatsRow>(
+    sql`SELECT status, count(*)::int AS n FROM jobs WHERE ${since} GROUP BY status`,
+  );
+  const [median] = await db.query<{ s: number | null }>(sql`
+    SELECT (percentile_cont(0.5) WITHIN GROUP (
+      ORDER BY extract(epoch FROM completed_at - created_at)))::float8 AS s
+    FROM jobs WHERE ${since} AND status = 'completed'`);
+  return {
+    byStatus: Object.fromEntries(rows.map((r) => [r.status, r.n])),
+    medianDurationS: median?.s ?? null,
+  };
+}
+
+/** Upserts a worker heartbeat row. */
+export async function heartbeat(
+  db: Db,
+  w: { workerId: string; hostname: string; pid: number; concurrency: number; active: number },
+): Promise<void> {
+  await db.query(sql`
+    INSERT INTO worker_heartbeats (worker_id, hostname, pid, concurrency, active)
+    VALUES (${w.workerId}, ${w.hostname}, ${w.pid}, ${w.concurrency}, ${w.active})
+    ON CONFLICT (worker_id) DO UPDATE
+      SET active = excluded.active, last_seen = now()`);
+}
+
+/** Removes a worker's heartbeat (clean shutdown). */
+export async function removeHeartbeat(db: Db, workerId: string): Promise<void> {
+  await db.query(sql`DELETE FROM worker_heartbeats WHERE worker_id = ${workerId}`);
+}
+
+/** Workers seen within `withinS` seconds. */
+export function liveWorkers(
+  db: Db,
+  withinS = 15,
+): Promise<{ worker_id: string; hostname: string; active: number; concurrency: number }[]> {
+  return db.query(sql`
+    SELECT worker_id, hostname, active, concurrency FROM worker_heartbeats
+    WHERE last_seen > now() - make_interval(secs => ${withinS})
+    ORDER BY started_at`);
+}

@@ -1,0 +1,56 @@
+/** The provider interface: what the worker needs from Replicate or the offline renderer. */
+
+export type PredictionStatus =
+  | "starting"
+  | "processing"
+  | "succeeded"
+  | "failed"
+  | "canceled"
+  | "aborted";
+
+/** A provider-side prediction, in Replicate's vocabulary. */
+export interface Prediction {
+  id: string;
+  status: PredictionStatus;
+  /** Output references (URLs for Replicate, `local://` refs for the local provider). */
+  output: string[];
+  /** Raw logs so far (tqdm-style progress lines are parsed by the worker). */
+  logs: string;
+  /** The provider's error message when status is failed. */
+  error: string | null;
+}
+
+export interface PredictionInput {
+  model: string;
+  prompt: string;
+  negative_prompt?: string | null;
+  parameters: Record<string, unknown>;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+export interface CreateOptions extends CallOptions {
+  /** Ask the provider to give up after this many seconds (Replicate's Cancel-After). */
+  deadlineS?: number;
+}
+
+/**
+ * A generation provider. Methods throw ProviderError (retryable or not) on failure, and
+ * PredictionNotFoundError from `get` when the provider does not know the id.
+ */
+export interface Provider {
+  readonly name: string;
+  create(input: PredictionInput, options?: CreateOptions): Promise<Prediction>;
+  get(id: string, options?: CallOptions): Promise<Prediction>;
+  cancel(id: string, options?: CallOptions): Promise<void>;
+  /** Opens one output for download; the body is streamed to storage by the caller. */
+  openOutput(ref: string, options?: CallOptions): Promise<Response>;
+}
+
+/** True once a prediction will not change any more. */
+export function isFinished(status: PredictionStatus): boolean {
+  return status === "succeeded" || status === "failed" || status === "canceled" ||
+    status === "aborted";
+}

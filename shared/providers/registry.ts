@@ -1,0 +1,110 @@
+/** Which providers are configured, and which provider serves a model. */
+import type { Config } from "../config.ts";
+import { createLocalProvider, isLocalModel, LOCAL_STYLES } from "./local.ts";
+import type { Provider } from "./provider.ts";
+import { createReplicateProvider } from "./replicate.ts";
+
+export interface ModelInfo {
+  id: string;
+  provider: string;
+  description: string;
+}
+
+export interface ProviderRegistry {
+  /** The provider for a model, or a message saying what to configure. */
+  resolve(model: string): { provider: Provider } | { error: string };
+  /** Provider by name (the worker resumes a job with the provider stored on it). */
+  byName(name: string): Provider | undefined;
+  /** Configured providers and suggested models (what the UI may offer). */
+  describe(): {
+    providers: { name: string; configured: boolean; hint?: string }[];
+    models: ModelInfo[];
+  };
+}
+
+/** Suggested Replicate models (any `owner/name[:version]` works when a token is set). */
+export const SUGGESTED_REPLICATE_MODELS: readonly ModelInfo[] = [
+  {
+    id: "black-forest-labs/flux-schnell",
+    provider: "replicate",
+    description: "FLUX.1 [schnell]: fast, 1–4 steps",
+  },
+  {
+    id: "black-forest-labs/flux-dev",
+    provider: "replicate",
+    description: "FLUX.1 [dev]: high quality, slower",
+  },
+  {
+    id: "black-forest-labs/flux-1.1-pro",
+    provider: "replicate",
+    description: "FLUX1.1 [pro]: best quality",
+  },
+  {
+    id: "stability-ai/stable-diffusion-3.5-large",
+    provider: "replicate",
+    description: "Stable Diffusion 3.5 Large",
+  },
+];
+
+export interface RegistryOptions {
+  local?: Provider;
+  replicate?: Provider;
+}
+
+/** Builds the registry from configuration (providers may be passed in, e.g. by tests). */
+export function createProviderRegistry(
+  config: Pick<
+    Config,
+    "REPLICATE_API_TOKEN" | "REPLICATE_BASE_URL" | "PROVIDER_TIMEOUT_MS" | "LOCAL_STEP_MS"
+  >,
+  options: RegistryOptions = {},
+): ProviderRegistry {
+  const local = options.local ?? createLocalProvider({ stepMs: config.LOCAL_STEP_MS });
+  const replicate = options.replicate ??
+    (config.REPLICATE_API_TOKEN
+      ? createReplicateProvider({
+        token: config.REPLICATE_API_TOKEN,
+        baseUrl: config.REPLICATE_BASE_URL,
+        timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      })
+      : undefined);
+  return {
+    resolve(model) {
+      if (model.startsWith("local/")) {
+        if (isLocalModel(model)) return { provider: local };
+        return {
+          error: `Unknown local model ${model}; choose one of ${
+            LOCAL_STYLES.map((s) => s.id).join(", ")
+          }`,
+        };
+      }
+      if (!replicate) {
+        return {
+          error:
+            `Model ${model} needs the Replicate provider, which is not configured: set REPLICATE_API_TOKEN (or use a local/... model)`,
+        };
+      }
+      return { provider: replicate };
+    },
+    byName(name) {
+      return name === "local" ? local : name === "replicate" ? replicate : undefined;
+    },
+    describe() {
+      const models: ModelInfo[] = LOCAL_STYLES.map((s) => ({
+        id: s.id,
+        provider: "local",
+        description: s.description,
+      }));
+      if (replicate) models.push(...SUGGESTED_REPLICATE_MODELS);
+      return {
+        providers: [
+          { name: "local", configured: true },
+          replicate
+            ? { name: "replicate", configured: true }
+            : { name: "replicate", configured: false, hint: "set REPLICATE_API_TOKEN" },
+        ],
+        models,
+      };
+    },
+  };
+}

@@ -1,0 +1,327 @@
+/**
+ * The Replicate provider, on the official npm:replicate client.
+ *
+ * The client (1.4.0) retries 429 and 5xx answers, and any error its fetch throws, up to five times
+ * back to back with no delay, and it has no timeout. So this provider owns the policy: each call
+ * gets its own client whose fetch adds a timeout, turns every non-2xx answer into a ProviderError
+ * and throws that same error again, without a new request, when the client tries again. One call
+ * is one HTTP request; the caller (the worker) decides when to try again, with `retryAfterMs`.
+ */
+import Replicate from "replicate";
+import { PredictionNotFoundError, ProviderError } from "../errors.ts";
+import type {
+  CallOptions,
+  CreateOptions,
+  Prediction,
+  PredictionInput,
+  PredictionStatus,
+  Provider,
+} from "./provider.ts";
+
+/** Settings of the Replicate provider. */
+export interface ReplicateProviderOptions {
+  /** API token; sent only to `baseUrl`, never logged nor put in an error. */
+  token: string;
+  /** API base URL, e.g. `https://api.replicate.com/v1`. */
+  baseUrl: string;
+  /** Limit for one HTTP request, body included (ms). */
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+/** What one provider call is doing, to word its errors and shape its requests. */
+interface Call {
+  kind: "create" | "get" | "cancel";
+  /** Start of every error message, e.g. `Cannot get prediction abc`. */
+  action: string;
+  /** The model (create) or prediction id (get, cancel). */
+  subject: string;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+type FetchInput = Request | string | URL;
+
+const STATUSES: readonly PredictionStatus[] = [
+  "starting",
+  "processing",
+  "succeeded",
+  "failed",
+  "canceled",
+  "aborted",
+];
+const MODEL_REF = /^([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::([A-Za-z0-9]+))?$/;
+/** Replicate ids are lower-case base32; anything else could walk the URL path (`..`). */
+const PREDICTION_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const DETAIL_MAX = 500;
+
+/** Creates the Replicate provider (`owner/name` or `owner/name:version` models). */
+export function createReplicateProvider(options: ReplicateProviderOptions): Provider {
+  const baseFetch = options.fetch ?? globalThis.fetch;
+  const userAgent = options.userAgent ?? "darkroom";
+
+  function signalFor(caller: AbortSignal | undefined): AbortSignal {
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    return caller ? AbortSignal.any([caller, timeout]) : timeout;
+  }
+
+  /** A client for one call: its fetch makes at most one request and owns timeouts and errors. */
+  function clientFor(call: Call): Replicate {
+    let failure: ProviderError | null = null;
+    async function guardedFetch(input: FetchInput, init: RequestInit = {}): Promise<Response> {
+      // The client calls again after an error or a 429/5xx: answer with the first outcome.
+      if (failure) throw failure;
+      const headers = new Headers(init.headers);
+      for (const [name, value] of Object.entries(call.headers ?? {})) headers.set(name, value);
+      const signal = signalFor(call.signal);
+      let response: Response;
+      try {
+        response = await baseFetch(input, { ...init, headers, signal });
+      } catch (error) {
+        failure = transportError(call.action, error, signal, call.signal, options.timeoutMs);
+        throw failure;
+      }
+      if (!response.ok) {
+        failure = await statusError(call, response);
+        throw failure;
+      }
+      return response;
+    }
+    return new Replicate({
+      auth: options.token,
+      baseUrl: options.baseUrl,
+      userAgent,
+      useFileOutput: false,
+      fetch: guardedFetch,
+    });
+  }
+
+  /** Runs one client call; anything that is not already a ProviderError becomes one. */
+  async function run<T>(call: Call, body: (client: Replicate) => Promise<T>): Promise<T> {
+    try {
+      return await body(clientFor(call));
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      // Errors after the answer arrived: a body cut by the timeout or the network, bad JSON.
+      throw transportError(call.action, error, undefined, call.signal, options.timeoutMs);
+    }
+  }
+
+  return {
+    name: "replicate",
+
+    async create(input: PredictionInput, createOptions: CreateOptions = {}): Promise<Prediction> {
+      const action = `Cannot create prediction for ${input.model}`;
+      const ref = input.model.match(MODEL_REF);
+      if (!ref) {
+        throw new ProviderError(
+          `${action}: invalid model reference; use owner/name or owner/name:version`,
+          false,
+        );
+      }
+      const [, owner, name, version] = ref;
+      const model = `${owner}/${name}`;
+      const headers: Record<string, string> = {};
+      const deadline = createOptions.deadlineS;
+      if (deadline !== undefined && Number.isFinite(deadline) && deadline > 0) {
+        headers["Cancel-After"] = `${Math.max(1, Math.ceil(deadline))}s`;
+      }
+      const body = {
+        prompt: input.prompt,
+        ...(input.negative_prompt ? { negative_prompt: input.negative_prompt } : {}),
+        ...input.parameters,
+      };
+      const call: Call = {
+        kind: "create",
+        action,
+        subject: model,
+        signal: createOptions.signal,
+        headers,
+      };
+      const raw = await run(
+        call,
+        (client) =>
+          version
+            ? client.predictions.create({ version, input: body })
+            : client.predictions.create({ model, input: body }),
+      );
+      return toPrediction(raw, action);
+    },
+
+    async get(id: string, callOptions: CallOptions = {}): Promise<Prediction> {
+      const action = `Cannot get prediction ${id}`;
+      if (!PREDICTION_ID.test(id)) throw new PredictionNotFoundError(id);
+      const call: Call = { kind: "get", action, subject: id, signal: callOptions.signal };
+      const raw = await run(call, (client) => client.predictions.get(id));
+      return toPrediction(raw, action);
+    },
+
+    async cancel(id: string, callOptions: CallOptions = {}): Promise<void> {
+      const action = `Cannot cancel prediction ${id}`;
+      if (!PREDICTION_ID.test(id)) throw new PredictionNotFoundError(id);
+      const call: Call = { kind: "cancel", action, subject: id, signal: callOptions.signal };
+      await run(call, (client) => client.predictions.cancel(id));
+    },
+
+    async openOutput(ref: string, callOptions: CallOptions = {}): Promise<Response> {
+      const url = URL.canParse(ref) ? new URL(ref) : null;
+      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
+        throw new ProviderError("Cannot download output: not an http(s) URL", false);
+      }
+      // The query is left out of messages: it may hold a signature.
+      const action = `Cannot download output ${url.origin}${url.pathname}`;
+      // No Authorization header: output URLs are public, and the token must not leave baseUrl.
+      const signal = signalFor(callOptions.signal);
+      let response: Response;
+      try {
+        response = await baseFetch(url, { signal, headers: { "User-Agent": userAgent } });
+      } catch (error) {
+        throw transportError(action, error, signal, callOptions.signal, options.timeoutMs);
+      }
+      if (response.ok) return response;
+      await response.body?.cancel();
+      const status = response.status;
+      if (status === 404 || status === 410) {
+        throw new ProviderError(
+          `${action}: status ${status}: output expired (Replicate deletes outputs after an hour)`,
+          false,
+          undefined,
+          status,
+        );
+      }
+      const retryable = status === 408 || status === 429 || status >= 500;
+      throw new ProviderError(
+        `${action}: status ${status}`,
+        retryable,
+        retryable ? retryAfterHeaderMs(response.headers.get("retry-after")) : undefined,
+        status,
+      );
+    },
+  };
+}
+
+/** Maps a non-2xx API answer to the error the provider throws. */
+async function statusError(call: Call, response: Response): Promise<ProviderError> {
+  const status = response.status;
+  let text = "";
+  try {
+    text = await response.text();
+  } catch {
+    // The body is only used to word the message.
+  }
+  const detail = detailOf(text) || response.statusText || "no detail";
+  const message = `${call.action}: status ${status}: ${detail}`;
+
+  if (status === 401 || status === 403) {
+    return new ProviderError(
+      `${call.action}: status ${status}: Replicate refused the API token; check REPLICATE_API_TOKEN`,
+      false,
+      undefined,
+      status,
+    );
+  }
+  if (status === 404) {
+    if (call.kind !== "create") return new PredictionNotFoundError(call.subject);
+    return new ProviderError(
+      `${call.action}: status 404: Unknown model ${call.subject}`,
+      false,
+      undefined,
+      status,
+    );
+  }
+  if (status === 429) {
+    const hint = text.match(/resets in ~?\s*(\d+(?:\.\d+)?)\s*s/i);
+    const fromHint = hint ? Math.ceil(Number(hint[1]) * 1000) : undefined;
+    const fromHeader = retryAfterHeaderMs(response.headers.get("retry-after"));
+    const retryAfterMs = fromHint === undefined && fromHeader === undefined
+      ? undefined
+      : Math.max(fromHint ?? 0, fromHeader ?? 0);
+    return new ProviderError(message, true, retryAfterMs, status);
+  }
+  if (status >= 500 || status === 408) {
+    return new ProviderError(
+      message,
+      true,
+      retryAfterHeaderMs(response.headers.get("retry-after")),
+      status,
+    );
+  }
+  // 400, 402 (no credit), 409, 422 (input validation) ...: the same request will fail again.
+  return new ProviderError(message, false, undefined, status);
+}
+
+/** A network failure, a timeout or the caller's abort: all worth trying again later. */
+function transportError(
+  action: string,
+  error: unknown,
+  signal: AbortSignal | undefined,
+  caller: AbortSignal | undefined,
+  timeoutMs: number,
+): ProviderError {
+  if (caller?.aborted) return new ProviderError(`${action}: aborted`, true);
+  const name = error instanceof Error ? error.name : "";
+  const timedOut = name === "TimeoutError" ||
+    (signal?.aborted === true && signal.reason instanceof DOMException &&
+      signal.reason.name === "TimeoutError");
+  if (timedOut) return new ProviderError(`${action}: no answer within ${timeoutMs} ms`, true);
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ProviderError(`${action}: network error: ${reason}`, true);
+}
+
+/** Replicate's `detail` (or `title`), else the start of the body, on one line. */
+function detailOf(text: string): string {
+  let detail = text;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (isRecord(parsed)) {
+      if (typeof parsed.detail === "string") detail = parsed.detail;
+      else if (typeof parsed.title === "string") detail = parsed.title;
+    }
+  } catch {
+    // Not JSON (a proxy's HTML page...): keep the text.
+  }
+  const oneLine = detail.trim().split(/\s*\n\s*/).join("; ");
+  return oneLine.length > DETAIL_MAX ? `${oneLine.slice(0, DETAIL_MAX)}…` : oneLine;
+}
+
+/** `Retry-After` as seconds or an HTTP date → milliseconds from now. */
+function retryAfterHeaderMs(value: string | null): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Replicate's prediction JSON → the provider-neutral Prediction. */
+function toPrediction(raw: unknown, action: string): Prediction {
+  if (!isRecord(raw) || typeof raw.id !== "string" || typeof raw.status !== "string") {
+    throw new ProviderError(`${action}: unexpected answer without id or status`, true);
+  }
+  const status = (STATUSES as readonly string[]).includes(raw.status)
+    ? raw.status as PredictionStatus
+    : "processing";
+  const error = raw.error === null || raw.error === undefined
+    ? null
+    : typeof raw.error === "string"
+    ? raw.error
+    : JSON.stringify(raw.error);
+  return {
+    id: raw.id,
+    status,
+    output: outputUrls(raw.output),
+    logs: typeof raw.logs === "string" ? raw.logs : "",
+    error,
+  };
+}
+
+/** `output` may be a URL, a list of URLs or null; other values (text, data URIs) are dropped. */
+function outputUrls(output: unknown): string[] {
+  const values = Array.isArray(output) ? output : output === null ? [] : [output];
+  return values.filter((v): v is string => typeof v === "string" && /^https?:\/\//i.test(v));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

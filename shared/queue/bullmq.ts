@@ -1,0 +1,186 @@
+/** The BullMQ-on-Redis backend of the job queue (the scaled-out shape: many APIs, many workers). */
+import { type Job, Queue, Worker } from "bullmq";
+import { Redis } from "ioredis";
+import type { Logger } from "../logger.ts";
+import {
+  backoffDelayMs,
+  type EnqueueOptions,
+  type JobQueue,
+  type ListenOptions,
+  type QueueHandler,
+  type QueueListener,
+  type QueueMessage,
+  type QueueStats,
+  type RetryPolicy,
+} from "./queue.ts";
+
+export interface BullmqOptions {
+  redisUrl: string;
+  /** Redis key prefix (tests use one of their own). */
+  prefix: string;
+  retry: RetryPolicy;
+  logger: Logger;
+  queueName?: string;
+  /** How long a job's lock lasts before another worker may take it over (ms). */
+  lockDurationMs?: number;
+  /** How often workers look for stalled jobs (ms). */
+  stalledIntervalMs?: number;
+  /** How long enqueue may take before the API gives up (ms). */
+  enqueueTimeoutMs?: number;
+  /** On close, how long running handlers may finish before their signal is aborted (ms). */
+  drainTimeoutMs?: number;
+}
+
+const DEFAULT_QUEUE = "generate";
+
+/** Opens the producer side; workers are created on `listenQueue`. */
+export function createBullmqQueue(options: BullmqOptions): JobQueue {
+  const queueName = options.queueName ?? DEFAULT_QUEUE;
+  const maxAttempts = options.retry.maxRetries + 1;
+  // The producer gives up quickly while Redis is away (one reconnect per command, and the
+  // enqueue timeout below), so the API can answer 503 instead of hanging.
+  const producer = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+  });
+  producer.on("error", (err) => options.logger.debug("redis producer error", { err }));
+  const queue = new Queue<QueueMessage>(queueName, {
+    connection: producer,
+    prefix: options.prefix,
+    skipWaitingForReady: true,
+  });
+  queue.on("error", (err) => options.logger.warn("queue error", { err }));
+  const listeners = new Set<QueueListener>();
+
+  return {
+    backend: "bullmq",
+    async enqueue(message, opts: EnqueueOptions = {}) {
+      const add = queue.add("generate", message, {
+        jobId: opts.id ?? message.jobId,
+        delay: opts.delayMs,
+        priority: opts.priority,
+        attempts: maxAttempts,
+        backoff: { type: "darkroom" },
+        removeOnComplete: true,
+        removeOnFail: { count: 5000 },
+      });
+      await withTimeout(add, options.enqueueTimeoutMs ?? 3000, "Redis did not answer in time");
+    },
+
+    listenQueue(handler: QueueHandler, listen: ListenOptions): QueueListener {
+      const listener = startWorker(queueName, handler, listen, options, maxAttempts);
+      listeners.add(listener);
+      return {
+        active: listener.active,
+        close: async () => {
+          listeners.delete(listener);
+          await listener.close();
+        },
+      };
+    },
+
+    async stats(): Promise<QueueStats> {
+      const c = await withTimeout(
+        queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed", "completed"),
+        3000,
+        "Redis did not answer in time",
+      );
+      return {
+        waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+        active: c.active ?? 0,
+        delayed: c.delayed ?? 0,
+        failed: c.failed ?? 0,
+        completed: c.completed ?? 0,
+      };
+    },
+
+    async ping() {
+      await withTimeout(producer.ping(), 2000, "Redis did not answer in time");
+    },
+
+    async close() {
+      await Promise.all([...listeners].map((l) => l.close()));
+      await queue.close();
+      producer.disconnect();
+    },
+  };
+}
+
+function startWorker(
+  queueName: string,
+  handler: QueueHandler,
+  listen: ListenOptions,
+  options: BullmqOptions,
+  maxAttempts: number,
+): QueueListener {
+  const closing = new AbortController();
+  let running = 0;
+  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  connection.on("error", (err) => options.logger.debug("redis worker error", { err }));
+  const worker = new Worker<QueueMessage>(
+    queueName,
+    async (job: Job<QueueMessage>, _token?: string, signal?: AbortSignal) => {
+      running++;
+      try {
+        const signals = signal ? [closing.signal, signal] : [closing.signal];
+        await handler(job.data, {
+          attempt: job.attemptsMade + 1,
+          maxAttempts,
+          signal: AbortSignal.any(signals),
+        });
+      } catch (err) {
+        // The last attempt is dead-lettered by BullMQ (the failed set); say so in the logs.
+        if (job.attemptsMade + 1 >= maxAttempts) {
+          options.logger.error("job dead-lettered after its last attempt", {
+            jobId: job.data.jobId,
+            err,
+          });
+        }
+        throw err;
+      } finally {
+        running--;
+      }
+    },
+    {
+      connection,
+      prefix: options.prefix,
+      concurrency: listen.concurrency,
+      drainDelay: 1,
+      lockDuration: options.lockDurationMs ?? 30_000,
+      stalledInterval: options.stalledIntervalMs ?? 15_000,
+      maxStalledCount: 2,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
+          const hinted = (err as { delayMs?: unknown } | undefined)?.delayMs;
+          const backoff = backoffDelayMs(attemptsMade, options.retry);
+          return typeof hinted === "number" ? Math.max(hinted, backoff / 4) : backoff;
+        },
+      },
+    },
+  );
+  worker.on("error", (err) => options.logger.warn("worker error", { err }));
+  return {
+    active: () => running,
+    close: async () => {
+      // Drain: let running handlers finish; past the drain time, ask them to stop.
+      const timer = setTimeout(
+        () => closing.abort(new Error("worker is shutting down")),
+        options.drainTimeoutMs ?? 25_000,
+      );
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(timer);
+        connection.disconnect();
+      }
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { Redis } from "ioredis";
+import { silentLogger } from "../logger.ts";
+import { testQueuePrefix, testRedisUrl } from "../testing/db.ts";
+import { defineQueueContract } from "../testing/queue_contract.ts";
+import { createBullmqQueue } from "./bullmq.ts";
+
+/** Deletes every Redis key under a test prefix. */
+async function dropPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(testRedisUrl());
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+defineQueueContract("bullmq", (retry) => {
+  const prefix = testQueuePrefix();
+  const queue = createBullmqQueue({
+    redisUrl: testRedisUrl(),
+    prefix,
+    retry,
+    logger: silentLogger,
+  });
+  return Promise.resolve({
+    ...queue,
+    close: async () => {
+      await queue.close();
+      await dropPrefix(prefix);
+    },
+  });
+});
+
+Deno.test({
+  name: "bullmq: enqueue fails fast (not hangs) when Redis is unreachable",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const q = createBullmqQueue({
+      redisUrl: "redis://127.0.0.1:1",
+      prefix: testQueuePrefix(),
+      retry: { maxRetries: 1, backoffBase: 2 },
+      logger: silentLogger,
+      enqueueTimeoutMs: 1500,
+    });
+    const started = Date.now();
+    await assert.rejects(q.enqueue({ jobId: "x" }));
+    assert.ok(Date.now() - started < 5000);
+    await assert.rejects(q.ping());
+    await q.close();
+  },
+});

@@ -1,0 +1,92 @@
+/**
+ * The job queue interface, modelled on Deno KV queues (`enqueue` / `listenQueue`), so BullMQ on
+ * Redis and an embedded backend can stand behind it.
+ */
+
+/** What travels on the queue: only the job id (the job itself lives in Postgres). */
+export interface QueueMessage {
+  jobId: string;
+  /** The request that created the job, to follow it through the logs. */
+  requestId?: string;
+}
+
+export interface EnqueueOptions {
+  /** Deliver no earlier than this many milliseconds from now. */
+  delayMs?: number;
+  /** Lower numbers run first (1 = highest); undefined = normal. */
+  priority?: number;
+  /**
+   * Deduplication id; a second enqueue with the same id while the first is still queued or
+   * running is ignored. Defaults to the message's jobId.
+   */
+  id?: string;
+}
+
+export interface DeliveryContext {
+  /** 1 for the first delivery, 2 for the first retry, ... */
+  attempt: number;
+  /** Deliveries allowed in all; after the last failed one the message is dead-lettered. */
+  maxAttempts: number;
+  /** Aborted when the listener is closing and the handler should wrap up. */
+  signal: AbortSignal;
+}
+
+/** A handler resolves to acknowledge; throwing asks for a retry (with backoff) until the last attempt. */
+export type QueueHandler = (message: QueueMessage, context: DeliveryContext) => Promise<void>;
+
+/** Throw from a handler to retry after a specific delay (e.g. a provider's 429 reset hint). */
+export class RetryLaterError extends Error {
+  constructor(message: string, readonly delayMs: number) {
+    super(message);
+    this.name = "RetryLaterError";
+  }
+}
+
+export interface ListenOptions {
+  /** Messages handled at once. */
+  concurrency: number;
+}
+
+export interface QueueListener {
+  /** Stops taking messages and waits for running handlers (up to the backend's drain time). */
+  close(): Promise<void>;
+  /** Handlers running now. */
+  active(): number;
+}
+
+export interface QueueStats {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+export interface JobQueue {
+  readonly backend: "bullmq" | "kv";
+  enqueue(message: QueueMessage, options?: EnqueueOptions): Promise<void>;
+  listenQueue(handler: QueueHandler, options: ListenOptions): QueueListener;
+  /** Counts by state (for health, the Architecture tab and metrics). */
+  stats(): Promise<QueueStats>;
+  /** Throws when the backend cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RetryPolicy {
+  /** Retries after the first attempt (so maxAttempts = maxRetries + 1). */
+  maxRetries: number;
+  /** Backoff base in seconds: the n-th retry waits about base^(n-1) seconds. */
+  backoffBase: number;
+}
+
+/** Exponential backoff with ±25% jitter: ~1 s, base s, base² s, ... */
+export function backoffDelayMs(
+  retry: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
+  const base = 1000 * Math.pow(policy.backoffBase, Math.max(0, retry - 1));
+  const jitter = 0.75 + random() * 0.5;
+  return Math.round(Math.min(base, 10 * 60_000) * jitter);
+}

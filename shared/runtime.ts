@@ -1,0 +1,86 @@
+/** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
+import type { Config } from "./config.ts";
+import { connectPostgres, type Db } from "./db.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
+import { createBullmqQueue } from "./queue/bullmq.ts";
+import type { JobQueue } from "./queue/queue.ts";
+import { createLocalStorage, type Storage } from "./storage.ts";
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  db: Db;
+  queue: JobQueue;
+  providers: ProviderRegistry;
+  storage: Storage;
+  close(): Promise<void>;
+}
+
+/** Fails with a clear message unless the scaled-out shape's services are configured. */
+export function requireServices(config: Config, role: string): void {
+  const missing = [
+    config.DATABASE_URL ? null : "DATABASE_URL",
+    config.REDIS_URL ? null : "REDIS_URL",
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(
+      `deno task ${role} needs ${missing.join(" and ")} (Postgres and Redis); ` +
+        `set them in the environment or .env`,
+    );
+  }
+}
+
+/** Connects Postgres, the BullMQ queue, providers and storage for one process. */
+export function openRuntime(config: Config, role: string): Runtime {
+  requireServices(config, role);
+  const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: role } });
+  const db = connectPostgres(config.DATABASE_URL!, {
+    application: `darkroom-${role}`,
+    max: role === "worker"
+      ? Math.min(20, Math.max(4, Math.ceil(config.WORKER_CONCURRENCY / 4)))
+      : 10,
+  });
+  const queue = createBullmqQueue({
+    redisUrl: config.REDIS_URL!,
+    prefix: config.QUEUE_PREFIX,
+    retry: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
+    logger,
+  });
+  const providers = createProviderRegistry(config);
+  const storage = createLocalStorage(config.STORAGE_PATH);
+  return {
+    config,
+    logger,
+    db,
+    queue,
+    providers,
+    storage,
+    async close() {
+      await queue.close().catch((err) => logger.warn("queue close failed", { err }));
+      await db.close(5).catch((err) => logger.warn("db close failed", { err }));
+    },
+  };
+}
+
+/** Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. */
+export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal; exiting now", { signal });
+      Deno.exit(130);
+    }
+    stopping = true;
+    logger.info("shutting down", { signal });
+    stop().then(
+      () => Deno.exit(0),
+      (err) => {
+        logger.error("shutdown failed", { err });
+        Deno.exit(1);
+      },
+    );
+  };
+  Deno.addSignalListener("SIGINT", () => handler("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => handler("SIGTERM"));
+}

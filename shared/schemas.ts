@@ -1,0 +1,133 @@
+/** Request schemas (zod) shared by the API and tests: one place for every input limit. */
+import { z } from "zod";
+
+export const LIMITS = {
+  promptChars: 2000,
+  negativePromptChars: 2000,
+  parametersBytes: 16 * 1024,
+  parametersDepth: 6,
+  bodyBytes: 64 * 1024,
+  maxOutputs: 4,
+  minSide: 64,
+  maxSide: 2048,
+} as const;
+
+/** Text that Postgres can store and JSON can round-trip: no NUL, no lone surrogates. */
+function cleanText(label: string, max: number) {
+  return z.string({ error: `${label} must be a string` })
+    .max(max, { error: `${label} must be at most ${max} characters` })
+    .refine((s) => !s.includes("\u0000"), { error: `${label} must not contain NUL characters` })
+    .refine((s) => s.isWellFormed(), { error: `${label} must be valid Unicode text` });
+}
+
+/** `local/<style>`, `owner/name` or `owner/name:<64-hex version>`. */
+export const MODEL_PATTERN =
+  /^[a-z0-9][a-z0-9._-]{0,99}\/[a-z0-9][a-z0-9._-]{0,99}(:[0-9a-f]{64})?$/;
+
+const side = z.number().int({ error: "must be an integer" })
+  .min(LIMITS.minSide, { error: `must be at least ${LIMITS.minSide}` })
+  .max(LIMITS.maxSide, { error: `must be at most ${LIMITS.maxSide}` });
+
+/** Known Replicate input fields are validated; other fields pass through as plain JSON. */
+export const knownParameters = z.object({
+  width: side.optional(),
+  height: side.optional(),
+  num_outputs: z.number().int({ error: "must be an integer" }).min(1, {
+    error: "must be at least 1",
+  })
+    .max(LIMITS.maxOutputs, { error: `must be at most ${LIMITS.maxOutputs}` }).optional(),
+  seed: z.number().int({ error: "must be an integer" }).min(0, { error: "must be at least 0" })
+    .max(2 ** 32 - 1, { error: "must be at most 4294967295" }).optional(),
+  num_inference_steps: z.number().int({ error: "must be an integer" }).min(1).max(500).optional(),
+  guidance_scale: z.number().min(0).max(50).optional(),
+  prompt_strength: z.number().min(0).max(1).optional(),
+  aspect_ratio: z.string().regex(/^\d{1,2}:\d{1,2}$/, { error: "must look like 16:9" }).optional(),
+  output_format: z.enum(["png", "jpg", "webp"]).optional(),
+  output_quality: z.number().int().min(0).max(100).optional(),
+  scheduler: z.string().max(100).optional(),
+  disable_safety_checker: z.boolean().optional(),
+}).loose();
+
+/** Checks a JSON value: finite numbers, clean strings, bounded depth. Returns a problem or null. */
+export function jsonProblem(value: unknown, depth = 0): string | null {
+  if (depth > LIMITS.parametersDepth) return `nests deeper than ${LIMITS.parametersDepth} levels`;
+  if (value === null || typeof value === "boolean") return null;
+  if (typeof value === "number") return Number.isFinite(value) ? null : "has a non-finite number";
+  if (typeof value === "string") {
+    if (value.includes("\u0000")) return "has a NUL character";
+    return value.isWellFormed() ? null : "has invalid Unicode text";
+  }
+  if (Array.isArray(value)) {
+    for (const v of value) {
+      const p = jsonProblem(v, depth + 1);
+      if (p) return p;
+    }
+    return null;
+  }
+  if (typeof value === "object") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      const p = jsonProblem(k, depth + 1) ?? jsonProblem(v, depth + 1);
+      if (p) return p;
+    }
+    return null;
+  }
+  return "has a value that is not JSON";
+}
+
+const parameters = z.record(z.string(), z.unknown(), { error: "parameters must be an object" })
+  .superRefine((value, ctx) => {
+    const problem = jsonProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: `parameters ${problem}` });
+    const size = new TextEncoder().encode(JSON.stringify(value)).length;
+    if (size > LIMITS.parametersBytes) {
+      ctx.addIssue({
+        code: "custom",
+        message: `parameters must be at most ${LIMITS.parametersBytes} bytes of JSON (got ${size})`,
+      });
+    }
+  })
+  .pipe(knownParameters);
+
+/** POST /generate body. */
+export const generateRequest = z.object({
+  prompt: cleanText("prompt", LIMITS.promptChars).refine((s) => s.trim().length > 0, {
+    error: "prompt must not be empty",
+  }),
+  model: z.string({ error: "model must be a string" }).trim().max(300).regex(MODEL_PATTERN, {
+    error: "model must look like owner/name, owner/name:<64-hex version> or local/<style>",
+  }),
+  negative_prompt: cleanText("negative_prompt", LIMITS.negativePromptChars).nullish(),
+  parameters: parameters.default({}),
+});
+
+export type GenerateRequest = z.infer<typeof generateRequest>;
+
+/** GET /jobs query. */
+export const listQuery = z.object({
+  skip: z.coerce.number({ error: "skip must be a number" }).int({
+    error: "skip must be an integer",
+  })
+    .min(0, { error: "skip must be at least 0" }).max(1_000_000, {
+      error: "skip must be at most 1000000",
+    }).default(0),
+  limit: z.coerce.number({ error: "limit must be a number" }).int({
+    error: "limit must be an integer",
+  }).min(1, { error: "limit must be at least 1" }).max(100, { error: "limit must be at most 100" })
+    .default(20),
+  status: z.enum(["pending", "processing", "completed", "failed", "canceled"]).optional(),
+});
+
+/** Turns zod issues into the API's `details` list. */
+export function issueDetails(error: z.ZodError): { field: string; message: string }[] {
+  return error.issues.map((i) => ({
+    field: i.path.map(String).join(".") || "(body)",
+    message: i.message,
+  }));
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a canonical UUID (anything else is answered 404 without touching SQL). */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,79 @@
+/** Test helper: real Postgres schema + real BullMQ prefix + temp storage, wired like production. */
+import { Redis } from "ioredis";
+import type { Db } from "../db.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import type { Provider } from "../providers/provider.ts";
+import { createProviderRegistry, type ProviderRegistry } from "../providers/registry.ts";
+import { createBullmqQueue } from "../queue/bullmq.ts";
+import type { JobQueue, RetryPolicy } from "../queue/queue.ts";
+import { createLocalStorage, type Storage } from "../storage.ts";
+import { createTestDb, testQueuePrefix, testRedisUrl } from "./db.ts";
+
+export interface TestDeps {
+  db: Db;
+  queue: JobQueue;
+  providers: ProviderRegistry;
+  storage: Storage;
+  storageRoot: string;
+  logger: Logger;
+  config: {
+    API_V1_PREFIX: string;
+    MAX_IMAGE_BYTES: number;
+    PREDICTION_DEADLINE_S: number;
+  };
+  redisUrl: string;
+  prefix: string;
+  cleanup(): Promise<void>;
+}
+
+export interface TestDepsOptions {
+  replicate?: Provider;
+  retry?: RetryPolicy;
+  logger?: Logger;
+  localStepMs?: number;
+}
+
+/** Builds every dependency of the api and worker against the machine's real services. */
+export async function createTestDeps(options: TestDepsOptions = {}): Promise<TestDeps> {
+  const t = await createTestDb();
+  const prefix = testQueuePrefix();
+  const redisUrl = testRedisUrl();
+  const logger = options.logger ?? silentLogger;
+  const queue = createBullmqQueue({
+    redisUrl,
+    prefix,
+    retry: options.retry ?? { maxRetries: 2, backoffBase: 1 },
+    logger,
+  });
+  const storageRoot = await Deno.makeTempDir({ prefix: "darkroom-test-" });
+  const providers = createProviderRegistry({
+    REPLICATE_API_TOKEN: undefined,
+    REPLICATE_BASE_URL: "http://127.0.0.1:9/v1",
+    PROVIDER_TIMEOUT_MS: 5000,
+    LOCAL_STEP_MS: options.localStepMs ?? 5,
+  }, { replicate: options.replicate });
+  return {
+    db: t.db,
+    queue,
+    providers,
+    storage: createLocalStorage(storageRoot),
+    storageRoot,
+    logger,
+    config: {
+      API_V1_PREFIX: "/api/v1",
+      MAX_IMAGE_BYTES: 10 * 1024 * 1024,
+      PREDICTION_DEADLINE_S: 60,
+    },
+    redisUrl,
+    prefix,
+    async cleanup() {
+      await queue.close();
+      const redis = new Redis(redisUrl);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+      await t.cleanup();
+      await Deno.remove(storageRoot, { recursive: true });
+    },
+  };
+}

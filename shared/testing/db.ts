@@ -1,0 +1,48 @@
+/** Test helper: a Postgres schema of the test's own, migrated, dropped afterwards. */
+import { connectPostgres, type Db } from "../db.ts";
+import { migrate } from "../migrations.ts";
+
+/** The database tests use (the machine's `test` database unless TEST_DATABASE_URL says else). */
+export function testDatabaseUrl(): string {
+  return Deno.env.get("TEST_DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/test";
+}
+
+/** The Redis tests use. */
+export function testRedisUrl(): string {
+  return Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+}
+
+export interface TestDb {
+  db: Db;
+  schema: string;
+  url: string;
+  /** Drops the schema and closes connections. */
+  cleanup(): Promise<void>;
+}
+
+/** Creates a fresh schema, optionally migrated, and a Db whose search_path points at it. */
+export async function createTestDb(options: { migrate?: boolean } = {}): Promise<TestDb> {
+  const url = testDatabaseUrl();
+  const schema = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  const admin = connectPostgres(url, { max: 1 });
+  await admin.exec(`CREATE SCHEMA "${schema}"`);
+  await admin.close();
+  const db = connectPostgres(url, { schema, max: 5 });
+  if (options.migrate !== false) await migrate(db);
+  return {
+    db,
+    schema,
+    url,
+    async cleanup() {
+      await db.close();
+      const dropper = connectPostgres(url, { max: 1 });
+      await dropper.exec(`DROP SCHEMA "${schema}" CASCADE`);
+      await dropper.close();
+    },
+  };
+}
+
+/** A unique BullMQ prefix for one test. */
+export function testQueuePrefix(): string {
+  return `darkroom-test-${crypto.randomUUID().slice(0, 8)}`;
+}

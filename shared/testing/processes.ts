@@ -1,0 +1,144 @@
+/** Test helper: runs the real api and worker as subprocesses against a database of their own. */
+import { connectPostgres } from "../db.ts";
+import { testDatabaseUrl, testQueuePrefix, testRedisUrl } from "./db.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+export interface ServiceProcess {
+  role: string;
+  child: Deno.ChildProcess;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL if it does not stop within `graceMs`. */
+  stop(graceMs?: number): Promise<Deno.CommandStatus>;
+}
+
+/** A throwaway database (CREATE DATABASE) and its URL. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const base = new URL(testDatabaseUrl());
+  const name = `darkroom_e2e_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = connectPostgres(base.href, { max: 1 });
+  await admin.exec(`CREATE DATABASE "${name}"`);
+  await admin.close();
+  const url = new URL(base.href);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      const dropper = connectPostgres(base.href, { max: 1 });
+      await dropper.exec(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await dropper.close();
+    },
+  };
+}
+
+/** Picks a free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Environment for a service process: test database, private queue prefix, temp storage. */
+export function serviceEnv(options: {
+  databaseUrl: string;
+  storagePath: string;
+  port?: number;
+  prefix?: string;
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  return {
+    DATABASE_URL: options.databaseUrl,
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: options.prefix ?? testQueuePrefix(),
+    STORAGE_PATH: options.storagePath,
+    PORT: String(options.port ?? freePort()),
+    HOST: "127.0.0.1",
+    LOG_LEVEL: "info",
+    LOCAL_STEP_MS: "10",
+    RUST_BACKTRACE: "0",
+    ...options.extra,
+  };
+}
+
+/** PATH, HOME and DENO_DIR: what a child deno needs to find itself and its cache. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "DENO_DIR"]) {
+    const value = Deno.env.get(key);
+    if (value) env[key] = value;
+  }
+  return env;
+}
+
+/** Runs `deno task <role>` with `env` (and nothing inherited that could point elsewhere). */
+export function startService(role: string, env: Record<string, string>): ServiceProcess {
+  const child = new Deno.Command("deno", {
+    args: ["task", "--quiet", role],
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const collect = (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    return stream.pipeTo(
+      new WritableStream({
+        write: (chunk) => void (text += decoder.decode(chunk, { stream: true })),
+      }),
+    ).catch(() => {});
+  };
+  const done = Promise.all([collect(child.stdout), collect(child.stderr)]);
+  return {
+    role,
+    child,
+    output: () => text,
+    async stop(graceMs = 10_000) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited */ }
+      }, graceMs);
+      const status = await child.status;
+      clearTimeout(timer);
+      await done;
+      return status;
+    },
+  };
+}
+
+/** Runs `deno task <args>` to completion and returns its exit code and output. */
+export async function runTask(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command("deno", {
+    args: ["task", "--quiet", ...args],
+    cwd: ROOT,
+    env: { ...baseEnv(), ...env },
+    clearEnv: true,
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
+}
+
+/** Polls `url` until it answers (any status) or fails after `timeoutMs`. */
+export async function waitForHttp(url: string, timeoutMs = 30_000, proc?: ServiceProcess) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms\n${proc?.output() ?? ""}`);
+}

@@ -1,0 +1,263 @@
+/**
+ * One job, start to finish: resume or create the provider prediction, wait for it while
+ * reporting progress, store every output, and record the result. Retryable failures are handed
+ * back to the queue (which retries with backoff); permanent ones fail the job at once.
+ */
+import type { Db } from "../shared/db.ts";
+import { DownloadError, PredictionNotFoundError, ProviderError } from "../shared/errors.ts";
+import {
+  clearPrediction,
+  getJob,
+  isTerminal,
+  type JobRow,
+  markCompleted,
+  markFailed,
+  markProcessing,
+  markRetrying,
+  setPrediction,
+  setProgress,
+  type StoredImage,
+} from "../shared/jobs_repo.ts";
+import type { Logger } from "../shared/logger.ts";
+import { parseProgress } from "../shared/providers/progress.ts";
+import { isFinished, type Prediction, type Provider } from "../shared/providers/provider.ts";
+import type { ProviderRegistry } from "../shared/providers/registry.ts";
+import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
+import type { Storage } from "../shared/storage.ts";
+
+export interface ProcessDeps {
+  db: Db;
+  providers: ProviderRegistry;
+  storage: Storage;
+  logger: Logger;
+  config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
+  /** Waits `ms` or until the signal aborts (tests may speed it up). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+/** Polling delays: quick at first (a 1 s prediction finishes in about 1 s), then backing off. */
+export function pollDelayMs(poll: number): number {
+  if (poll < 8) return 250;
+  return Math.min(3000, Math.round(250 * Math.pow(1.3, poll - 7)));
+}
+
+/** The queue handler for one message. */
+export async function processJob(
+  deps: ProcessDeps,
+  message: QueueMessage,
+  ctx: DeliveryContext,
+): Promise<void> {
+  const log = deps.logger.child({ jobId: message.jobId, requestId: message.requestId });
+  const existing = await getJob(deps.db, message.jobId);
+  if (!existing) {
+    log.warn("job not found; dropping message");
+    return;
+  }
+  if (isTerminal(existing.status)) {
+    log.info("job already finished; skipping", { status: existing.status });
+    return;
+  }
+  const provider = deps.providers.byName(existing.provider);
+  if (!provider) {
+    await markFailed(
+      deps.db,
+      existing.id,
+      `Provider ${existing.provider} is not configured on the worker: set REPLICATE_API_TOKEN`,
+    );
+    return;
+  }
+  const job = await markProcessing(deps.db, existing.id);
+  if (!job) return;
+  log.info("job started", { attempt: ctx.attempt, model: job.model });
+  try {
+    await run(deps, job, provider, ctx.signal, log);
+  } catch (err) {
+    await handleFailure(deps, job, err, ctx, log);
+  }
+}
+
+async function run(
+  deps: ProcessDeps,
+  job: JobRow,
+  provider: Provider,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<void> {
+  const prediction = await resumeOrCreate(deps, job, provider, signal, log);
+  const done = await waitForPrediction(deps, job, provider, prediction, signal, log);
+  if (done.status === "succeeded") {
+    if (done.output.length === 0) {
+      throw new ProviderError("Prediction succeeded with no output", false);
+    }
+    const images = await storeOutputs(deps, job, provider, done, signal);
+    await markCompleted(deps.db, job.id, images);
+    log.info("job completed", { predictionId: done.id, images: images.length });
+    return;
+  }
+  const message = done.status === "failed"
+    ? `Prediction failed: ${done.error ?? "the provider gave no reason"}`
+    : done.status === "aborted"
+    ? "Prediction was aborted by the provider (deadline reached)"
+    : "Prediction was canceled at the provider";
+  await markFailed(deps.db, job.id, message);
+  log.warn("job failed at the provider", { predictionId: done.id, status: done.status });
+}
+
+async function resumeOrCreate(
+  deps: ProcessDeps,
+  job: JobRow,
+  provider: Provider,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Prediction> {
+  if (job.provider_prediction_id) {
+    try {
+      const resumed = await provider.get(job.provider_prediction_id, { signal });
+      log.info("resuming prediction", { predictionId: resumed.id, status: resumed.status });
+      return resumed;
+    } catch (err) {
+      if (!(err instanceof PredictionNotFoundError)) throw err;
+      log.warn("stored prediction is gone; creating a new one", {
+        predictionId: job.provider_prediction_id,
+      });
+      await clearPrediction(deps.db, job.id);
+    }
+  }
+  const created = await provider.create({
+    model: job.model,
+    prompt: job.prompt,
+    negative_prompt: job.negative_prompt,
+    parameters: job.parameters,
+  }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
+  await setPrediction(deps.db, job.id, created.id);
+  log.info("prediction created", { predictionId: created.id });
+  return created;
+}
+
+async function waitForPrediction(
+  deps: ProcessDeps,
+  job: JobRow,
+  provider: Provider,
+  first: Prediction,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<Prediction> {
+  const sleep = deps.sleep ?? abortableSleep;
+  const now = deps.now ?? Date.now;
+  // The provider enforces the deadline (Cancel-After); this is the worker's own backstop.
+  const giveUpAt = now() + (deps.config.PREDICTION_DEADLINE_S + 60) * 1000;
+  let prediction = first;
+  let lastProgress = job.progress;
+  for (let poll = 0; !isFinished(prediction.status); poll++) {
+    const progress = parseProgress(prediction.logs);
+    if (progress !== null && Math.abs(progress - lastProgress) >= 1) {
+      lastProgress = progress;
+      await setProgress(deps.db, job.id, progress);
+    }
+    if (now() > giveUpAt) {
+      await provider.cancel(prediction.id).catch(() => {});
+      throw new ProviderError(
+        `Prediction ${prediction.id} did not finish within ${deps.config.PREDICTION_DEADLINE_S} s`,
+        false,
+      );
+    }
+    await sleep(pollDelayMs(poll), signal);
+    prediction = await provider.get(prediction.id, { signal });
+  }
+  log.debug("prediction finished", { predictionId: prediction.id, status: prediction.status });
+  return prediction;
+}
+
+async function storeOutputs(
+  deps: ProcessDeps,
+  job: JobRow,
+  provider: Provider,
+  prediction: Prediction,
+  signal: AbortSignal,
+): Promise<StoredImage[]> {
+  // Downloads run in parallel: the provider's links expire, so take them all at once.
+  return await Promise.all(prediction.output.map(async (ref, index) => {
+    const response = await provider.openOutput(ref, { signal });
+    if (!response.body) throw new DownloadError(`Output ${index} has no body`, true);
+    const length = Number(response.headers.get("content-length") ?? NaN);
+    if (Number.isFinite(length) && length > deps.config.MAX_IMAGE_BYTES) {
+      await response.body.cancel().catch(() => {});
+      throw new DownloadError(
+        `Output ${index} is ${length} bytes, over MAX_IMAGE_BYTES (${deps.config.MAX_IMAGE_BYTES})`,
+        false,
+      );
+    }
+    return await deps.storage.save(response.body, {
+      name: `${job.id}-${index}`,
+      maxBytes: deps.config.MAX_IMAGE_BYTES,
+      signal,
+      expectedBytes: Number.isFinite(length) ? length : undefined,
+    });
+  }));
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof ProviderError || err instanceof DownloadError) return err.retryable;
+  // fetch's network failures and timeouts.
+  if (err instanceof TypeError) return true;
+  if (err instanceof DOMException) return err.name === "TimeoutError" || err.name === "AbortError";
+  return false;
+}
+
+async function handleFailure(
+  deps: ProcessDeps,
+  job: JobRow,
+  err: unknown,
+  ctx: DeliveryContext,
+  log: Logger,
+): Promise<void> {
+  const message = err instanceof Error ? err.message : String(err);
+  const known = err instanceof ProviderError || err instanceof DownloadError;
+  if (ctx.signal.aborted) {
+    // Shutting down: hand the job back untouched so another worker resumes the prediction.
+    log.info("job released on shutdown", { err });
+    throw err;
+  }
+  if (known && !isRetryable(err)) {
+    await markFailed(deps.db, job.id, message);
+    log.warn("job failed", { err });
+    return;
+  }
+  if (!isRetryable(err) && !known) {
+    // Unknown errors (a database hiccup, a bug): let the queue retry, but never loop forever.
+    log.error("job attempt failed unexpectedly", { err, attempt: ctx.attempt });
+    if (ctx.attempt >= ctx.maxAttempts) {
+      await markFailed(deps.db, job.id, `Failed after ${ctx.attempt} attempts: ${message}`);
+      return;
+    }
+    await markRetrying(deps.db, job.id, message).catch(() => {});
+    throw err;
+  }
+  if (ctx.attempt >= ctx.maxAttempts) {
+    await markFailed(deps.db, job.id, `Failed after ${ctx.attempt} attempts: ${message}`);
+    log.warn("job failed after its last attempt", { err, attempt: ctx.attempt });
+    return;
+  }
+  await markRetrying(deps.db, job.id, `Attempt ${ctx.attempt} failed, retrying: ${message}`);
+  log.warn("job attempt failed; retrying", { err, attempt: ctx.attempt });
+  const hint = err instanceof ProviderError ? err.retryAfterMs : undefined;
+  if (hint !== undefined) throw new RetryLaterError(message, hint);
+  throw err;
+}
+
+/** setTimeout as a promise that rejects when `signal` aborts. */
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

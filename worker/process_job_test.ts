@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import {
+  getJob,
+  insertJob,
+  type JobRow,
+  markProcessing,
+  setPrediction,
+} from "../shared/jobs_repo.ts";
+import { createReplicateProvider } from "../shared/providers/replicate.ts";
+import { RetryLaterError } from "../shared/queue/queue.ts";
+import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
+import { type FakeReplicate, startFakeReplicate } from "../shared/testing/fake_replicate.ts";
+import { pollDelayMs, processJob } from "./process_job.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+interface Ctx {
+  deps: TestDeps;
+  fake: FakeReplicate;
+  submit(model: string, parameters?: Record<string, unknown>): Promise<JobRow>;
+  run(id: string, attempt?: number, maxAttempts?: number): Promise<void>;
+}
+
+function withWorker(name: string, fn: (ctx: Ctx) => Promise<void>) {
+  Deno.test({
+    name,
+    ...opts,
+    fn: async () => {
+      const fake = await startFakeReplicate({ latencyMs: 150 });
+      const replicate = createReplicateProvider({
+        token: fake.token,
+        baseUrl: fake.url,
+        timeoutMs: 2000,
+      });
+      const deps = await createTestDeps({ replicate });
+      const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.min(ms, 50)));
+      const ctx: Ctx = {
+        deps,
+        fake,
+        async submit(model, parameters = {}) {
+          const resolved = deps.providers.resolve(model);
+          assert.ok("provider" in resolved);
+          return await insertJob(deps.db, {
+            id: crypto.randomUUID(),
+            prompt: "a quiet harbour at dawn",
+            model,
+            parameters,
+            provider: resolved.provider.name,
+          });
+        },
+        run(id, attempt = 1, maxAttempts = 3) {
+          return processJob({ ...deps, sleep }, { jobId: id }, {
+            attempt,
+            maxAttempts,
+            signal: new AbortController().signal,
+          });
+        },
+      };
+      try {
+        await fn(ctx);
+      } finally {
+        await deps.cleanup();
+        await fake.close();
+      }
+    },
+  });
+}
+
+withWorker("worker: a local job completes with stored PNGs of the asked size", async (t) => {
+  const job = await t.submit("local/aurora", { width: 128, height: 64, num_outputs: 2, seed: 3 });
+  await t.run(job.id);
+  const done = await getJob(t.deps.db, job.id);
+  assert.equal(done?.status, "completed");
+  assert.equal(done?.progress, 100);
+  assert.equal(done?.images.length, 2);
+  for (const [i, image] of (done?.images ?? []).entries()) {
+    assert.equal(image.file, `${job.id}-${i}.png`);
+    assert.equal(image.content_type, "image/png");
+    assert.deepEqual([image.width, image.height], [128, 64]);
+    const stat = await t.deps.storage.stat(image.file);
+    assert.equal(stat?.size, image.bytes);
+  }
+});
+
+withWorker("worker: a Replicate job completes, reporting progress from the logs", async (t) => {
+  t.fake.latencyMs = 600;
+  const job = await t.submit("black-forest-labs/flux-schnell", { width: 80, height: 80 });
+  const seen = new Set<number>();
+  const watcher = setInterval(async () => {
+    const row = await getJob(t.deps.db, job.id).catch(() => null);
+    if (row) seen.add(row.progress);
+  }, 40);
+  try {
+    await t.run(job.id);
+  } finally {
+    clearInterval(watcher);
+  }
+  const done = await getJob(t.deps.db, job.id);
+  assert.equal(done?.status, "completed", done?.error_message ?? "");
+  assert.ok(done?.provider_prediction_id);
+  assert.equal(t.fake.createdCount, 1);
+  assert.ok([...seen].some((p) => p > 0 && p < 100), `intermediate progress seen: ${[...seen]}`);
+});
+
+withWorker("worker: a stored prediction is resumed, not paid for twice", async (t) => {
+  const job = await t.submit("black-forest-labs/flux-schnell");
+  const replicate = t.deps.providers.byName("replicate")!;
+  // A previous worker created the prediction and died before finishing.
+  const prediction = await replicate.create({
+    model: job.model,
+    prompt: job.prompt,
+    parameters: {},
+  });
+  await markProcessing(t.deps.db, job.id);
+  await setPrediction(t.deps.db, job.id, prediction.id);
+  await t.run(job.id, 2);
+  const done = await getJob(t.deps.db, job.id);
+  assert.equal(done?.status, "completed");
+  assert.equal(done?.provider_prediction_id, prediction.id);
+  assert.equal(t.fake.createdCount, 1);
+});
+
+withWorker("worker: 429 on create retries later with the reset hint", async (t) => {
+  t.fake.failNextCreates(1, 429);
+  const job = await t.submit("black-forest-labs/flux-schnell");
+  const err = await t.run(job.id).then(() => null, (e) => e);
+  assert.ok(err instanceof RetryLaterError, String(err));
+  assert.ok(err.delayMs >= 1000);
+  const retrying = await getJob(t.deps.db, job.id);
+  assert.equal(retrying?.status, "pending");
+  assert.equal(retrying?.retry_count, 1);
+  assert.match(retrying?.error_message ?? "", /429/);
+  await t.run(job.id, 2);
+  assert.equal((await getJob(t.deps.db, job.id))?.status, "completed");
+  assert.equal(t.fake.createdCount, 1);
+});
+
+withWorker("worker: a 5xx on the last attempt fails the job with the reason", async (t) => {
+  t.fake.failNextCreates(1, 503);
+  const job = await t.submit("black-forest-labs/flux-schnell");
+  await t.run(job.id, 3, 3);
+  const failed = await getJob(t.deps.db, job.id);
+  assert.equal(failed?.status, "failed");
+  assert.match(failed?.error_message ?? "", /Failed after 3 attempts.*503/);
+});
+
+withWorker("worker: a failed prediction fails at once with the provider's message", async (t) => {
+  t.fake.failPrediction = "CUDA out of memory";
+  const job = await t.submit("black-forest-labs/flux-schnell");
+  await t.run(job.id);
+  const failed = await getJob(t.deps.db, job.id);
+  assert.equal(failed?.status, "failed");
+  assert.match(failed?.error_message ?? "", /CUDA out of memory/);
+  assert.equal(failed?.retry_count, 0);
+});
+
+withWorker("worker: invalid input (422) and unknown models fail without retry", async (t) => {
+  const bad = await t.submit("black-forest-labs/flux-schnell", { width: 4096 });
+  await t.run(bad.id);
+  const failed = await getJob(t.deps.db, bad.id);
+  assert.equal(failed?.status, "failed");
+  assert.match(failed?.error_message ?? "", /422/);
+  t.fake.modelNotFound.add("nobody/nothing");
+  const unknown = await t.submit("nobody/nothing");
+  await t.run(unknown.id);
+  assert.match((await getJob(t.deps.db, unknown.id))?.error_message ?? "", /Unknown model/);
+});
+
+withWorker("worker: expired outputs fail; non-image outputs are retried", async (t) => {
+  t.fake.outputStatus = 410;
+  const expired = await t.submit("black-forest-labs/flux-schnell");
+  await t.run(expired.id);
+  assert.equal((await getJob(t.deps.db, expired.id))?.status, "failed");
+  t.fake.outputStatus = null;
+  t.fake.nonImageOutput = true;
+  const html = await t.submit("black-forest-labs/flux-schnell");
+  await assert.rejects(t.run(html.id));
+  const retrying = await getJob(t.deps.db, html.id);
+  assert.equal(retrying?.status, "pending");
+  assert.match(retrying?.error_message ?? "", /not an image/);
+  t.fake.nonImageOutput = false;
+  await t.run(html.id, 2);
+  assert.equal((await getJob(t.deps.db, html.id))?.status, "completed");
+  assert.equal(t.fake.createdCount, 2, "the retry re-downloaded the same prediction");
+});
+
+withWorker("worker: finished and missing jobs are skipped", async (t) => {
+  const job = await t.submit("local/abstract", { width: 64, height: 64 });
+  await t.run(job.id);
+  const first = await getJob(t.deps.db, job.id);
+  await t.run(job.id);
+  const again = await getJob(t.deps.db, job.id);
+  assert.deepEqual(again?.updated_at, first?.updated_at);
+  await t.run(crypto.randomUUID());
+});
+
+Deno.test("worker: polling starts at 250 ms and backs off to 3 s", () => {
+  assert.equal(pollDelayMs(0), 250);
+  assert.equal(pollDelayMs(7), 250);
+  assert.ok(pollDelayMs(10) > 250);
+  assert.equal(pollDelayMs(100), 3000);
+});

@@ -1,0 +1,48 @@
+/** A running worker: the queue listener plus its heartbeat. */
+import { hostname } from "node:os";
+import { heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
+import type { JobQueue } from "../shared/queue/queue.ts";
+import { type ProcessDeps, processJob } from "./process_job.ts";
+
+export interface WorkerDeps extends ProcessDeps {
+  queue: JobQueue;
+  concurrency: number;
+  heartbeatMs?: number;
+}
+
+export interface RunningWorker {
+  readonly id: string;
+  /** Stops taking jobs, drains the running ones and removes the heartbeat. */
+  close(): Promise<void>;
+}
+
+/** Starts listening to the queue and beating the heartbeat. */
+export function startWorker(deps: WorkerDeps): RunningWorker {
+  const id = `${hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+  const log = deps.logger.child({ workerId: id });
+  const listener = deps.queue.listenQueue(
+    (message, ctx) => processJob({ ...deps, logger: log }, message, ctx),
+    { concurrency: deps.concurrency },
+  );
+  const beat = () =>
+    heartbeat(deps.db, {
+      workerId: id,
+      hostname: hostname(),
+      pid: Deno.pid,
+      concurrency: deps.concurrency,
+      active: listener.active(),
+    }).catch((err) => log.warn("heartbeat failed", { err }));
+  const timer = setInterval(beat, deps.heartbeatMs ?? 5000);
+  beat();
+  log.info("worker started", { concurrency: deps.concurrency, queue: deps.queue.backend });
+  return {
+    id,
+    async close() {
+      clearInterval(timer);
+      log.info("worker draining", { active: listener.active() });
+      await listener.close();
+      await removeHeartbeat(deps.db, id).catch(() => {});
+      log.info("worker stopped");
+    },
+  };
+}
