@@ -19,6 +19,11 @@ export interface Db {
   exec(script: string): Promise<void>;
   /** Runs `fn` in a transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to NOTIFY messages on `channel`; resolves once listening, to a function that
+   * stops listening. Messages arrive as the payload string.
+   */
+  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   /** Closes every connection, waiting up to `timeoutS` for running queries. */
   close(timeoutS?: number): Promise<void>;
 }
@@ -118,6 +123,11 @@ function wrapPostgres(client: AnySql): Db {
     transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
       if (!("begin" in client)) return fn(wrapPostgres(client)); // already inside one
       return client.begin((tx) => fn(wrapPostgres(tx))) as Promise<T>;
+    },
+    async listen(channel: string, onMessage: (payload: string) => void) {
+      if (!("listen" in client)) throw new Error("Cannot LISTEN inside a transaction");
+      const sub = await client.listen(channel, onMessage);
+      return () => sub.unlisten();
     },
     async close(timeoutS = 5) {
       if ("end" in client) await client.end({ timeout: timeoutS });
