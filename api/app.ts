@@ -6,11 +6,14 @@ import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
 import { errorBody, handleError } from "./http_errors.ts";
+import type { JobEventHub } from "../shared/job_events.ts";
 import { requestContext } from "./middleware.ts";
+import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { modelRoutes } from "./routes/models.ts";
+import { statsRoutes } from "./routes/stats.ts";
 import { uiRoutes } from "./routes/ui.ts";
 
 export interface AppDeps {
@@ -19,8 +22,9 @@ export interface AppDeps {
   providers: ProviderRegistry;
   storage: Storage;
   logger: Logger;
+  events: JobEventHub;
   config: { API_V1_PREFIX: string };
-  /** Folder with the built UI (index.html and assets); a placeholder page is served without it. */
+  /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
 }
 
@@ -34,6 +38,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route(prefix, jobRoutes(deps));
   app.route(prefix, modelRoutes(deps));
   app.route(prefix, healthRoutes(deps));
+  app.route(prefix, statsRoutes(deps));
+  app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
   app.route("/", uiRoutes(deps));
   app.notFound((c) =>

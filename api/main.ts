@@ -12,6 +12,7 @@ if (import.meta.main) {
     console.error((err as Error).message);
     Deno.exit(1);
   }
+  await runtime.events.start();
   const app = createApp(runtime);
   const server = Deno.serve({
     hostname: config.HOST,

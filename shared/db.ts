@@ -13,6 +13,8 @@ export interface Query {
 export type Row = Record<string, unknown>;
 
 export interface Db {
+  /** Which engine answers ("postgres" for postgres.js, "pglite" for the embedded one). */
+  readonly kind?: "postgres" | "pglite";
   /** Runs one parameterised statement and returns its rows. */
   query<T = Row>(q: Query): Promise<T[]>;
   /** Runs a script of one or more statements without parameters (migrations). */
@@ -112,6 +114,7 @@ type AnySql = postgres.Sql<any> | postgres.TransactionSql<any>;
 
 function wrapPostgres(client: AnySql): Db {
   return {
+    kind: "postgres",
     async query<T>(q: Query) {
       // deno-lint-ignore no-explicit-any
       const rows = await client.unsafe(q.text, q.values as any[], { prepare: true });

@@ -224,3 +224,29 @@ export function liveWorkers(
     WHERE last_seen > now() - make_interval(secs => ${withinS})
     ORDER BY started_at`);
 }
+
+/** A job row with its change cursor (updated_at in epoch microseconds, for SSE event ids). */
+export type JobWithCursor = JobRow & { cursor: string };
+
+/** Fetches several jobs by id, with their change cursors. */
+export function getJobsWithCursor(db: Db, ids: string[]): Promise<JobWithCursor[]> {
+  return db.query<JobWithCursor>(sql`
+    SELECT ${COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS cursor
+    FROM jobs WHERE id = ANY(${ids}::uuid[])`);
+}
+
+/**
+ * Jobs changed after `cursor` (minus `slackMs`, so commits that landed out of timestamp order
+ * are not missed; clients de-duplicate), oldest change first.
+ */
+export function jobsChangedSince(
+  db: Db,
+  cursor: bigint,
+  options: { slackMs?: number; limit?: number } = {},
+): Promise<JobWithCursor[]> {
+  const from = Number(cursor - BigInt((options.slackMs ?? 2000) * 1000)) / 1e6;
+  return db.query<JobWithCursor>(sql`
+    SELECT ${COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS cursor
+    FROM jobs WHERE updated_at > to_timestamp(${from})
+    ORDER BY updated_at LIMIT ${options.limit ?? 500}`);
+}

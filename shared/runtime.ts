@@ -1,6 +1,7 @@
 /** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
 import type { Config } from "./config.ts";
 import { connectPostgres, type Db } from "./db.ts";
+import { createJobEventHub, type JobEventHub } from "./job_events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
@@ -14,6 +15,8 @@ export interface Runtime {
   queue: JobQueue;
   providers: ProviderRegistry;
   storage: Storage;
+  /** The live job feed (LISTEN starts on the first `events.start()`). */
+  events: JobEventHub;
   close(): Promise<void>;
 }
 
@@ -49,6 +52,7 @@ export function openRuntime(config: Config, role: string): Runtime {
   });
   const providers = createProviderRegistry(config);
   const storage = createLocalStorage(config.STORAGE_PATH);
+  const events = createJobEventHub(db, logger);
   return {
     config,
     logger,
@@ -56,7 +60,9 @@ export function openRuntime(config: Config, role: string): Runtime {
     queue,
     providers,
     storage,
+    events,
     async close() {
+      await events.close();
       await queue.close().catch((err) => logger.warn("queue close failed", { err }));
       await db.close(5).catch((err) => logger.warn("db close failed", { err }));
     },

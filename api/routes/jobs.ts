@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/job_json.ts";
-import { deleteJob, getJob, insertJob, listJobs } from "../../shared/jobs_repo.ts";
+import { countJobs, deleteJob, getJob, insertJob, listJobs } from "../../shared/jobs_repo.ts";
 import { generateRequest, issueDetails, isUuid, LIMITS, listQuery } from "../../shared/schemas.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { readJsonBody } from "../body.ts";
@@ -66,7 +66,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!parsed.success) {
       throw new ValidationError("Query is invalid", issueDetails(parsed.error));
     }
-    const rows = await listJobs(deps.db, parsed.data);
+    const [rows, total] = await Promise.all([
+      listJobs(deps.db, parsed.data),
+      countJobs(deps.db, parsed.data.status),
+    ]);
+    c.header("X-Total-Count", String(total));
     return c.json(rows.map(jobToJson));
   });
 

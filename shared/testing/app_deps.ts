@@ -1,5 +1,6 @@
 /** Test helper: real Postgres schema + real BullMQ prefix + temp storage, wired like production. */
 import { Redis } from "ioredis";
+import { createJobEventHub, type JobEventHub } from "../job_events.ts";
 import type { Db } from "../db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import type { Provider } from "../providers/provider.ts";
@@ -16,6 +17,7 @@ export interface TestDeps {
   storage: Storage;
   storageRoot: string;
   logger: Logger;
+  events: JobEventHub;
   config: {
     API_V1_PREFIX: string;
     MAX_IMAGE_BYTES: number;
@@ -52,8 +54,11 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
     PROVIDER_TIMEOUT_MS: 5000,
     LOCAL_STEP_MS: options.localStepMs ?? 5,
   }, { replicate: options.replicate });
+  const events = createJobEventHub(t.db, logger, { batchMs: 5 });
+  await events.start();
   return {
     db: t.db,
+    events,
     queue,
     providers,
     storage: createLocalStorage(storageRoot),
@@ -67,6 +72,7 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
     redisUrl,
     prefix,
     async cleanup() {
+      await events.close();
       await queue.close();
       const redis = new Redis(redisUrl);
       const keys = await redis.keys(`${prefix}:*`);

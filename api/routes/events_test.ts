@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { deleteJob, markProcessing, setProgress } from "../../shared/jobs_repo.ts";
+import { createTestDeps } from "../../shared/testing/app_deps.ts";
+import { collectSse } from "../../shared/testing/sse.ts";
+import { createApp } from "../app.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function submit(app: ReturnType<typeof createApp>, prompt: string) {
+  return app.request("/api/v1/generate", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ prompt, model: "local/abstract" }),
+  });
+}
+
+Deno.test({
+  name: "events: SSE sends a snapshot on every job change, in order",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp(deps);
+      const controller = new AbortController();
+      const res = await app.request("/api/v1/events", { signal: controller.signal });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
+      const collecting = collectSse(res, (evs) => evs.filter((e) => e.event === "job").length >= 3);
+      await new Promise((r) => setTimeout(r, 100));
+      const { job_id } = await (await submit(app, "<img src=x onerror=alert(1)>")).json();
+      await new Promise((r) => setTimeout(r, 50));
+      await markProcessing(deps.db, job_id);
+      await new Promise((r) => setTimeout(r, 50));
+      await setProgress(deps.db, job_id, 40);
+      const events = await collecting;
+      controller.abort();
+      assert.equal(events[0].event, "ready");
+      const jobs = events.filter((e) => e.event === "job").map((e) => ({
+        id: e.id,
+        job: JSON.parse(e.data),
+      }));
+      assert.deepEqual(jobs.map((j) => j.job.status), ["pending", "processing", "processing"]);
+      assert.equal(jobs[2].job.progress, 40);
+      assert.equal(jobs[0].job.prompt, "<img src=x onerror=alert(1)>");
+      assert.ok(jobs.every((j) => j.job.id === job_id));
+      const ids = jobs.map((j) => BigInt(j.id!));
+      assert.ok(ids[0] < ids[1] && ids[1] < ids[2], "event ids increase");
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "events: Last-Event-ID replays what changed since; deletes are announced",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp(deps);
+      const first = await (await submit(app, "first")).json();
+      const live = await app.request("/api/v1/events");
+      const firstEvents = collectSse(live, (evs) => evs.some((e) => e.event === "job"));
+      await new Promise((r) => setTimeout(r, 100));
+      await markProcessing(deps.db, first.job_id);
+      const [, seen] = await firstEvents;
+      assert.equal(JSON.parse(seen.data).status, "processing");
+      // While "disconnected", another job arrives and the first one progresses.
+      const second = await (await submit(app, "second")).json();
+      await setProgress(deps.db, first.job_id, 70);
+      const again = await app.request("/api/v1/events", {
+        headers: { "last-event-id": seen.id! },
+      });
+      const replayed = await collectSse(again, (evs) => {
+        const jobs = evs.filter((e) => e.event === "job").map((e) => JSON.parse(e.data));
+        return jobs.some((j) => j.id === second.job_id) &&
+          jobs.some((j) => j.id === first.job_id && j.progress === 70);
+      });
+      assert.ok(replayed.length >= 2);
+
+      const watching = await app.request("/api/v1/events");
+      const deletion = collectSse(watching, (evs) => evs.some((e) => e.event === "job_deleted"));
+      await new Promise((r) => setTimeout(r, 100));
+      await deleteJob(deps.db, second.job_id);
+      const deleted = (await deletion).find((e) => e.event === "job_deleted")!;
+      assert.deepEqual(JSON.parse(deleted.data), { id: second.job_id });
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "stats: queue, workers and last-hour figures",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp(deps);
+      await submit(app, "one");
+      await submit(app, "two");
+      const res = await app.request("/api/v1/stats");
+      assert.equal(res.status, 200);
+      const stats = await res.json();
+      assert.equal(stats.queue.backend, "bullmq");
+      assert.equal(stats.queue.waiting, 2);
+      assert.equal(stats.workers.online, 0);
+      assert.deepEqual(stats.jobs_last_hour, { total: 2, by_status: { pending: 2 } });
+      assert.equal(stats.median_duration_s, null);
+      assert.equal(stats.database, "postgres");
+      const list = await app.request("/api/v1/jobs?status=pending&limit=1");
+      assert.equal(list.headers.get("x-total-count"), "2");
+      assert.equal((await list.json()).length, 1);
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});
