@@ -48,6 +48,8 @@ export const configSchema = z.object({
   PROVIDER_TIMEOUT_MS: intVar(30_000, 100, 600_000),
   PREDICTION_DEADLINE_S: intVar(1800, 5, 86_400),
   LOCAL_STEP_MS: intVar(60, 0, 10_000),
+  /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */
+  DATA_DIR: z.string().trim().min(1).default("./data"),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -250,3 +250,16 @@ export function jobsChangedSince(
     FROM jobs WHERE updated_at > to_timestamp(${from})
     ORDER BY updated_at LIMIT ${options.limit ?? 500}`);
 }
+
+/** Ids of jobs that are not finished, oldest first (for re-queueing after a restart or outage). */
+export async function unfinishedJobIds(
+  db: Db,
+  options: { olderThanS?: number; limit?: number } = {},
+): Promise<string[]> {
+  const rows = await db.query<{ id: string }>(sql`
+    SELECT id FROM jobs
+    WHERE status IN ('pending', 'processing')
+      AND updated_at < now() - make_interval(secs => ${options.olderThanS ?? 0})
+    ORDER BY created_at LIMIT ${options.limit ?? 10_000}`);
+  return rows.map((r) => r.id);
+}
