@@ -43,8 +43,8 @@ Deno.test({
     const status = await runTask(["migrate", "--status"], env);
     assert.match(status.output, /applied\s+00001_create_jobs\.sql/);
 
-    const api = startService("api", env);
-    const worker = startService("worker", env);
+    const api = await startService("api", env);
+    const worker = await startService("worker", env);
     try {
       await waitForHttp(`${base}/api/v1/health`, 30_000, api);
 

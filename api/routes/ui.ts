@@ -20,6 +20,11 @@ const TYPES: Record<string, string> = {
   woff2: "font/woff2",
 };
 
+/** Strict policy: only this origin's scripts, styles, images and connections; no framing. */
+export const UI_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+  "img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Darkroom</title></head><body><main><h1>Darkroom</h1>
 <p>The UI is not built yet: run <code>deno task build:ui</code>. The API is at <code>/api/v1</code>.</p>
@@ -52,7 +57,16 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
     } catch {
       html = NOT_BUILT;
     }
+    // The page reads the API prefix from a meta tag; keep it in step with API_V1_PREFIX.
+    html = html.replace(
+      /<meta name="darkroom:api" content="[^"]*">/,
+      `<meta name="darkroom:api" content="${deps.config.API_V1_PREFIX}">`,
+    );
     c.header("Cache-Control", "no-cache");
+    c.header("Content-Security-Policy", UI_CSP);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
     return c.html(html);
   });
 

@@ -72,10 +72,39 @@ function baseEnv(): Record<string, string> {
   return env;
 }
 
-/** Runs `deno task <role>` with `env` (and nothing inherited that could point elsewhere). */
-export function startService(role: string, env: Record<string, string>): ServiceProcess {
+/**
+ * The `deno run ...` command behind a deno.json task (its last `&&` step, without leading VAR=x
+ * assignments), so a test runs the very same command but as a direct child it can kill -9.
+ */
+export async function taskCommand(role: string): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const task = config.tasks?.[role];
+  const command: string | undefined = typeof task === "string" ? task : task?.command;
+  if (!command) throw new Error(`deno.json has no task ${role}`);
+  const last = command.split("&&").pop()!.trim().split(/\s+/);
+  while (/^[A-Z_]+=/.test(last[0])) last.shift();
+  if (last[0] !== "deno") throw new Error(`task ${role} does not run deno: ${command}`);
+  return last.slice(1);
+}
+
+let uiBuilt: Promise<unknown> | undefined;
+
+/** Builds the UI once per test process (the tasks would, but several at once would race). */
+function buildUiOnce(): Promise<unknown> {
+  uiBuilt ??= runTask(["build:ui", "--if-stale"], {}).then((r) => {
+    if (r.code !== 0) throw new Error(`build:ui failed:\n${r.output}`);
+  });
+  return uiBuilt;
+}
+
+/** Starts the command of `deno task <role>` with `env` (nothing inherited that could point elsewhere). */
+export async function startService(
+  role: string,
+  env: Record<string, string>,
+): Promise<ServiceProcess> {
+  await buildUiOnce();
   const child = new Deno.Command("deno", {
-    args: ["task", "--quiet", role],
+    args: await taskCommand(role),
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     clearEnv: true,

@@ -1,0 +1,112 @@
+/**
+ * `deno task start`: the whole product in one process — UI, API and worker. Without
+ * DATABASE_URL it keeps its data in PGlite under DATA_DIR; without REDIS_URL it queues on Deno KV
+ * there too; without REPLICATE_API_TOKEN it offers the offline local models. Set the variables
+ * and the same command uses Postgres, Redis and Replicate.
+ */
+import { join } from "node:path";
+import { type Config, loadConfigOrExit } from "../shared/config.ts";
+import { acquireDataLock, type DataLock } from "../shared/data_lock.ts";
+import { connectPostgres, type Db } from "../shared/db.ts";
+import { openPglite } from "../shared/db_pglite.ts";
+import { createJobEventHub } from "../shared/job_events.ts";
+import { createLogger, type Logger } from "../shared/logger.ts";
+import { migrate } from "../shared/migrations.ts";
+import { createProviderRegistry } from "../shared/providers/registry.ts";
+import { createBullmqQueue } from "../shared/queue/bullmq.ts";
+import { openKvQueue } from "../shared/queue/kv.ts";
+import type { JobQueue } from "../shared/queue/queue.ts";
+import { requeueUnfinished } from "../shared/reconcile.ts";
+import { onShutdown } from "../shared/runtime.ts";
+import { createLocalStorage } from "../shared/storage.ts";
+import { startWorker } from "../worker/worker.ts";
+import { createApp } from "./app.ts";
+
+interface Embedded {
+  db: Db;
+  queue: JobQueue;
+  lock?: DataLock;
+}
+
+async function openStores(config: Config, logger: Logger): Promise<Embedded> {
+  let lock: DataLock | undefined;
+  if (!config.DATABASE_URL || !config.REDIS_URL) {
+    // PGlite and KV files must never be opened by two processes: take the folder first.
+    lock = await acquireDataLock(config.DATA_DIR);
+  }
+  const db = config.DATABASE_URL
+    ? connectPostgres(config.DATABASE_URL, { application: "darkroom-start" })
+    : await openPglite(join(config.DATA_DIR, "pg"));
+  const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };
+  const queue = config.REDIS_URL
+    ? createBullmqQueue({
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      retry,
+      logger,
+    })
+    : await openKvQueue({ path: join(config.DATA_DIR, "queue.kv"), retry, logger });
+  return { db, queue, lock };
+}
+
+if (import.meta.main) {
+  const started = performance.now();
+  const config = await loadConfigOrExit();
+  const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: "darkroom" } });
+  let stores: Embedded;
+  try {
+    stores = await openStores(config, logger);
+    await migrate(stores.db);
+  } catch (err) {
+    console.error(`Cannot start Darkroom: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
+  const { db, queue } = stores;
+  const providers = createProviderRegistry(config);
+  const storage = createLocalStorage(config.STORAGE_PATH);
+  const events = createJobEventHub(db, logger);
+  await events.start();
+  // Jobs that were queued or running when the process last stopped finish now.
+  await requeueUnfinished(db, queue, { logger });
+  const worker = startWorker({
+    db,
+    queue,
+    providers,
+    storage,
+    logger,
+    config,
+    concurrency: config.WORKER_CONCURRENCY,
+  });
+  const app = createApp({ db, queue, providers, storage, logger, events, config });
+  const server = Deno.serve({
+    hostname: config.HOST,
+    port: config.PORT,
+    onListen: ({ hostname, port }) => {
+      const url = `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}/`;
+      logger.info("darkroom started", {
+        url,
+        database: config.DATABASE_URL ? "postgres" : `pglite (${join(config.DATA_DIR, "pg")})`,
+        queue: config.REDIS_URL
+          ? "bullmq (redis)"
+          : `deno kv (${join(config.DATA_DIR, "queue.kv")})`,
+        providers: config.REPLICATE_API_TOKEN ? "local, replicate" : "local only",
+        startup_ms: Math.round(performance.now() - started),
+      });
+      if (!config.REPLICATE_API_TOKEN) {
+        console.log(
+          "Replicate is not configured: only the offline local/... models are offered " +
+            "(set REPLICATE_API_TOKEN to use Replicate).",
+        );
+      }
+      console.log(`\n  Darkroom is running: open ${url}\n`);
+    },
+  }, app.fetch);
+  onShutdown(logger, async () => {
+    await server.shutdown();
+    await worker.close();
+    await events.close();
+    await queue.close();
+    await db.close(5);
+    await stores.lock?.release();
+  });
+}
