@@ -28,6 +28,9 @@ export interface JobJson {
   started_at: string | null;
   completed_at: string | null;
   updated_at: string;
+  priority: string;
+  /** What can be done to the job now (the UI shows buttons for these). */
+  actions: { cancel: boolean; retry: boolean; delete: boolean };
 }
 
 /** URL path under which stored images are served. */
@@ -61,6 +64,12 @@ export function jobToJson(row: JobRow): JobJson {
     started_at: row.started_at ? iso(row.started_at) : null,
     completed_at: row.completed_at ? iso(row.completed_at) : null,
     updated_at: iso(row.updated_at),
+    priority: row.priority ?? "normal",
+    actions: {
+      cancel: row.status === "pending" || row.status === "processing",
+      retry: row.status === "failed" || row.status === "canceled",
+      delete: true,
+    },
   };
 }
 

@@ -31,6 +31,8 @@ export interface JobRow {
   started_at: Date | null;
   completed_at: Date | null;
   updated_at: Date;
+  priority: "high" | "normal" | "low";
+  request_id: string | null;
 }
 
 export interface NewJob {
@@ -40,11 +42,13 @@ export interface NewJob {
   model: string;
   parameters: Record<string, unknown>;
   provider: string;
+  priority?: "high" | "normal" | "low";
+  request_id?: string | null;
 }
 
 const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
   provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at`);
+  completed_at, updated_at, priority, request_id`);
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {
@@ -54,11 +58,101 @@ export function isTerminal(status: JobStatus): boolean {
 /** Inserts a new pending job and returns it. */
 export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
   const [row] = await db.query<JobRow>(sql`
-    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider)
+    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id)
     VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
-            ${job.parameters}, ${job.provider})
+            ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"}, ${
+    job.request_id ?? null
+  })
     RETURNING ${COLUMNS}`);
   return row;
+}
+
+/** The job's status only (the worker checks it between polls to notice a cancel). */
+export async function getStatus(db: Db, id: string): Promise<JobStatus | null> {
+  const [row] = await db.query<{ status: JobStatus }>(
+    sql`SELECT status FROM jobs WHERE id = ${id}`,
+  );
+  return row?.status ?? null;
+}
+
+/** Cancels a job that is not finished; returns the updated row, or null when it was finished. */
+export async function cancelJob(db: Db, id: string): Promise<JobRow | null> {
+  return await markFailed(db, id, "Canceled by request", "canceled");
+}
+
+/**
+ * Puts a failed or canceled job back to `pending` for a fresh run: no prediction, no images, no
+ * error, retry_count reset. Returns null when the job is not failed or canceled.
+ */
+export async function resetForRetry(db: Db, id: string): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`
+    UPDATE jobs SET status = 'pending', progress = 0, error_message = NULL, retry_count = 0,
+                    provider_prediction_id = NULL, images = '[]'::jsonb, started_at = NULL,
+                    completed_at = NULL, updated_at = now()
+    WHERE id = ${id} AND status IN ('failed', 'canceled')
+    RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/** Deletes a job and returns the row as it was (for its files), or null. */
+export async function deleteJobReturning(db: Db, id: string): Promise<JobRow | null> {
+  const [row] = await db.query<JobRow>(sql`DELETE FROM jobs WHERE id = ${id} RETURNING ${COLUMNS}`);
+  return row ?? null;
+}
+
+/** Finished jobs older than `days`, oldest first (for retention pruning). */
+export function expiredJobs(db: Db, days: number, limit = 500): Promise<JobRow[]> {
+  return db.query<JobRow>(sql`
+    SELECT ${COLUMNS} FROM jobs
+    WHERE status IN ('completed', 'failed', 'canceled')
+      AND created_at < now() - make_interval(days => ${days})
+    ORDER BY created_at LIMIT ${limit}`);
+}
+
+export interface IdempotencyRecord {
+  request_hash: string;
+  job_id: string;
+}
+
+/** Looks up an idempotency key. */
+export async function findIdempotencyKey(
+  db: Db,
+  owner: string,
+  key: string,
+): Promise<IdempotencyRecord | null> {
+  const [row] = await db.query<IdempotencyRecord>(sql`
+    SELECT request_hash, job_id FROM idempotency_keys WHERE owner = ${owner} AND key = ${key}`);
+  return row ?? null;
+}
+
+class KeyTaken extends Error {}
+
+/**
+ * Inserts a job and its idempotency key in one transaction. When another request holds the key,
+ * nothing is kept and that request's record is returned instead (a concurrent twin waits on the
+ * key's unique index, then sees it taken).
+ */
+export async function insertJobOnce(
+  db: Db,
+  job: NewJob,
+  idem: { owner: string; key: string; requestHash: string },
+): Promise<{ job: JobRow; created: true } | { existing: IdempotencyRecord; created: false }> {
+  try {
+    return await db.transaction(async (tx) => {
+      const row = await insertJob(tx, job);
+      const claimed = await tx.query(sql`
+        INSERT INTO idempotency_keys (owner, key, request_hash, job_id)
+        VALUES (${idem.owner}, ${idem.key}, ${idem.requestHash}, ${job.id})
+        ON CONFLICT DO NOTHING RETURNING key`);
+      if (claimed.length === 0) throw new KeyTaken();
+      return { job: row, created: true as const };
+    });
+  } catch (err) {
+    if (!(err instanceof KeyTaken)) throw err;
+    const existing = await findIdempotencyKey(db, idem.owner, idem.key);
+    if (!existing) throw new Error(`Idempotency key ${idem.key} vanished`);
+    return { existing, created: false };
+  }
 }
 
 /** Fetches one job, or null. */

@@ -98,6 +98,8 @@ export const generateRequest = z.object({
   }),
   negative_prompt: cleanText("negative_prompt", LIMITS.negativePromptChars).nullish(),
   parameters: parameters.default({}),
+  priority: z.enum(["high", "normal", "low"], { error: "priority must be high, normal or low" })
+    .default("normal"),
 });
 
 export type GenerateRequest = z.infer<typeof generateRequest>;
@@ -130,4 +132,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** True for a canonical UUID (anything else is answered 404 without touching SQL). */
 export function isUuid(value: string): boolean {
   return UUID.test(value);
+}
+
+/** `Idempotency-Key` header: 1–255 visible ASCII characters. */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** JSON with object keys sorted, so equal bodies hash equally whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value ?? null);
 }

@@ -8,6 +8,7 @@ import { DownloadError, PredictionNotFoundError, ProviderError } from "../shared
 import {
   clearPrediction,
   getJob,
+  getStatus,
   isTerminal,
   type JobRow,
   markCompleted,
@@ -34,6 +35,15 @@ export interface ProcessDeps {
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
+}
+
+/** The job was canceled or deleted while it ran: stop quietly. */
+class JobStopped extends Error {}
+
+/** Throws JobStopped unless the job is still processing (a cancel or delete came in). */
+async function assertStillWanted(db: Db, id: string): Promise<void> {
+  const status = await getStatus(db, id);
+  if (status !== "processing") throw new JobStopped(`job is ${status ?? "deleted"}`);
 }
 
 /** Polling delays: quick at first (a 1 s prediction finishes in about 1 s), then backing off. */
@@ -73,6 +83,10 @@ export async function processJob(
   try {
     await run(deps, job, provider, ctx.signal, log);
   } catch (err) {
+    if (err instanceof JobStopped) {
+      log.info("job stopped", { reason: err.message });
+      return;
+    }
     await handleFailure(deps, job, err, ctx, log);
   }
 }
@@ -163,6 +177,13 @@ async function waitForPrediction(
       );
     }
     await sleep(pollDelayMs(poll), signal);
+    try {
+      await assertStillWanted(deps.db, job.id);
+    } catch (err) {
+      await provider.cancel(prediction.id).catch(() => {});
+      log.info("prediction canceled at the provider", { predictionId: prediction.id });
+      throw err;
+    }
     prediction = await provider.get(prediction.id, { signal });
   }
   log.debug("prediction finished", { predictionId: prediction.id, status: prediction.status });

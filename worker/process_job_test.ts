@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  cancelJob,
   getJob,
   insertJob,
   type JobRow,
@@ -199,4 +200,23 @@ Deno.test("worker: polling starts at 250 ms and backs off to 3 s", () => {
   assert.equal(pollDelayMs(7), 250);
   assert.ok(pollDelayMs(10) > 250);
   assert.equal(pollDelayMs(100), 3000);
+});
+
+withWorker("worker: a cancel while running stops the job and cancels the prediction", async (t) => {
+  t.fake.latencyMs = 5000;
+  const job = await t.submit("black-forest-labs/flux-schnell");
+  const running = t.run(job.id);
+  const until = Date.now() + 5000;
+  while ((await getJob(t.deps.db, job.id))?.provider_prediction_id == null) {
+    if (Date.now() > until) throw new Error("prediction never created");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await cancelJob(t.deps.db, job.id);
+  await running;
+  const row = await getJob(t.deps.db, job.id);
+  assert.equal(row?.status, "canceled");
+  assert.deepEqual(row?.images, []);
+  const prediction = t.fake.predictions.get(row!.provider_prediction_id!);
+  assert.ok(prediction);
+  assert.equal(t.fake.requestsTo("POST", /\/cancel$/).length, 1);
 });

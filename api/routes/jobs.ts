@@ -1,19 +1,81 @@
-/** Jobs: submit (POST /generate), read (GET /status/:id, /jobs/:id) and list (GET /jobs). */
+/**
+ * Jobs: submit (POST /generate, idempotent with Idempotency-Key), read (GET /status/:id,
+ * /jobs/:id), list (GET /jobs) and control (cancel, retry, delete).
+ */
 import { Hono } from "hono";
-import { NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
+import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/job_json.ts";
-import { countJobs, deleteJob, getJob, insertJob, listJobs } from "../../shared/jobs_repo.ts";
-import { generateRequest, issueDetails, isUuid, LIMITS, listQuery } from "../../shared/schemas.ts";
+import {
+  cancelJob,
+  countJobs,
+  deleteJob,
+  deleteJobReturning,
+  getJob,
+  insertJob,
+  insertJobOnce,
+  type JobRow,
+  listJobs,
+  type NewJob,
+  resetForRetry,
+} from "../../shared/jobs_repo.ts";
+import { PRIORITIES } from "../../shared/queue/queue.ts";
+import {
+  canonicalJson,
+  generateRequest,
+  IDEMPOTENCY_KEY,
+  issueDetails,
+  isUuid,
+  LIMITS,
+  listQuery,
+} from "../../shared/schemas.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { readJsonBody } from "../body.ts";
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 /** Routes mounted under the API prefix. */
 export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
 
+  /** Queues a job; when the queue refuses, the job is removed and the client told 503. */
+  const enqueue = async (job: JobRow, requestId: string, log: AppDeps["logger"]) => {
+    try {
+      await deps.queue.enqueue({ jobId: job.id, requestId }, {
+        priority: PRIORITIES[job.priority],
+      });
+    } catch (err) {
+      log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
+      await deleteJob(deps.db, job.id).catch((e) =>
+        log.error("cannot remove unqueued job", { jobId: job.id, err: e })
+      );
+      throw new UnavailableError("The job queue is unavailable; the job was not accepted");
+    }
+  };
+
+  const accepted = (id: string, replayed = false) => ({
+    body: {
+      job_id: id,
+      status: "pending",
+      message: replayed
+        ? "Job already accepted for this Idempotency-Key"
+        : "Job accepted and queued",
+    },
+    location: `${prefix}/status/${id}`,
+  });
+
   app.post("/generate", async (c) => {
     const log = c.get("logger");
+    const requestId = c.get("requestId");
+    const idemKey = c.req.header("idempotency-key");
+    if (idemKey !== undefined && !IDEMPOTENCY_KEY.test(idemKey)) {
+      throw new ValidationError("Idempotency-Key must be 1–255 visible ASCII characters", [
+        { field: "Idempotency-Key", message: "invalid header value" },
+      ]);
+    }
     const raw = await readJsonBody(c, LIMITS.bodyBytes);
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       throw new ValidationError("Request body must be a JSON object");
@@ -27,39 +89,53 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if ("error" in resolved) {
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
-    const id = crypto.randomUUID();
-    await insertJob(deps.db, {
-      id,
+    const job: NewJob = {
+      id: crypto.randomUUID(),
       prompt: input.prompt,
       negative_prompt: input.negative_prompt ?? null,
       model: input.model,
       parameters: input.parameters,
       provider: resolved.provider.name,
-    });
-    try {
-      await deps.queue.enqueue({ jobId: id, requestId: c.get("requestId") });
-    } catch (err) {
-      log.warn("cannot enqueue job; removing it", { jobId: id, err });
-      // The client is told 503, so the job must not linger as pending.
-      await deleteJob(deps.db, id).catch((e) =>
-        log.error("cannot remove unqueued job", { jobId: id, err: e })
-      );
-      throw new UnavailableError("The job queue is unavailable; the job was not accepted");
+      priority: input.priority,
+      request_id: requestId,
+    };
+    let row: JobRow;
+    if (idemKey === undefined) {
+      row = await insertJob(deps.db, job);
+    } else {
+      const requestHash = await sha256(canonicalJson(input));
+      const result = await insertJobOnce(deps.db, job, { owner: "", key: idemKey, requestHash });
+      if (!result.created) {
+        if (result.existing.request_hash !== requestHash) {
+          throw new AppError(
+            409,
+            "idempotency_conflict",
+            "This Idempotency-Key was used with a different request body",
+          );
+        }
+        const again = accepted(result.existing.job_id, true);
+        c.header("Location", again.location);
+        c.header("Idempotent-Replayed", "true");
+        return c.json(again.body, 202);
+      }
+      row = result.job;
     }
-    log.info("job accepted", { jobId: id, model: input.model });
-    c.header("Location", `${prefix}/status/${id}`);
-    return c.json({ job_id: id, status: "pending", message: "Job accepted and queued" }, 202);
+    await enqueue(row, requestId, log);
+    log.info("job accepted", { jobId: row.id, model: row.model });
+    const created = accepted(row.id);
+    c.header("Location", created.location);
+    return c.json(created.body, 202);
   });
 
-  const readJob = async (id: string) => {
+  const findJob = async (id: string): Promise<JobRow> => {
     if (!isUuid(id)) throw new NotFoundError(`Job ${id.slice(0, 100)} not found`);
     const row = await getJob(deps.db, id.toLowerCase());
     if (!row) throw new NotFoundError(`Job ${id} not found`);
-    return jobToJson(row);
+    return row;
   };
 
-  app.get("/status/:id", async (c) => c.json(await readJob(c.req.param("id"))));
-  app.get("/jobs/:id", async (c) => c.json(await readJob(c.req.param("id"))));
+  app.get("/status/:id", async (c) => c.json(jobToJson(await findJob(c.req.param("id")))));
+  app.get("/jobs/:id", async (c) => c.json(jobToJson(await findJob(c.req.param("id")))));
 
   app.get("/jobs", async (c) => {
     const parsed = listQuery.safeParse(c.req.query());
@@ -72,6 +148,56 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     ]);
     c.header("X-Total-Count", String(total));
     return c.json(rows.map(jobToJson));
+  });
+
+  app.post("/jobs/:id/cancel", async (c) => {
+    const job = await findJob(c.req.param("id"));
+    const canceled = await cancelJob(deps.db, job.id);
+    if (!canceled) {
+      throw new AppError(409, "conflict", `Job ${job.id} is already ${job.status}`);
+    }
+    // Queued: take it off the queue. Running: the worker sees the status at its next poll and
+    // cancels the prediction at the provider.
+    await deps.queue.remove(job.id).catch(() => false);
+    c.get("logger").info("job canceled", { jobId: job.id });
+    return c.json(jobToJson(canceled));
+  });
+
+  app.post("/jobs/:id/retry", async (c) => {
+    const job = await findJob(c.req.param("id"));
+    if (job.status !== "failed" && job.status !== "canceled") {
+      throw new AppError(
+        409,
+        "conflict",
+        `Only failed or canceled jobs can be retried (job is ${job.status})`,
+      );
+    }
+    // Clear any dead letter with this id so the queue takes it again.
+    await deps.queue.remove(job.id).catch(() => false);
+    const reset = await resetForRetry(deps.db, job.id);
+    if (!reset) throw new AppError(409, "conflict", `Job ${job.id} changed; try again`);
+    for (const image of job.images) await deps.storage.remove(image.file).catch(() => {});
+    try {
+      await deps.queue.enqueue({ jobId: job.id, requestId: c.get("requestId") }, {
+        priority: PRIORITIES[reset.priority],
+      });
+    } catch {
+      // Keep the job retryable rather than stuck pending.
+      await cancelJob(deps.db, job.id).catch(() => {});
+      throw new UnavailableError("The job queue is unavailable; try again shortly");
+    }
+    c.get("logger").info("job retried", { jobId: job.id });
+    return c.json(jobToJson(reset), 202);
+  });
+
+  app.delete("/jobs/:id", async (c) => {
+    const job = await findJob(c.req.param("id"));
+    await deps.queue.remove(job.id).catch(() => false);
+    const deleted = await deleteJobReturning(deps.db, job.id);
+    if (!deleted) throw new NotFoundError(`Job ${job.id} not found`);
+    for (const image of deleted.images) await deps.storage.remove(image.file).catch(() => {});
+    c.get("logger").info("job deleted", { jobId: job.id });
+    return c.body(null, 204);
   });
 
   return app;

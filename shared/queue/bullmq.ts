@@ -79,6 +79,19 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
       };
     },
 
+    async remove(id: string) {
+      const job = await withTimeout(queue.getJob(id), 3000, "Redis did not answer in time");
+      if (!job) return false;
+      const state = await job.getState();
+      if (state === "active") return false;
+      try {
+        await job.remove();
+        return true;
+      } catch {
+        return false; // taken by a worker in the meantime
+      }
+    },
+
     async stats(): Promise<QueueStats> {
       const c = await withTimeout(
         queue.getJobCounts("waiting", "prioritized", "active", "delayed", "failed", "completed"),

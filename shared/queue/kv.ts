@@ -449,6 +449,23 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
 
     listenQueue: startListener,
 
+    async remove(id: string) {
+      assertOpen(`remove job ${id}`);
+      const entry = records.get(id);
+      if (entry && entry.slot === "running") return false;
+      if (entry) {
+        const res = await kv.atomic().check({ key: msgKey(id), versionstamp: entry.versionstamp })
+          .delete(msgKey(id)).commit();
+        if (!res.ok) return false;
+        forget(entry);
+        return true;
+      }
+      if (!dead.has(id)) return false;
+      await kv.delete(deadKey(id));
+      dead.delete(id);
+      return true;
+    },
+
     stats(): Promise<QueueStats> {
       const now = Date.now();
       let waiting = 0;

@@ -13,7 +13,7 @@ export interface QueueMessage {
 export interface EnqueueOptions {
   /** Deliver no earlier than this many milliseconds from now. */
   delayMs?: number;
-  /** Lower numbers run first (1 = highest); undefined = normal. */
+  /** Lower numbers run first (see PRIORITIES); undefined = the backend's default. */
   priority?: number;
   /**
    * Deduplication id; a second enqueue with the same id while the first is still queued or
@@ -66,6 +66,11 @@ export interface JobQueue {
   readonly backend: "bullmq" | "kv";
   enqueue(message: QueueMessage, options?: EnqueueOptions): Promise<void>;
   listenQueue(handler: QueueHandler, options: ListenOptions): QueueListener;
+  /**
+   * Removes a message that is waiting, delayed or dead-lettered (so the id can be queued again);
+   * a running one is left alone. Resolves true when something was removed.
+   */
+  remove(id: string): Promise<boolean>;
   /** Counts by state (for health, the Architecture tab and metrics). */
   stats(): Promise<QueueStats>;
   /** Throws when the backend cannot be reached. */
@@ -90,3 +95,7 @@ export function backoffDelayMs(
   const jitter = 0.75 + random() * 0.5;
   return Math.round(Math.min(base, 10 * 60_000) * jitter);
 }
+
+/** Queue priorities for the API's `priority` field (lower runs first, on both backends). */
+export const PRIORITIES = { high: 1, normal: 1024, low: 1_048_576 } as const;
+export type PriorityName = keyof typeof PRIORITIES;

@@ -180,6 +180,50 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
   });
 
   Deno.test({
+    name: `${name}: remove takes back waiting, delayed and dead messages, not running ones`,
+    ...opts,
+    fn: async () => {
+      const q = await factory({ maxRetries: 0, backoffBase: 1 });
+      const seen: string[] = [];
+      let release: () => void = () => {};
+      const blocker = new Promise<void>((r) => (release = r));
+      try {
+        await q.enqueue({ jobId: "w" });
+        await q.enqueue({ jobId: "d" }, { delayMs: 60_000 });
+        assert.equal(await q.remove("w"), true);
+        assert.equal(await q.remove("d"), true);
+        assert.equal(await q.remove("nothing"), false);
+        assert.deepEqual(await q.stats(), {
+          waiting: 0,
+          active: 0,
+          delayed: 0,
+          failed: 0,
+          completed: (await q.stats()).completed,
+        });
+        const listener = q.listenQueue(async (m) => {
+          seen.push(m.jobId);
+          if (m.jobId === "run") await blocker;
+          if (m.jobId === "bad") throw new Error("fails");
+        }, { concurrency: 2 });
+        await q.enqueue({ jobId: "run" });
+        await q.enqueue({ jobId: "bad" });
+        await waitFor(async () => (await q.stats()).failed === 1, 10_000, "dead letter");
+        assert.equal(await q.remove("run"), false, "a running message stays");
+        assert.equal(await q.remove("bad"), true, "a dead letter can be removed");
+        assert.equal((await q.stats()).failed, 0);
+        await q.enqueue({ jobId: "bad" });
+        await waitFor(() => seen.filter((s) => s === "bad").length === 2, 10_000, "re-run");
+        release();
+        await listener.close();
+        assert.deepEqual(seen.filter((s) => s === "w" || s === "d"), []);
+      } finally {
+        release();
+        await q.close();
+      }
+    },
+  });
+
+  Deno.test({
     name: `${name}: ping answers and stats start at zero`,
     ...opts,
     fn: async () => {
