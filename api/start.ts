@@ -44,8 +44,16 @@ async function openStores(config: Config, logger: Logger): Promise<Embedded> {
       prefix: config.QUEUE_PREFIX,
       retry,
       logger,
+      lockDurationMs: config.QUEUE_LOCK_MS,
+      stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
+      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
     })
-    : await openKvQueue({ path: join(config.DATA_DIR, "queue.kv"), retry, logger });
+    : await openKvQueue({
+      path: join(config.DATA_DIR, "queue.kv"),
+      retry,
+      logger,
+      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
+    });
   return { db, queue, lock };
 }
 
@@ -76,6 +84,10 @@ if (import.meta.main) {
     logger,
     config,
     concurrency: config.WORKER_CONCURRENCY,
+    maintenance: {
+      retentionDays: config.RETENTION_DAYS,
+      reconcileIntervalS: config.RECONCILE_INTERVAL_S,
+    },
   });
   const app = createApp({ db, queue, providers, storage, logger, events, config });
   const server = Deno.serve({

@@ -48,6 +48,14 @@ export const configSchema = z.object({
   PROVIDER_TIMEOUT_MS: intVar(30_000, 100, 600_000),
   PREDICTION_DEADLINE_S: intVar(1800, 5, 86_400),
   LOCAL_STEP_MS: intVar(60, 0, 10_000),
+  /** Keep finished jobs (and their images) this many days; 0 keeps them forever. */
+  RETENTION_DAYS: intVar(0, 0, 36_500),
+  /** On SIGTERM, how long running jobs may finish before they are handed back (seconds). */
+  SHUTDOWN_TIMEOUT_S: intVar(25, 1, 3600),
+  /** Queue lock: a crashed worker's job is taken over after about this long (milliseconds). */
+  QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
+  /** How often workers re-queue jobs whose queue message was lost (seconds). */
+  RECONCILE_INTERVAL_S: intVar(30, 1, 3600),
   /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */
   DATA_DIR: z.string().trim().min(1).default("./data"),
 });

@@ -49,6 +49,9 @@ export function openRuntime(config: Config, role: string): Runtime {
     prefix: config.QUEUE_PREFIX,
     retry: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
     logger,
+    lockDurationMs: config.QUEUE_LOCK_MS,
+    stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
+    drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
   });
   const providers = createProviderRegistry(config);
   const storage = createLocalStorage(config.STORAGE_PATH);

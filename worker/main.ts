@@ -12,7 +12,14 @@ if (import.meta.main) {
     console.error((err as Error).message);
     Deno.exit(1);
   }
-  const worker = startWorker({ ...runtime, concurrency: config.WORKER_CONCURRENCY });
+  const worker = startWorker({
+    ...runtime,
+    concurrency: config.WORKER_CONCURRENCY,
+    maintenance: {
+      retentionDays: config.RETENTION_DAYS,
+      reconcileIntervalS: config.RECONCILE_INTERVAL_S,
+    },
+  });
   onShutdown(runtime.logger, async () => {
     await worker.close();
     await runtime.close();

@@ -2,12 +2,15 @@
 import { hostname } from "node:os";
 import { heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import { type MaintenanceOptions, startMaintenance } from "./maintenance.ts";
 import { type ProcessDeps, processJob } from "./process_job.ts";
 
 export interface WorkerDeps extends ProcessDeps {
   queue: JobQueue;
   concurrency: number;
   heartbeatMs?: number;
+  /** Periodic re-queueing and retention; off when omitted. */
+  maintenance?: MaintenanceOptions;
 }
 
 export interface RunningWorker {
@@ -34,11 +37,15 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     }).catch((err) => log.warn("heartbeat failed", { err }));
   const timer = setInterval(beat, deps.heartbeatMs ?? 5000);
   beat();
+  const stopMaintenance = deps.maintenance
+    ? startMaintenance({ ...deps, logger: log }, deps.maintenance)
+    : () => {};
   log.info("worker started", { concurrency: deps.concurrency, queue: deps.queue.backend });
   return {
     id,
     async close() {
       clearInterval(timer);
+      stopMaintenance();
       log.info("worker draining", { active: listener.active() });
       await listener.close();
       await removeHeartbeat(deps.db, id).catch(() => {});

@@ -1,0 +1,74 @@
+/**
+ * Periodic housekeeping run by every worker: re-queue jobs whose queue message was lost (the
+ * queue deduplicates by job id, so this is safe from many workers at once) and prune finished
+ * jobs and their images past the retention period.
+ */
+import type { Db } from "../shared/db.ts";
+import { deleteJobReturning, expiredJobs } from "../shared/jobs_repo.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { JobQueue } from "../shared/queue/queue.ts";
+import { requeueUnfinished } from "../shared/reconcile.ts";
+import type { Storage } from "../shared/storage.ts";
+
+export interface MaintenanceOptions {
+  /** 0 keeps finished jobs forever. */
+  retentionDays: number;
+  reconcileIntervalS: number;
+  /** Only jobs untouched for this long are re-queued (a running job updates its row). */
+  staleAfterS?: number;
+}
+
+/** Deletes finished jobs older than the retention period, with their files. */
+export async function pruneExpired(
+  deps: { db: Db; storage: Storage; logger: Logger },
+  retentionDays: number,
+): Promise<number> {
+  if (retentionDays <= 0) return 0;
+  let pruned = 0;
+  while (true) {
+    const batch = await expiredJobs(deps.db, retentionDays, 200);
+    if (batch.length === 0) break;
+    for (const job of batch) {
+      const deleted = await deleteJobReturning(deps.db, job.id);
+      for (const image of deleted?.images ?? []) {
+        await deps.storage.remove(image.file).catch(() => {});
+      }
+      pruned++;
+    }
+  }
+  if (pruned > 0) deps.logger.info("pruned expired jobs", { count: pruned, retentionDays });
+  return pruned;
+}
+
+/** Starts the periodic tasks; returns a function that stops them. */
+export function startMaintenance(
+  deps: { db: Db; queue: JobQueue; storage: Storage; logger: Logger },
+  options: MaintenanceOptions,
+): () => void {
+  let running = false;
+  let lastPrune = 0;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      await requeueUnfinished(deps.db, deps.queue, {
+        logger: deps.logger,
+        olderThanS: options.staleAfterS ?? 60,
+      });
+      if (Date.now() - lastPrune > 3600_000) {
+        lastPrune = Date.now();
+        await pruneExpired(deps, options.retentionDays);
+      }
+    } catch (err) {
+      deps.logger.warn("maintenance failed; will try again", { err });
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(tick, options.reconcileIntervalS * 1000);
+  const first = setTimeout(tick, Math.min(5000, options.reconcileIntervalS * 1000));
+  return () => {
+    clearInterval(timer);
+    clearTimeout(first);
+  };
+}
