@@ -1,0 +1,296 @@
+/** The browser's view of the REST API: typed fetch calls and the live job feed (SSE + polling). */
+
+export type JobStatus = "pending" | "processing" | "completed" | "failed" | "canceled";
+
+export const JOB_STATUSES: readonly JobStatus[] = [
+  "pending",
+  "processing",
+  "completed",
+  "failed",
+  "canceled",
+];
+
+export interface ImageJson {
+  url: string;
+  /** A smaller rendition for grids, when the API offers one. */
+  thumbnail_url?: string | null;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  bytes: number;
+}
+
+export interface JobJson {
+  id: string;
+  prompt: string;
+  negative_prompt: string | null;
+  model: string;
+  parameters: Record<string, unknown>;
+  status: JobStatus;
+  progress: number;
+  media_path: string | null;
+  images: ImageJson[];
+  image_url: string | null;
+  error_message: string | null;
+  retry_count: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  /** Offered follow-up actions; buttons are shown only for those that are true. */
+  actions?: { cancel?: boolean; retry?: boolean };
+  /** Queue position (1 = next), when the API knows it. */
+  queue_position?: number | null;
+}
+
+export interface GenerateBody {
+  prompt: string;
+  model: string;
+  negative_prompt?: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface ModelsJson {
+  providers: { name: string; configured: boolean; hint?: string }[];
+  models: { id: string; provider: string; description: string }[];
+  default_model: string | null;
+  custom_models: boolean;
+}
+
+export interface StatsJson {
+  queue: { backend: string; waiting: number; active: number; delayed: number; failed: number };
+  workers: { online: number; capacity: number; active: number };
+  jobs_last_hour: { total: number; by_status: Partial<Record<JobStatus, number>> };
+  median_duration_s: number | null;
+  database: string;
+  providers: { name: string; configured: boolean; hint?: string }[];
+}
+
+export interface HealthJson {
+  status: "ok" | "degraded" | "unavailable";
+  checks: Record<string, unknown>;
+}
+
+export interface ErrorDetail {
+  field: string;
+  message: string;
+}
+
+/** An answer other than 2xx, carrying the API's `{error: {code, message, details}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: ErrorDetail[] = [],
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface ApiClient {
+  generate(body: GenerateBody): Promise<{ job_id: string; status: string; message: string }>;
+  getJob(id: string): Promise<JobJson>;
+  listJobs(query: { skip: number; limit: number; status?: JobStatus | "" }): Promise<{
+    jobs: JobJson[];
+    total: number | null;
+  }>;
+  models(): Promise<ModelsJson>;
+  stats(): Promise<StatsJson>;
+  health(): Promise<HealthJson>;
+  cancel(id: string): Promise<JobJson | null>;
+  retry(id: string): Promise<JobJson | null>;
+}
+
+export interface ApiClientOptions {
+  /** Prefix of the REST API (default `/api/v1`). */
+  base?: string;
+  fetch?: typeof fetch;
+}
+
+/** Creates the client; every call rejects with an `ApiError` on a non-2xx answer. */
+export function createApiClient(options: ApiClientOptions = {}): ApiClient {
+  const base = options.base ?? "/api/v1";
+  const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+
+  async function call(path: string, init?: RequestInit): Promise<Response> {
+    let res: Response;
+    try {
+      res = await doFetch(base + path, {
+        ...init,
+        headers: { accept: "application/json", ...init?.headers },
+      });
+    } catch (err) {
+      throw new ApiError(0, "network", `Cannot reach the server (${(err as Error).message})`);
+    }
+    if (res.ok) return res;
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch { /* not JSON */ }
+    const e = (body as { error?: { code?: string; message?: string; details?: ErrorDetail[] } })
+      ?.error;
+    throw new ApiError(
+      res.status,
+      e?.code ?? `http_${res.status}`,
+      e?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
+      Array.isArray(e?.details) ? e.details : [],
+    );
+  }
+  const json = async <T>(path: string, init?: RequestInit) =>
+    (await (await call(path, init)).json()) as T;
+  const post = (body?: unknown): RequestInit => ({
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body ?? {}),
+  });
+  const action = async (path: string) => {
+    const res = await call(path, post());
+    const text = await res.text();
+    return text ? JSON.parse(text) as JobJson : null;
+  };
+  const id = (s: string) => encodeURIComponent(s);
+
+  return {
+    generate: (body) => json("/generate", post(body)),
+    getJob: (jobId) => json(`/status/${id(jobId)}`),
+    async listJobs({ skip, limit, status }) {
+      const q = new URLSearchParams({ skip: String(skip), limit: String(limit) });
+      if (status) q.set("status", status);
+      const res = await call(`/jobs?${q}`);
+      const header = res.headers.get("x-total-count");
+      const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
+      return { jobs: (await res.json()) as JobJson[], total };
+    },
+    models: () => json("/models"),
+    stats: () => json("/stats"),
+    health: async () => {
+      try {
+        return await json<HealthJson>("/health");
+      } catch (err) {
+        // 503 still carries the health document.
+        if (err instanceof ApiError && err.status === 503) {
+          return { status: "unavailable", checks: {} };
+        }
+        throw err;
+      }
+    },
+    cancel: (jobId) => action(`/jobs/${id(jobId)}/cancel`),
+    retry: (jobId) => action(`/jobs/${id(jobId)}/retry`),
+  };
+}
+
+/** How the live feed currently gets its updates. */
+export type FeedState = "connecting" | "live" | "polling";
+
+export interface EventSourceLike {
+  readonly readyState: number;
+  onopen: ((ev: Event) => unknown) | null;
+  onerror: ((ev: Event) => unknown) | null;
+  addEventListener(type: string, listener: (ev: MessageEvent) => void): void;
+  close(): void;
+}
+
+export interface LiveFeedOptions {
+  url: string;
+  client: Pick<ApiClient, "getJob">;
+  onJob(job: JobJson): void;
+  onJobDeleted(id: string): void;
+  onState(state: FeedState): void;
+  /** Ids of jobs still running; polled while SSE is down. */
+  runningIds(): string[];
+  /** Called after SSE comes back from a failure (to refresh lists that may have missed events). */
+  onResync?(): void;
+  createEventSource?: (url: string) => EventSourceLike;
+  pollMs?: number;
+  setTimeout?: typeof setTimeout;
+  clearTimeout?: typeof clearTimeout;
+}
+
+const CLOSED = 2;
+
+/**
+ * Subscribes to `GET /events`. While the stream is not open, running jobs are polled one by one;
+ * polling stops as soon as the stream is back. A stream the server refused is reopened with
+ * backoff. Returns a function that stops everything.
+ */
+export function connectLiveFeed(options: LiveFeedOptions): () => void {
+  const create = options.createEventSource ?? ((url) => new EventSource(url));
+  const later = options.setTimeout ?? setTimeout;
+  const cancel = options.clearTimeout ?? clearTimeout;
+  const pollMs = options.pollMs ?? 2000;
+  let source: EventSourceLike | null = null;
+  let stopped = false;
+  let pollTimer: ReturnType<typeof setTimeout> | undefined;
+  let reopenTimer: ReturnType<typeof setTimeout> | undefined;
+  let reopenDelay = 2000;
+  let everFailed = false;
+
+  const parse = (ev: MessageEvent): unknown => {
+    try {
+      return JSON.parse(String(ev.data));
+    } catch {
+      return null;
+    }
+  };
+
+  function startPolling() {
+    if (pollTimer !== undefined || stopped) return;
+    options.onState("polling");
+    const tick = async () => {
+      const ids = options.runningIds();
+      await Promise.all(ids.map(async (id) => {
+        try {
+          options.onJob(await options.client.getJob(id));
+        } catch { /* next tick */ }
+      }));
+      if (pollTimer !== undefined && !stopped) pollTimer = later(tick, pollMs);
+    };
+    pollTimer = later(tick, 0);
+  }
+
+  function stopPolling() {
+    if (pollTimer !== undefined) cancel(pollTimer);
+    pollTimer = undefined;
+  }
+
+  function open() {
+    if (stopped) return;
+    const es = create(options.url);
+    source = es;
+    es.onopen = () => {
+      reopenDelay = 2000;
+      stopPolling();
+      options.onState("live");
+      if (everFailed) options.onResync?.();
+    };
+    es.onerror = () => {
+      everFailed = true;
+      startPolling();
+      if (es.readyState === CLOSED) {
+        // The browser gave up (e.g. the endpoint answered 404): try again later ourselves.
+        es.close();
+        reopenTimer = later(open, reopenDelay);
+        reopenDelay = Math.min(reopenDelay * 2, 60_000);
+      }
+    };
+    es.addEventListener("job", (ev) => {
+      const job = parse(ev) as JobJson | null;
+      if (job && typeof job.id === "string") options.onJob(job);
+    });
+    es.addEventListener("job_deleted", (ev) => {
+      const data = parse(ev) as { id?: unknown } | null;
+      if (data && typeof data.id === "string") options.onJobDeleted(data.id);
+    });
+  }
+
+  options.onState("connecting");
+  open();
+  return () => {
+    stopped = true;
+    stopPolling();
+    if (reopenTimer !== undefined) cancel(reopenTimer);
+    source?.close();
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Boot: applies the theme, starts the live feed, and mounts each `[data-island]` element with its
+ * island (dynamically imported). Islands inside a hidden tab panel, or marked `data-lazy`, are
+ * loaded only when first needed, so the first page downloads only what it shows.
+ */
+import { effect } from "@preact/signals";
+import { type ComponentType, h, render } from "preact";
+import { startClock } from "./state/clock.ts";
+import { startDraftPersistence } from "./state/form.ts";
+import { lightbox } from "./state/lightbox.ts";
+import { startLive } from "./state/live.ts";
+import { startTheme } from "./state/theme.ts";
+import { TABS, urlState } from "./state/url.ts";
+
+type IslandModule = { default: ComponentType<Record<string, unknown>> };
+
+/** Every island, by the name used in `data-island` (esbuild needs literal import paths). */
+export const ISLANDS: Record<string, () => Promise<IslandModule>> = {
+  ArchitectureView: () => import("./islands/ArchitectureView.tsx") as Promise<IslandModule>,
+  GenerateForm: () => import("./islands/GenerateForm.tsx") as Promise<IslandModule>,
+  HistoryGallery: () => import("./islands/HistoryGallery.tsx") as Promise<IslandModule>,
+  Lightbox: () => import("./islands/Lightbox.tsx") as Promise<IslandModule>,
+  RecentJobs: () => import("./islands/RecentJobs.tsx") as Promise<IslandModule>,
+  StatusIndicator: () => import("./islands/StatusIndicator.tsx") as Promise<IslandModule>,
+  TabBar: () => import("./islands/TabBar.tsx") as Promise<IslandModule>,
+  ThemeToggle: () => import("./islands/ThemeToggle.tsx") as Promise<IslandModule>,
+  Toaster: () => import("./islands/Toaster.tsx") as Promise<IslandModule>,
+};
+
+const mounted = new WeakSet<Element>();
+
+async function mount(el: HTMLElement): Promise<void> {
+  if (mounted.has(el)) return;
+  mounted.add(el);
+  const name = el.dataset.island ?? "";
+  const load = ISLANDS[name];
+  if (!load) {
+    console.error(`Unknown island ${name}`);
+    return;
+  }
+  let props: Record<string, unknown> = {};
+  try {
+    props = el.dataset.props ? JSON.parse(el.dataset.props) : {};
+  } catch {
+    console.error(`Island ${name}: data-props is not JSON`);
+  }
+  try {
+    const mod = await load();
+    render(h(mod.default, props), el);
+    el.removeAttribute("aria-busy");
+  } catch (err) {
+    mounted.delete(el);
+    console.error(`Cannot load island ${name}`, err);
+  }
+}
+
+function islandsIn(root: ParentNode): HTMLElement[] {
+  return [...root.querySelectorAll<HTMLElement>("[data-island]")].filter((el) => !el.dataset.lazy);
+}
+
+function start(): void {
+  startTheme();
+  // Before any island runs, so "reuse settings" from another tab is never overwritten by the load.
+  startDraftPersistence();
+  startLive();
+  startClock();
+
+  const panels = new Map(
+    TABS.map((t) => [t, document.querySelector<HTMLElement>(`[data-tab="${t}"]`)]),
+  );
+  // Islands outside the tab panels (header, toasts) mount at once.
+  for (const el of islandsIn(document)) {
+    if (!el.closest("[data-tab]")) void mount(el);
+  }
+  // The visible panel's islands mount now; the others when their tab is first opened.
+  effect(() => {
+    const tab = urlState.value.tab;
+    for (const [name, panel] of panels) {
+      if (!panel) continue;
+      panel.hidden = name !== tab;
+      if (name === tab) { for (const el of islandsIn(panel)) void mount(el); }
+    }
+  });
+
+  // The lightbox's code is fetched the first time something opens it (or the URL names a job).
+  const lightboxEl = document.querySelector<HTMLElement>('[data-lazy="lightbox"]');
+  if (urlState.value.job) {
+    lightbox.value = { jobId: urlState.value.job, index: 0, list: [urlState.value.job] };
+  }
+  effect(() => {
+    if (lightbox.value && lightboxEl) void mount(lightboxEl);
+  });
+}
+
+start();

@@ -1,0 +1,413 @@
+/**
+ * The UI in a real browser, end to end: a fresh database, the real `api` and `worker` processes,
+ * and Debian's Chromium driven by playwright-core. Submits a prompt by keyboard, watches it run
+ * and finish without a reload, opens it in the lightbox, reloads, visits every tab, and saves a
+ * screenshot of each tab on a phone and a desktop viewport under test-output/screenshots/.
+ */
+import assert from "node:assert/strict";
+import { chromium, type Page } from "playwright-core";
+import {
+  createTestDatabase,
+  runTask,
+  serviceEnv,
+  type ServiceProcess,
+  startService,
+  waitForHttp,
+} from "../shared/testing/processes.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const XSS = "<img src=x onerror=alert(1)>";
+const PROMPT = `${XSS} a lighthouse at dusk`;
+const MODEL = "local/aurora";
+/** The 16:9 chip: the smallest of the form's sizes (1344 × 768 = 1.03 Mpx). */
+const ASPECT_ID = "#f-aspect-16-9";
+const SIZE = { width: 1344, height: 768 };
+const DESKTOP = { width: 1440, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const SCREENSHOTS = new URL("../test-output/screenshots/", import.meta.url);
+/** Generous: this runs on a 2-core machine next to Postgres, Redis, two Deno processes. */
+const WAIT = 30_000;
+
+interface ImageJson {
+  url: string;
+  width: number;
+  height: number;
+}
+
+interface JobJson {
+  id: string;
+  prompt: string;
+  model: string;
+  status: string;
+  parameters: Record<string, unknown>;
+  images: ImageJson[];
+}
+
+/** A visible progress bar seen on the job's card: card classes, value (null = indeterminate). */
+interface ProgressSample {
+  status: string;
+  value: number | null;
+  width: number;
+}
+
+/** Polls `fn` until it returns a value (not undefined) or throws after `timeoutMs`. */
+async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = WAIT) {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    try {
+      const value = await fn();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, `GET ${url}`);
+  return await res.json() as T;
+}
+
+/** Waits until every image shown in the visible tab panel (and the lightbox) has loaded. */
+async function imagesLoaded(page: Page): Promise<void> {
+  await page.waitForFunction(
+    () => {
+      const imgs = [...document.querySelectorAll<HTMLImageElement>("[data-tab]:not([hidden]) img")];
+      return imgs.every((i) => i.complete && i.naturalWidth > 0);
+    },
+    undefined,
+    { timeout: WAIT },
+  );
+}
+
+/** Waits until the tab's content is there and settled, so a screenshot shows the real page. */
+async function tabReady(page: Page, tab: string): Promise<void> {
+  await page.locator(`#tab-${tab}[aria-selected="true"]`).waitFor({ timeout: WAIT });
+  await page.locator(`#panel-${tab}`).waitFor({ state: "visible", timeout: WAIT });
+  if (tab === "generate") {
+    await page.locator("#f-prompt").waitFor({ state: "visible", timeout: WAIT });
+    await page.locator("#panel-generate article.card img").first().waitFor({ timeout: WAIT });
+  } else if (tab === "history") {
+    await page.locator("#panel-history article.card img").first().waitFor({ timeout: WAIT });
+  } else {
+    await page.getByText("Live · refreshes every few seconds").waitFor({ timeout: WAIT });
+  }
+  await imagesLoaded(page);
+}
+
+Deno.test({
+  name: "ui: a prompt goes from the keyboard to a stored image in a real browser",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const started = Date.now();
+    const database = await createTestDatabase();
+    const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
+    const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
+    const env = serviceEnv({
+      databaseUrl: database.url,
+      storagePath: storage,
+      extra: { LOCAL_STEP_MS: "80" },
+    });
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const services: ServiceProcess[] = [];
+    try {
+      const migrated = await runTask(["migrate"], env);
+      assert.equal(migrated.code, 0, migrated.output);
+      const api = await startService("api", env);
+      services.push(api);
+      services.push(await startService("worker", env));
+      // The api task may build the UI first: give it time.
+      await waitForHttp(`${base}/api/v1/health`, 120_000, api);
+      // Setup, not a check: the worker's first heartbeat, so the page starts from a steady state.
+      await poll("a worker online", async () => {
+        const h = await getJson<{ checks: { workers?: { online: number } } }>(
+          `${base}/api/v1/health`,
+        );
+        return (h.checks.workers?.online ?? 0) >= 1 ? true : undefined;
+      });
+      await runBrowser(base, profile);
+    } catch (err) {
+      for (const s of services) {
+        console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
+      }
+      throw err;
+    } finally {
+      for (const s of services.reverse()) await s.stop();
+      await database.drop();
+      await Deno.remove(storage, { recursive: true }).catch(() => {});
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      console.log(`ui browser test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+  },
+});
+
+async function runBrowser(base: string, profile: string): Promise<void> {
+  const origin = new URL(base);
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: DESKTOP,
+  });
+  const requests: string[] = [];
+  const consoleErrors: string[] = [];
+  const dialogs: string[] = [];
+  try {
+    // 1. Every request of every page of the context, and every error the page reports.
+    context.on("request", (req) => void requests.push(req.url()));
+    const page = context.pages()[0] ?? await context.newPage();
+    page.on("console", (msg) => {
+      if (msg.type() === "error") {
+        const at = msg.location();
+        consoleErrors.push(`console: ${msg.text()} (${at.url}:${at.lineNumber})`);
+      }
+    });
+    page.on("pageerror", (err) => void consoleErrors.push(`pageerror: ${err.message}`));
+    page.on("dialog", (dialog) => {
+      dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+      void dialog.dismiss().catch(() => {});
+    });
+
+    // 2 + 7. Open the page; its policy only lets this origin's scripts run.
+    const response = await page.goto(`${base}/`, { waitUntil: "load" });
+    assert.ok(response, "no response for /");
+    assert.equal(response.status(), 200);
+    const csp = response.headers()["content-security-policy"] ?? "";
+    const scriptSrc = csp.split(";").map((d) => d.trim()).find((d) => d.startsWith("script-src"));
+    assert.equal(scriptSrc, "script-src 'self'", `Content-Security-Policy: ${csp}`);
+
+    const prompt = page.locator("#f-prompt");
+    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await page.waitForFunction(() => document.activeElement?.id === "f-prompt", undefined, {
+      timeout: WAIT,
+    });
+
+    // The picker offers exactly the models the API lists, the local ones among them.
+    const modelsJson = await getJson<{ models: { id: string; provider: string }[] }>(
+      `${base}/api/v1/models`,
+    );
+    const localIds = modelsJson.models.filter((m) => m.provider === "local").map((m) => m.id);
+    assert.ok(localIds.includes(MODEL), `models: ${localIds}`);
+    const select = page.locator("select#f-model:not([disabled])");
+    await select.waitFor({ timeout: WAIT });
+    const offered = await select.locator("option").evaluateAll((os) =>
+      os.map((o) => (o as HTMLOptionElement).value)
+    );
+    assert.deepEqual(offered.sort(), modelsJson.models.map((m) => m.id).sort());
+    const localGroup = await page.locator('#f-model optgroup[label="Local (offline)"] option')
+      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(localGroup.sort(), [...localIds].sort());
+
+    // 3. Type the prompt (the box has the focus), pick the settings, submit with the keyboard.
+    await page.keyboard.type(PROMPT);
+    assert.equal(await prompt.inputValue(), PROMPT);
+    await select.selectOption(MODEL);
+    await page.locator("#f-n-1").check();
+    await page.locator(ASPECT_ID).check();
+    assert.equal(await select.inputValue(), MODEL);
+
+    // Watch the job's card from inside the page, so a short run cannot slip between two polls.
+    await page.evaluate((marker) => {
+      const seen: ProgressSample[] = [];
+      (globalThis as unknown as { __progress: typeof seen }).__progress = seen;
+      const record = () => {
+        for (const card of document.querySelectorAll("#panel-generate article.card")) {
+          if (!card.querySelector(".prompt")?.textContent?.includes(marker)) continue;
+          const bar = card.querySelector("progress");
+          if (!bar || !bar.checkVisibility()) continue;
+          seen.push({
+            status: card.className,
+            value: bar.hasAttribute("value") ? bar.value : null,
+            width: bar.getBoundingClientRect().width,
+          });
+        }
+      };
+      new MutationObserver(record).observe(document.body, {
+        subtree: true,
+        childList: true,
+        attributes: true,
+        characterData: true,
+      });
+    }, "a lighthouse at dusk");
+
+    const submitted = page.waitForResponse(
+      (r) => r.url() === `${base}/api/v1/generate` && r.request().method() === "POST",
+      { timeout: WAIT },
+    );
+    await prompt.focus();
+    await page.keyboard.press("Control+Enter");
+    const accepted = await submitted;
+    assert.equal(accepted.status(), 202);
+    const jobId = (await accepted.json() as { job_id: string }).job_id;
+    const sentBody = JSON.parse(accepted.request().postData() ?? "{}");
+    assert.equal(sentBody.prompt, PROMPT);
+    assert.equal(sentBody.model, MODEL);
+    assert.equal(sentBody.parameters.width, SIZE.width);
+    assert.equal(sentBody.parameters.height, SIZE.height);
+    assert.equal(sentBody.parameters.num_outputs, 1);
+
+    // The job shows up at once in Recent, with a progress bar while it runs...
+    const card = page.locator("#panel-generate article.card").filter({
+      has: page.locator(".prompt", { hasText: PROMPT }),
+    });
+    await card.locator("progress").waitFor({ state: "visible", timeout: WAIT });
+    // ...then its image, stored by the worker and served under /images/.
+    const cardImg = card.locator('img[src^="/images/"]');
+    await cardImg.waitFor({ state: "visible", timeout: WAIT });
+    await page.waitForFunction(
+      (el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0,
+      await cardImg.elementHandle(),
+      { timeout: WAIT },
+    );
+    await card.locator("progress").waitFor({ state: "detached", timeout: WAIT });
+    const progress = await page.evaluate(() =>
+      (globalThis as unknown as { __progress: ProgressSample[] })
+        .__progress
+    );
+    assert.ok(progress.length > 0, "no visible progress bar was seen");
+    assert.ok(
+      progress.some((p) =>
+        p.status.includes("card-processing") && p.value !== null &&
+        p.value > 0 && p.value < 100
+      ),
+      `no determinate progress while processing: ${JSON.stringify(progress)}`,
+    );
+    assert.ok(progress.every((p) => p.width > 0), JSON.stringify(progress));
+
+    const job = await getJson<JobJson>(`${base}/api/v1/status/${jobId}`);
+    assert.equal(job.status, "completed");
+    assert.equal(job.prompt, PROMPT);
+    assert.equal(job.model, MODEL);
+    assert.equal(job.images.length, 1);
+    assert.equal(await cardImg.getAttribute("src"), job.images[0].url);
+
+    // The prompt is text, never markup.
+    await assertNoInjection(page, dialogs);
+
+    // 4. History by keyboard: the tablist moves with the arrow keys.
+    await page.locator("#tab-generate").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: WAIT });
+    assert.match(page.url(), /[?&]tab=history/);
+    const historyCard = page.locator("#panel-history article.card").filter({
+      has: page.locator(".prompt", { hasText: PROMPT }),
+    });
+    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    await historyCard.locator(`img[src="${job.images[0].url}"]`).waitFor({ timeout: WAIT });
+    await historyCard.getByRole("button", { name: "Open image 1 of 1" }).click();
+
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor({ state: "visible", timeout: WAIT });
+    const full = dialog.locator("img.lb-img");
+    await full.waitFor({ state: "visible", timeout: WAIT });
+    assert.equal(await full.getAttribute("src"), job.images[0].url);
+    await page.waitForFunction(
+      (el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0,
+      await full.elementHandle(),
+      { timeout: WAIT },
+    );
+    const natural = await full.evaluate((el) => {
+      const img = el as HTMLImageElement;
+      return { width: img.naturalWidth, height: img.naturalHeight };
+    });
+    assert.deepEqual(natural, SIZE, "the lightbox shows the full-size image");
+    assert.equal((await dialog.locator(".lb-prompt").first().textContent())?.trim(), PROMPT);
+    const settings = await dialog.locator(".kv").evaluateAll((rows) =>
+      Object.fromEntries(rows.map((r) => [
+        r.querySelector("dt")?.textContent?.trim() ?? "",
+        r.querySelector(".kv-value")?.textContent?.trim() ?? "",
+      ]))
+    );
+    assert.equal(settings.Model, MODEL, JSON.stringify(settings));
+    assert.equal(settings.Size, `${SIZE.width} × ${SIZE.height}`, JSON.stringify(settings));
+    assert.equal(settings.Images, "1", JSON.stringify(settings));
+    assert.equal(settings.Seed, String(job.parameters.seed), JSON.stringify(settings));
+    assert.equal(settings["Job id"], job.id, JSON.stringify(settings));
+    await screenshot(page, "lightbox", DESKTOP);
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached", timeout: WAIT });
+    assert.doesNotMatch(page.url(), /[?&]job=/);
+
+    // 5. A reload still shows the job in History: the state comes from the API.
+    await page.reload({ waitUntil: "load" });
+    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: WAIT });
+    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    const reloadedImg = historyCard.locator(`img[src="${job.images[0].url}"]`);
+    await reloadedImg.waitFor({ state: "visible", timeout: WAIT });
+    await imagesLoaded(page);
+    await assertNoInjection(page, dialogs);
+
+    // 6. Architecture: the diagram, with live figures from /stats.
+    await page.locator("#tab-history").focus();
+    await page.keyboard.press("ArrowRight");
+    await page.locator("#tab-architecture[aria-selected='true']").waitFor({ timeout: WAIT });
+    const diagram = page.locator('#panel-architecture figure.diagram svg[role="img"]');
+    await diagram.waitFor({ state: "visible", timeout: WAIT });
+    const stats = await getJson<{ workers: { online: number } }>(`${base}/api/v1/stats`);
+    assert.ok(stats.workers.online >= 1, JSON.stringify(stats));
+    const workersTitle = diagram.locator(".node-worker .node-title");
+    await page.waitForFunction(
+      (el) => /Workers × [1-9]/.test(el?.textContent ?? ""),
+      await workersTitle.elementHandle(),
+      { timeout: WAIT },
+    );
+    assert.equal(await workersTitle.textContent(), `Workers × ${stats.workers.online}`);
+    const dbLines = await diagram.locator(".node-db .node-line").allTextContents();
+    assert.match(dbLines.join(" | "), /\b1 job \/ hour\b.*\b1 done\b/);
+
+    // 8. Every tab, on a phone and on a desktop.
+    for (const viewport of [PHONE, DESKTOP]) {
+      await page.setViewportSize(viewport);
+      for (const tab of ["generate", "history", "architecture"]) {
+        await page.locator(`#tab-${tab}`).click();
+        await tabReady(page, tab);
+        await screenshot(page, tab, viewport);
+      }
+    }
+
+    // 1. Nothing left the machine, and the page reported no error.
+    assert.ok(requests.length > 0);
+    const outside = requests.filter((u) => {
+      const url = new URL(u);
+      return url.hostname !== "127.0.0.1" || url.port !== origin.port;
+    });
+    assert.deepEqual(outside, [], "requests to other hosts");
+    assert.deepEqual(consoleErrors, [], "console errors");
+    assert.deepEqual(dialogs, [], "dialogs");
+  } finally {
+    await context.close();
+  }
+}
+
+async function assertNoInjection(page: Page, dialogs: string[]): Promise<void> {
+  const text = await page.evaluate(() => document.body.innerText);
+  assert.ok(text.includes(XSS), "the prompt is shown as literal text");
+  const injected = await page.evaluate(() =>
+    [...document.querySelectorAll("img")].filter((i) =>
+      i.getAttribute("src") === "x" || i.hasAttribute("onerror")
+    ).length
+  );
+  assert.equal(injected, 0, "an <img src=x> element was created from the prompt");
+  assert.deepEqual(dialogs, [], "a dialog fired");
+}
+
+async function screenshot(page: Page, name: string, size: { width: number; height: number }) {
+  await Deno.mkdir(SCREENSHOTS, { recursive: true });
+  const path = new URL(`${name}-${size.width}x${size.height}.png`, SCREENSHOTS);
+  await page.screenshot({ path: path.pathname, fullPage: true, animations: "disabled" });
+}

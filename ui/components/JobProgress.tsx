@@ -1,0 +1,27 @@
+/** A native <progress>: indeterminate while queued or at 0 %, determinate once steps report. */
+import type { Job } from "../state/jobs.ts";
+
+export interface JobProgressProps {
+  job: Job;
+  /** Queue position of a pending job, when known. */
+  position?: number;
+}
+
+export function JobProgress({ job, position }: JobProgressProps) {
+  const determinate = job.status === "processing" && job.progress > 0;
+  const label = job.local
+    ? "Sending…"
+    : job.status === "pending"
+    ? position ? `Queued · #${position} in line` : "Queued"
+    : determinate
+    ? `${Math.round(job.progress)} %`
+    : "Starting…";
+  return (
+    <div class="progress-row">
+      {determinate
+        ? <progress max={100} value={job.progress} aria-label="Progress" />
+        : <progress aria-label={label} />}
+      <span class="progress-label">{label}</span>
+    </div>
+  );
+}

@@ -1,0 +1,180 @@
+/** History: every job, newest first, filtered by status and prompt search, paginated in the URL. */
+import { useEffect } from "preact/hooks";
+import type { JobStatus } from "../api_client.ts";
+import { Icon } from "../components/Icon.tsx";
+import { JobCard } from "../components/JobCard.tsx";
+import { historyPage, historyView, loadHistory, PAGE_SIZE, pageKey } from "../state/history.ts";
+import { jobsStore } from "../state/jobs.ts";
+import { api, resyncTick } from "../state/live.ts";
+import { navigate, urlState } from "../state/url.ts";
+
+export interface HistoryGalleryProps {
+  /** Cards rendered as skeletons while the first page loads. */
+  skeletons?: number;
+}
+
+const FILTERS: { value: JobStatus | ""; label: string }[] = [
+  { value: "", label: "All" },
+  { value: "pending", label: "Queued" },
+  { value: "processing", label: "Running" },
+  { value: "completed", label: "Done" },
+  { value: "failed", label: "Failed" },
+  { value: "canceled", label: "Canceled" },
+];
+
+export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
+  const { status, page, q, tab } = urlState.value;
+  const active = tab === "history";
+  const resync = resyncTick.value;
+
+  useEffect(() => {
+    if (!active) return;
+    void loadHistory(api, jobsStore, { status, page, quiet: true });
+  }, [status, page, active, resync]);
+
+  const hp = historyPage.value;
+  const ready = hp.key === pageKey(status, page);
+  const { jobs, added } = historyView(jobsStore.byId.value, ready ? hp.ids : [], {
+    page,
+    status,
+    q,
+  });
+  const ids = jobs.map((j) => j.id);
+  const positions = jobsStore.queuePositions.value;
+  const total = hp.total;
+  const pages = total !== null ? Math.max(1, Math.ceil(total / PAGE_SIZE)) : null;
+  const hasNext = pages !== null ? page < pages : ready && hp.ids.length === PAGE_SIZE;
+  const loading = hp.loading && (!ready || !hp.ids.length);
+  const countText = total !== null
+    ? `${(total + (page === 1 ? added : 0)).toLocaleString("en")} ${
+      total + added === 1 ? "job" : "jobs"
+    }${status ? ` ${FILTERS.find((f) => f.value === status)?.label.toLowerCase()}` : ""}`
+    : "";
+
+  const goPage = (p: number) => {
+    navigate({ page: p }, { push: true });
+    document.getElementById("history-title")?.scrollIntoView({ block: "start" });
+  };
+
+  return (
+    <section class="history" aria-labelledby="history-title" aria-busy={hp.loading}>
+      <div class="section-head">
+        <h2 id="history-title">History</h2>
+        <span class="muted" aria-live="polite">
+          {countText}
+          {q && ready ? ` · ${jobs.length} shown` : ""}
+        </span>
+      </div>
+      <div class="toolbar">
+        <div class="filters" role="group" aria-label="Filter by status">
+          {FILTERS.map((f) => (
+            <button
+              key={f.value}
+              type="button"
+              class="filter"
+              aria-pressed={status === f.value}
+              onClick={() => navigate({ status: f.value, page: 1 }, { push: true })}
+            >
+              {f.label}
+            </button>
+          ))}
+        </div>
+        <div class="search">
+          <Icon name="search" size={16} />
+          <label for="h-search" class="sr-only">Search prompts</label>
+          <input
+            id="h-search"
+            type="search"
+            placeholder="Search prompts on this page"
+            value={q}
+            onInput={(e) => navigate({ q: e.currentTarget.value })}
+          />
+        </div>
+      </div>
+
+      {hp.error && (
+        <div class="notice notice-error" role="alert">
+          <Icon name="alert" /> Cannot load history: {hp.error}
+          <button
+            type="button"
+            class="btn btn-small"
+            onClick={() => void loadHistory(api, jobsStore, { status, page })}
+          >
+            Try again
+          </button>
+        </div>
+      )}
+
+      {loading
+        ? (
+          <div class="grid" aria-hidden="true">
+            {Array.from({ length: skeletons }, (_, i) => <div key={i} class="card skeleton" />)}
+          </div>
+        )
+        : jobs.length
+        ? (
+          <div class="grid">
+            {jobs.map((job, i) => (
+              <JobCard
+                key={job.id}
+                job={job}
+                list={ids}
+                position={positions.get(job.id)}
+                eager={i < 4}
+              />
+            ))}
+          </div>
+        )
+        : !hp.error && (
+          <div class="empty">
+            <Icon name={q || status ? "search" : "image"} size={32} />
+            {q || status
+              ? (
+                <>
+                  <p>No jobs match{q ? ` “${q}”` : ""}{status ? " this filter" : ""}.</p>
+                  <button
+                    type="button"
+                    class="btn"
+                    onClick={() => navigate({ q: "", status: "", page: 1 }, { push: true })}
+                  >
+                    Clear filters
+                  </button>
+                </>
+              )
+              : (
+                <>
+                  <p>No images yet.</p>
+                  <button
+                    type="button"
+                    class="btn btn-primary"
+                    onClick={() => navigate({ tab: "generate" }, { push: true })}
+                  >
+                    <Icon name="sparkles" /> Generate the first one
+                  </button>
+                </>
+              )}
+          </div>
+        )}
+
+      {(page > 1 || hasNext) && (
+        <nav class="pager" aria-label="Pages">
+          <button
+            type="button"
+            class="btn"
+            disabled={page <= 1}
+            onClick={() => goPage(page - 1)}
+          >
+            <Icon name="chevronLeft" /> Newer
+          </button>
+          <span class="muted" aria-current="page">
+            Page {page}
+            {pages !== null ? ` of ${pages}` : ""}
+          </span>
+          <button type="button" class="btn" disabled={!hasNext} onClick={() => goPage(page + 1)}>
+            Older <Icon name="chevronRight" />
+          </button>
+        </nav>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,56 @@
+/** The Generate tab's queue: the latest jobs, live, newest first. */
+import { Icon } from "../components/Icon.tsx";
+import { JobCard } from "../components/JobCard.tsx";
+import { jobsStore } from "../state/jobs.ts";
+import { navigate } from "../state/url.ts";
+
+export interface RecentJobsProps {
+  /** How many jobs to show. */
+  limit?: number;
+}
+
+export default function RecentJobs({ limit = 8 }: RecentJobsProps) {
+  const jobs = jobsStore.sorted.value.slice(0, limit);
+  const ids = jobs.map((j) => j.id);
+  const positions = jobsStore.queuePositions.value;
+  const running = jobsStore.running.value.length;
+  return (
+    <section class="recent" aria-labelledby="recent-title">
+      <div class="section-head">
+        <h2 id="recent-title">
+          Recent {running > 0 && <span class="muted">· {running} running</span>}
+        </h2>
+        <a
+          class="link"
+          href="?tab=history"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate({ tab: "history" }, { push: true });
+          }}
+        >
+          All history <Icon name="chevronRight" size={14} />
+        </a>
+      </div>
+      {jobs.length
+        ? (
+          <div class="grid grid-recent">
+            {jobs.map((job, i) => (
+              <JobCard
+                key={job.id}
+                job={job}
+                list={ids}
+                position={positions.get(job.id)}
+                eager={i < 2}
+              />
+            ))}
+          </div>
+        )
+        : (
+          <div class="empty">
+            <Icon name="image" size={32} />
+            <p>Your images appear here as soon as you submit a prompt.</p>
+          </div>
+        )}
+    </section>
+  );
+}

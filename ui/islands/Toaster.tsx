@@ -1,0 +1,55 @@
+/** Toasts (bottom corner) and the polite aria-live region for status changes. */
+import { Icon } from "../components/Icon.tsx";
+import { openLightbox } from "../state/lightbox.ts";
+import { announcement, dismissToast, toasts } from "../state/toasts.ts";
+
+export interface ToasterProps {
+  label?: string;
+}
+
+export default function Toaster({ label = "Notifications" }: ToasterProps) {
+  return (
+    <>
+      <div class="sr-only" role="status" aria-live="polite" aria-atomic="true">
+        {announcement}
+      </div>
+      <section class="toasts" aria-label={label}>
+        {toasts.value.map((t) => (
+          <div
+            key={t.id}
+            class={`toast toast-${t.kind}`}
+            role={t.kind === "error" ? "alert" : undefined}
+          >
+            <Icon
+              name={t.kind === "error" ? "alert" : t.kind === "success" ? "check" : "sparkles"}
+            />
+            <div class="toast-text">
+              <strong>{t.title}</strong>
+              {t.body && <span>{t.body}</span>}
+            </div>
+            {t.jobId && (
+              <button
+                type="button"
+                class="btn btn-small"
+                onClick={() => {
+                  dismissToast(t.id);
+                  openLightbox(t.jobId!);
+                }}
+              >
+                View
+              </button>
+            )}
+            <button
+              type="button"
+              class="btn btn-icon btn-small"
+              aria-label="Dismiss"
+              onClick={() => dismissToast(t.id)}
+            >
+              <Icon name="x" size={14} />
+            </button>
+          </div>
+        ))}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,159 @@
+/** The jobs store: every job the page knows, keyed by id, shared by all islands. */
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import type { GenerateBody, JobJson, JobStatus } from "../api_client.ts";
+
+/** A job as the page holds it; `local` marks an optimistic placeholder not yet confirmed. */
+export interface Job extends JobJson {
+  local?: boolean;
+}
+
+export interface UpsertResult {
+  /** The job held before, if any. */
+  previous: Job | undefined;
+  /** False when the incoming JSON was stale or identical. */
+  changed: boolean;
+}
+
+export interface JobsStore {
+  readonly byId: ReadonlySignal<ReadonlyMap<string, Job>>;
+  /** All jobs, newest first. */
+  readonly sorted: ReadonlySignal<Job[]>;
+  /** Pending and processing jobs, newest first. */
+  readonly running: ReadonlySignal<Job[]>;
+  /** 1-based queue position of each pending job (oldest pending first). */
+  readonly queuePositions: ReadonlySignal<ReadonlyMap<string, number>>;
+  upsert(job: Job): UpsertResult;
+  upsertMany(jobs: Job[]): void;
+  remove(id: string): void;
+  /** Inserts a placeholder for a job being submitted; returns its local id. */
+  addOptimistic(body: GenerateBody, now?: number): string;
+  /** Swaps the placeholder for the server's id (keeping a newer server copy if one arrived). */
+  confirmOptimistic(localId: string, jobId: string): void;
+}
+
+export function isRunning(status: JobStatus): boolean {
+  return status === "pending" || status === "processing";
+}
+
+export function isFinished(status: JobStatus): boolean {
+  return status === "completed" || status === "failed" || status === "canceled";
+}
+
+/** Newest first by creation time, then by id so the order is stable. */
+export function newestFirst(a: Job, b: Job): number {
+  const d = Date.parse(b.created_at) - Date.parse(a.created_at);
+  if (d) return d;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+function isStale(held: Job, incoming: Job): boolean {
+  if (held.local || incoming.local) return false;
+  const a = Date.parse(held.updated_at);
+  const b = Date.parse(incoming.updated_at);
+  if (b < a) return true;
+  return b === a && held.status === incoming.status && held.progress === incoming.progress &&
+    held.images.length === incoming.images.length &&
+    held.actions?.cancel === incoming.actions?.cancel &&
+    held.actions?.retry === incoming.actions?.retry;
+}
+
+let localCounter = 0;
+
+/** Creates an empty store (the page uses the shared `jobsStore`; tests make their own). */
+export function createJobsStore(): JobsStore {
+  const byId = signal<ReadonlyMap<string, Job>>(new Map());
+  const sorted = computed(() => [...byId.value.values()].sort(newestFirst));
+  const running = computed(() => sorted.value.filter((j) => isRunning(j.status)));
+  const queuePositions = computed(() => {
+    const pending = running.value.filter((j) => j.status === "pending").reverse();
+    return new Map(pending.map((j, i) => [j.id, j.queue_position ?? i + 1]));
+  });
+
+  function apply(map: Map<string, Job>, job: Job): UpsertResult {
+    const previous = map.get(job.id);
+    if (previous && isStale(previous, job)) return { previous, changed: false };
+    map.set(job.id, job);
+    return { previous, changed: true };
+  }
+
+  return {
+    byId,
+    sorted,
+    running,
+    queuePositions,
+    upsert(job) {
+      const map = new Map(byId.value);
+      const result = apply(map, job);
+      if (result.changed) byId.value = map;
+      return result;
+    },
+    upsertMany(jobs) {
+      if (!jobs.length) return;
+      const map = new Map(byId.value);
+      let changed = false;
+      for (const job of jobs) changed = apply(map, job).changed || changed;
+      if (changed) byId.value = map;
+    },
+    remove(id) {
+      if (!byId.value.has(id)) return;
+      const map = new Map(byId.value);
+      map.delete(id);
+      byId.value = map;
+    },
+    addOptimistic(body, now = Date.now()) {
+      const id = `local-${++localCounter}`;
+      const at = new Date(now).toISOString();
+      const job: Job = {
+        id,
+        prompt: body.prompt,
+        negative_prompt: body.negative_prompt ?? null,
+        model: body.model,
+        parameters: body.parameters,
+        status: "pending",
+        progress: 0,
+        media_path: null,
+        images: [],
+        image_url: null,
+        error_message: null,
+        retry_count: 0,
+        created_at: at,
+        started_at: null,
+        completed_at: null,
+        updated_at: at,
+        local: true,
+      };
+      batch(() => this.upsert(job));
+      return id;
+    },
+    confirmOptimistic(localId, jobId) {
+      const placeholder = byId.value.get(localId);
+      const map = new Map(byId.value);
+      map.delete(localId);
+      if (placeholder && !map.has(jobId)) map.set(jobId, { ...placeholder, id: jobId });
+      byId.value = map;
+    },
+  };
+}
+
+/** The page's shared store. */
+export const jobsStore: JobsStore = createJobsStore();
+
+/** Width and height to reserve for a job's image (first image, else the asked size, else 1:1). */
+export function jobSize(job: Job): { width: number; height: number } {
+  const img = job.images[0];
+  const p = job.parameters ?? {};
+  const ok = (n: unknown): n is number => typeof n === "number" && n > 0 && n <= 100_000;
+  let width = ok(img?.width) ? img.width : ok(p.width) ? p.width : 1024;
+  let height = ok(img?.height) ? img.height : ok(p.height) ? p.height : 1024;
+  if (width / height > 4) height = width / 4;
+  if (height / width > 4) width = height / 4;
+  return { width: Math.round(width), height: Math.round(height) };
+}
+
+/** Seconds the job ran (start to finish; from creation when it never reported a start). */
+export function runSeconds(job: Job): number | null {
+  if (!job.completed_at) return null;
+  const from = Date.parse(job.started_at ?? job.created_at);
+  const d = (Date.parse(job.completed_at) - from) / 1000;
+  return Number.isFinite(d) && d >= 0 ? d : null;
+}

@@ -1,0 +1,75 @@
+/** Page state kept in the URL (tab, history filters, open job) so a reload keeps it. */
+import { signal } from "@preact/signals";
+import { JOB_STATUSES, type JobStatus } from "../api_client.ts";
+
+export const TABS = ["generate", "history", "architecture"] as const;
+export type Tab = typeof TABS[number];
+
+export interface UrlState {
+  tab: Tab;
+  /** History: status filter ("" = all). */
+  status: JobStatus | "";
+  /** History: search over prompts. */
+  q: string;
+  /** History: 1-based page. */
+  page: number;
+  /** The job open in the lightbox. */
+  job: string;
+}
+
+export const DEFAULT_URL_STATE: UrlState = { tab: "generate", status: "", q: "", page: 1, job: "" };
+
+/** Reads `?tab=history&status=failed&q=cat&page=2&job=<id>` (or a `#history` hash). */
+export function parseUrlState(search: string, hash = ""): UrlState {
+  const p = new URLSearchParams(search);
+  const tabText = p.get("tab") ?? hash.replace(/^#/, "");
+  const tab = (TABS as readonly string[]).includes(tabText) ? tabText as Tab : "generate";
+  const statusText = p.get("status") ?? "";
+  const status = (JOB_STATUSES as readonly string[]).includes(statusText)
+    ? statusText as JobStatus
+    : "";
+  const pageNum = Number(p.get("page") ?? "1");
+  const page = Number.isInteger(pageNum) && pageNum >= 1 && pageNum <= 100_000 ? pageNum : 1;
+  const q = (p.get("q") ?? "").slice(0, 200);
+  const job = /^[A-Za-z0-9-]{1,64}$/.test(p.get("job") ?? "") ? p.get("job")! : "";
+  return { tab, status, q, page, job };
+}
+
+/** The query string for a state, leaving defaults out ("" when everything is default). */
+export function serializeUrlState(state: UrlState): string {
+  const p = new URLSearchParams();
+  if (state.tab !== "generate") p.set("tab", state.tab);
+  if (state.status) p.set("status", state.status);
+  if (state.q) p.set("q", state.q);
+  if (state.page > 1) p.set("page", String(state.page));
+  if (state.job) p.set("job", state.job);
+  const s = p.toString();
+  return s ? `?${s}` : "";
+}
+
+const inBrowser = typeof location !== "undefined" && typeof history !== "undefined";
+
+/** The page's URL state. */
+export const urlState = signal<UrlState>(
+  inBrowser ? parseUrlState(location.search, location.hash) : { ...DEFAULT_URL_STATE },
+);
+
+/**
+ * Changes the URL state. `push` adds a history entry (tab and page changes, so Back works);
+ * otherwise the current entry is replaced (typing in the search box).
+ */
+export function navigate(patch: Partial<UrlState>, options: { push?: boolean } = {}): void {
+  const next = { ...urlState.value, ...patch };
+  urlState.value = next;
+  if (!inBrowser) return;
+  const url = `${location.pathname}${serializeUrlState(next)}`;
+  if (url === `${location.pathname}${location.search}` && !location.hash) return;
+  if (options.push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+}
+
+if (inBrowser && typeof addEventListener === "function") {
+  addEventListener("popstate", () => {
+    urlState.value = parseUrlState(location.search, location.hash);
+  });
+}

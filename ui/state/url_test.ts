@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { DEFAULT_URL_STATE, parseUrlState, serializeUrlState } from "./url.ts";
+
+Deno.test("URL state: defaults are left out and everything round-trips", () => {
+  assert.equal(serializeUrlState(DEFAULT_URL_STATE), "");
+  const state = {
+    tab: "history" as const,
+    status: "failed" as const,
+    q: "a cat & dog",
+    page: 3,
+    job: "",
+  };
+  const search = serializeUrlState(state);
+  assert.equal(search, "?tab=history&status=failed&q=a+cat+%26+dog&page=3");
+  assert.deepEqual(parseUrlState(search), state);
+});
+
+Deno.test("URL state: unknown values fall back to defaults", () => {
+  assert.deepEqual(
+    parseUrlState("?tab=admin&status=deleted&page=-2&job=../../x"),
+    DEFAULT_URL_STATE,
+  );
+  assert.equal(parseUrlState("?page=1.5").page, 1);
+  assert.equal(parseUrlState("", "#architecture").tab, "architecture");
+  assert.equal(parseUrlState("?tab=history", "#architecture").tab, "history");
+  assert.equal(parseUrlState("?q=" + "x".repeat(500)).q.length, 200);
+});
