@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import type { Db } from "../shared/db.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { Metrics } from "../shared/metrics.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
@@ -12,6 +13,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { uiRoutes } from "./routes/ui.ts";
@@ -23,6 +25,8 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   events: JobEventHub;
+  /** This process's metrics; /metrics is served when present. */
+  metrics?: Metrics;
   config: { API_V1_PREFIX: string };
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
@@ -34,13 +38,14 @@ export type AppEnv = { Variables: { requestId: string; logger: Logger } };
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
-  app.use("*", requestContext(deps.logger));
+  app.use("*", requestContext(deps.logger, deps.metrics));
   app.route(prefix, jobRoutes(deps));
   app.route(prefix, modelRoutes(deps));
   app.route(prefix, healthRoutes(deps));
   app.route(prefix, statsRoutes(deps));
   app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
+  app.route("/", metricsRoutes(deps));
   app.route("/", uiRoutes(deps));
   app.notFound((c) =>
     c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404)

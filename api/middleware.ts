@@ -1,11 +1,12 @@
 /** Request id, per-request logger and the access log. */
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../shared/logger.ts";
+import type { Metrics } from "../shared/metrics.ts";
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Sets `requestId` (from X-Request-Id when it is sane) and a child logger; logs each request. */
-export function requestContext(logger: Logger): MiddlewareHandler {
+export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler {
   return async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
@@ -16,12 +17,12 @@ export function requestContext(logger: Logger): MiddlewareHandler {
     await next();
     c.header("X-Request-Id", requestId);
     const status = c.res.status;
-    const fields = {
-      method: c.req.method,
-      path: c.req.path,
-      status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    };
+    const ms = performance.now() - started;
+    // The matched route pattern (not the raw path) keeps the label set small.
+    const route = status === 404 && c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+    metrics?.httpRequests.inc({ method: c.req.method, route, status: String(status) });
+    metrics?.httpDuration.observe({ method: c.req.method, route }, ms / 1000);
+    const fields = { method: c.req.method, path: c.req.path, status, ms: Math.round(ms * 10) / 10 };
     if (status >= 500) log.warn("request", fields);
     else log.debug("request", fields);
   };

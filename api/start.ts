@@ -11,6 +11,8 @@ import { connectPostgres, type Db } from "../shared/db.ts";
 import { openPglite } from "../shared/db_pglite.ts";
 import { createJobEventHub } from "../shared/job_events.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
+import { createMetrics } from "../shared/metrics.ts";
+import { instrumentRegistry } from "../shared/providers/instrumented.ts";
 import { migrate } from "../shared/migrations.ts";
 import { createProviderRegistry } from "../shared/providers/registry.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
@@ -70,7 +72,8 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const { db, queue } = stores;
-  const providers = createProviderRegistry(config);
+  const metrics = createMetrics({ db, queue, role: "start" });
+  const providers = instrumentRegistry(createProviderRegistry(config), metrics);
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   await events.start();
@@ -83,13 +86,14 @@ if (import.meta.main) {
     storage,
     logger,
     config,
+    metrics,
     concurrency: config.WORKER_CONCURRENCY,
     maintenance: {
       retentionDays: config.RETENTION_DAYS,
       reconcileIntervalS: config.RECONCILE_INTERVAL_S,
     },
   });
-  const app = createApp({ db, queue, providers, storage, logger, events, config });
+  const app = createApp({ db, queue, providers, storage, logger, events, metrics, config });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,

@@ -56,6 +56,8 @@ export const configSchema = z.object({
   QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
   /** How often workers re-queue jobs whose queue message was lost (seconds). */
   RECONCILE_INTERVAL_S: intVar(30, 1, 3600),
+  /** Worker's own /health and /metrics port (0 = off; set one per worker host or container). */
+  WORKER_PORT: intVar(0, 0, 65535),
   /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */
   DATA_DIR: z.string().trim().min(1).default("./data"),
 });

@@ -3,6 +3,8 @@ import type { Config } from "./config.ts";
 import { connectPostgres, type Db } from "./db.ts";
 import { createJobEventHub, type JobEventHub } from "./job_events.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { instrumentRegistry } from "./providers/instrumented.ts";
 import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import type { JobQueue } from "./queue/queue.ts";
@@ -17,6 +19,7 @@ export interface Runtime {
   storage: Storage;
   /** The live job feed (LISTEN starts on the first `events.start()`). */
   events: JobEventHub;
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -53,7 +56,8 @@ export function openRuntime(config: Config, role: string): Runtime {
     stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
   });
-  const providers = createProviderRegistry(config);
+  const metrics = createMetrics({ db, queue, role });
+  const providers = instrumentRegistry(createProviderRegistry(config), metrics);
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   return {
@@ -64,6 +68,7 @@ export function openRuntime(config: Config, role: string): Runtime {
     providers,
     storage,
     events,
+    metrics,
     async close() {
       await events.close();
       await queue.close().catch((err) => logger.warn("queue close failed", { err }));

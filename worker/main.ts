@@ -1,6 +1,7 @@
 /** `deno task worker`: the queue worker process. */
 import { loadConfigOrExit } from "../shared/config.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
+import { workerHealthHandler } from "./health.ts";
 import { startWorker } from "./worker.ts";
 
 if (import.meta.main) {
@@ -20,7 +21,16 @@ if (import.meta.main) {
       reconcileIntervalS: config.RECONCILE_INTERVAL_S,
     },
   });
+  // The worker's own health and metrics, for compose health checks and Prometheus.
+  const health = config.WORKER_PORT > 0
+    ? Deno.serve({
+      hostname: config.HOST,
+      port: config.WORKER_PORT,
+      onListen: () => {},
+    }, workerHealthHandler(runtime, worker))
+    : undefined;
   onShutdown(runtime.logger, async () => {
+    await health?.shutdown();
     await worker.close();
     await runtime.close();
   });

@@ -20,6 +20,7 @@ import {
   type StoredImage,
 } from "../shared/jobs_repo.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { Metrics } from "../shared/metrics.ts";
 import { parseProgress } from "../shared/providers/progress.ts";
 import { isFinished, type Prediction, type Provider } from "../shared/providers/provider.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
@@ -32,6 +33,7 @@ export interface ProcessDeps {
   storage: Storage;
   logger: Logger;
   config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
+  metrics?: Metrics;
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
@@ -44,6 +46,16 @@ class JobStopped extends Error {}
 async function assertStillWanted(db: Db, id: string): Promise<void> {
   const status = await getStatus(db, id);
   if (status !== "processing") throw new JobStopped(`job is ${status ?? "deleted"}`);
+}
+
+/** Records duration and outcome once the job reached a final state. */
+async function recordOutcome(deps: ProcessDeps, job: JobRow): Promise<void> {
+  if (!deps.metrics) return;
+  const status = await getStatus(deps.db, job.id);
+  if (!status || !isTerminal(status)) return;
+  const started = job.started_at ? new Date(job.started_at).getTime() : Date.now();
+  deps.metrics.jobDuration.observe({ model: job.model, status }, (Date.now() - started) / 1000);
+  deps.metrics.jobsFinished.inc({ model: job.model, status });
 }
 
 /** Polling delays: quick at first (a 1 s prediction finishes in about 1 s), then backing off. */
@@ -80,6 +92,12 @@ export async function processJob(
   const job = await markProcessing(deps.db, existing.id);
   if (!job) return;
   log.info("job started", { attempt: ctx.attempt, model: job.model });
+  if (ctx.attempt === 1 && existing.status === "pending" && existing.retry_count === 0) {
+    deps.metrics?.queueWait.observe(
+      { model: job.model },
+      Math.max(0, (Date.now() - new Date(job.created_at).getTime()) / 1000),
+    );
+  }
   try {
     await run(deps, job, provider, ctx.signal, log);
   } catch (err) {
@@ -88,6 +106,8 @@ export async function processJob(
       return;
     }
     await handleFailure(deps, job, err, ctx, log);
+  } finally {
+    await recordOutcome(deps, job).catch(() => {});
   }
 }
 

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { sql } from "../../shared/db.ts";
 import { liveWorkers } from "../../shared/jobs_repo.ts";
+import { migrationsCurrent } from "../../shared/migrations.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
 interface Check {
@@ -61,6 +62,25 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       },
       time: new Date().toISOString(),
     }, up ? 200 : 503);
+  });
+  // Readiness: can this instance serve traffic now (schema current, storage writable)?
+  app.get("/ready", async (c) => {
+    let migrationsOk = false;
+    const [database, queue, migrations, storage] = await Promise.all([
+      timed(() => deps.db.query(sql`SELECT 1`)),
+      timed(() => deps.queue.ping()),
+      timed(async () => {
+        migrationsOk = await migrationsCurrent(deps.db);
+        if (!migrationsOk) throw new Error("pending migrations: run deno task migrate");
+      }),
+      timed(() => deps.storage.checkWritable()),
+    ]);
+    const ready = database.ok && queue.ok && migrations.ok && storage.ok && migrationsOk;
+    c.header("Cache-Control", "no-store");
+    return c.json({
+      status: ready ? "ready" : "not_ready",
+      checks: { database, queue, migrations, storage },
+    }, ready ? 200 : 503);
   });
   return app;
 }

@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { createJobEventHub, type JobEventHub } from "../job_events.ts";
 import type { Db } from "../db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Provider } from "../providers/provider.ts";
 import { createProviderRegistry, type ProviderRegistry } from "../providers/registry.ts";
 import { createBullmqQueue } from "../queue/bullmq.ts";
@@ -18,6 +19,7 @@ export interface TestDeps {
   storageRoot: string;
   logger: Logger;
   events: JobEventHub;
+  metrics: Metrics;
   config: {
     API_V1_PREFIX: string;
     MAX_IMAGE_BYTES: number;
@@ -59,6 +61,7 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
   return {
     db: t.db,
     events,
+    metrics: createMetrics({ db: t.db, queue, role: "test" }),
     queue,
     providers,
     storage: createLocalStorage(storageRoot),
