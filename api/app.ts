@@ -8,7 +8,8 @@ import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/job_events.ts";
-import { requestContext } from "./middleware.ts";
+import { cors } from "hono/cors";
+import { requestContext, securityHeaders } from "./middleware.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
@@ -27,7 +28,7 @@ export interface AppDeps {
   events: JobEventHub;
   /** This process's metrics; /metrics is served when present. */
   metrics?: Metrics;
-  config: { API_V1_PREFIX: string };
+  config: { API_V1_PREFIX: string; CORS_ORIGINS?: string[] };
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
 }
@@ -39,6 +40,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
   app.use("*", requestContext(deps.logger, deps.metrics));
+  app.use("*", securityHeaders());
+  const origins = deps.config.CORS_ORIGINS ?? [];
+  if (origins.length > 0) {
+    app.use(
+      `${prefix}/*`,
+      cors({
+        origin: origins,
+        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowHeaders: ["Content-Type", "Authorization", "Idempotency-Key", "X-Request-Id"],
+        exposeHeaders: ["Location", "X-Request-Id", "X-Total-Count"],
+        maxAge: 600,
+      }),
+    );
+  }
   app.route(prefix, jobRoutes(deps));
   app.route(prefix, modelRoutes(deps));
   app.route(prefix, healthRoutes(deps));

@@ -56,6 +56,16 @@ export const configSchema = z.object({
   QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
   /** How often workers re-queue jobs whose queue message was lost (seconds). */
   RECONCILE_INTERVAL_S: intVar(30, 1, 3600),
+  /** Browser origins allowed to call the API cross-site (comma-separated); empty = none. */
+  CORS_ORIGINS: z.string().trim().default("").transform((v) =>
+    v.split(",").map((o) => o.trim().replace(/\/+$/, "")).filter(Boolean)
+  ).pipe(
+    z.array(
+      z.string().regex(/^https?:\/\/[^/\s]+$/, {
+        message: "must be origins like https://app.example.com",
+      }),
+    ),
+  ),
   /** Worker's own /health and /metrics port (0 = off; set one per worker host or container). */
   WORKER_PORT: intVar(0, 0, 65535),
   /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */

@@ -109,3 +109,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "security: headers on every answer; CORS only for the allow-listed origins",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp({
+        ...deps,
+        config: { ...deps.config, CORS_ORIGINS: ["https://app.example.com"] },
+      });
+      for (const path of ["/", "/api/v1/models", "/api/v1/nothing", "/images/x.png"]) {
+        const res = await app.request(path);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+        assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+        await res.body?.cancel();
+      }
+      const page = await app.request("/");
+      assert.match(page.headers.get("content-security-policy") ?? "", /script-src 'self'/);
+      const allowed = await app.request("/api/v1/models", {
+        headers: { origin: "https://app.example.com" },
+      });
+      assert.equal(allowed.headers.get("access-control-allow-origin"), "https://app.example.com");
+      const other = await app.request("/api/v1/models", {
+        headers: { origin: "https://evil.test" },
+      });
+      assert.equal(other.headers.get("access-control-allow-origin"), null);
+      const boom = await app.request("/api/v1/generate", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{bad",
+      });
+      const text = await boom.text();
+      assert.doesNotMatch(text, /at .*\.ts:\d+|SELECT|INSERT/);
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});
