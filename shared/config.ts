@@ -66,6 +66,10 @@ export const configSchema = z.object({
       }),
     ),
   ),
+  /** Allow output downloads from private addresses (only for trusted internal providers). */
+  ALLOW_PRIVATE_DOWNLOADS: z.enum(["true", "false", "1", "0"]).default("false").transform((v) =>
+    v === "true" || v === "1"
+  ),
   /** Worker's own /health and /metrics port (0 = off; set one per worker host or container). */
   WORKER_PORT: intVar(0, 0, 65535),
   /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */

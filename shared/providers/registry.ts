@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import { createLocalProvider, isLocalModel, LOCAL_STYLES } from "./local.ts";
 import type { Provider } from "./provider.ts";
 import { createReplicateProvider } from "./replicate.ts";
+import { createSafeFetch } from "../safe_fetch.ts";
 
 export interface ModelInfo {
   id: string;
@@ -53,10 +54,12 @@ export interface RegistryOptions {
 
 /** Builds the registry from configuration (providers may be passed in, e.g. by tests). */
 export function createProviderRegistry(
-  config: Pick<
-    Config,
-    "REPLICATE_API_TOKEN" | "REPLICATE_BASE_URL" | "PROVIDER_TIMEOUT_MS" | "LOCAL_STEP_MS"
-  >,
+  config:
+    & Pick<
+      Config,
+      "REPLICATE_API_TOKEN" | "REPLICATE_BASE_URL" | "PROVIDER_TIMEOUT_MS" | "LOCAL_STEP_MS"
+    >
+    & { ALLOW_PRIVATE_DOWNLOADS?: boolean },
   options: RegistryOptions = {},
 ): ProviderRegistry {
   const local = options.local ?? createLocalProvider({ stepMs: config.LOCAL_STEP_MS });
@@ -66,6 +69,13 @@ export function createProviderRegistry(
         token: config.REPLICATE_API_TOKEN,
         baseUrl: config.REPLICATE_BASE_URL,
         timeoutMs: config.PROVIDER_TIMEOUT_MS,
+        // Outputs come from URLs the provider chose: https only, never a private address
+        // (except the provider's own host, so a local fake provider works).
+        downloadFetch: createSafeFetch({
+          allowHosts: [new URL(config.REPLICATE_BASE_URL).host],
+          allowPrivate: config.ALLOW_PRIVATE_DOWNLOADS ?? false,
+          timeoutMs: config.PROVIDER_TIMEOUT_MS,
+        }),
       })
       : undefined);
   return {

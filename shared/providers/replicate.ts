@@ -8,6 +8,7 @@
  * is one HTTP request; the caller (the worker) decides when to try again, with `retryAfterMs`.
  */
 import Replicate from "replicate";
+import { SafeFetchError } from "../safe_fetch.ts";
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
 import type {
   CallOptions,
@@ -27,6 +28,11 @@ export interface ReplicateProviderOptions {
   /** Limit for one HTTP request, body included (ms). */
   timeoutMs: number;
   fetch?: typeof fetch;
+  /**
+   * Fetch used for output downloads (URLs the provider chose): the registry passes an SSRF-safe
+   * one (shared/safe_fetch.ts). Defaults to `fetch`.
+   */
+  downloadFetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   userAgent?: string;
 }
 
@@ -175,8 +181,15 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
       const signal = signalFor(callOptions.signal);
       let response: Response;
       try {
-        response = await baseFetch(url, { signal, headers: { "User-Agent": userAgent } });
+        response = await (options.downloadFetch ?? baseFetch)(url, {
+          signal,
+          headers: { "User-Agent": userAgent },
+        });
       } catch (error) {
+        if (error instanceof SafeFetchError) {
+          const retryable = error.reason === "dns" || error.reason === "timeout";
+          throw new ProviderError(`${action}: ${error.message}`, retryable);
+        }
         throw transportError(action, error, signal, callOptions.signal, options.timeoutMs);
       }
       if (response.ok) return response;
