@@ -3,6 +3,8 @@ import { Hono } from "hono";
 import type { Db } from "../shared/db.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
+import type { RateLimiter } from "../shared/rate_limit.ts";
+import { authenticate, type AuthMode, requireAdmin } from "./auth.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
@@ -14,6 +16,9 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { docsRoutes } from "./routes/docs.ts";
+import { meRoutes } from "./routes/me.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -28,9 +33,25 @@ export interface AppDeps {
   events: JobEventHub;
   /** This process's metrics; /metrics is served when present. */
   metrics?: Metrics;
-  config: { API_V1_PREFIX: string; CORS_ORIGINS?: string[] };
+  /** Access control and limits; an open API without limits when omitted. */
+  security?: Security;
+  config: { API_V1_PREFIX: string; CORS_ORIGINS?: string[]; REPLICATE_WEBHOOK_SECRET?: string };
+  /** Extra routes mounted at the root (Bull Board, in the BullMQ shape). */
+  extraRoutes?: Hono[];
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
+}
+
+/** The service's version (reported in the OpenAPI document). */
+export const VERSION = "1.0.0";
+
+export interface Security {
+  authMode: AuthMode;
+  limiter: RateLimiter;
+  /** Submits per minute per key (per client address when open); 0 = unlimited. */
+  submitsPerMinute: number;
+  /** Unfinished jobs one key may have; 0 = unlimited. */
+  maxActiveJobs: number;
 }
 
 export type AppEnv = { Variables: { requestId: string; logger: Logger } };
@@ -54,6 +75,32 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       }),
     );
   }
+  const authMode = deps.security?.authMode ?? "none";
+  const auth = authenticate({
+    mode: authMode,
+    db: deps.db,
+    publicPaths: new Set(
+      ["/health", "/ready", "/me", "/webhooks/replicate", "/openapi.json", "/docs"].map((p) =>
+        prefix + p
+      ),
+    ),
+  });
+  app.use(`${prefix}/*`, async (c, next) => {
+    // Docs assets are public; everything else under the prefix passes through authentication.
+    if (c.req.path.startsWith(`${prefix}/docs/`)) return await next();
+    return await auth(c, next);
+  });
+  app.use("/metrics", auth, requireAdmin(authMode));
+  app.use("/admin/*", auth, requireAdmin(authMode));
+  app.route(prefix, meRoutes(deps));
+  app.route(
+    prefix,
+    webhookRoutes({
+      db: deps.db,
+      logger: deps.logger,
+      secret: deps.config.REPLICATE_WEBHOOK_SECRET,
+    }),
+  );
   app.route(prefix, jobRoutes(deps));
   app.route(prefix, modelRoutes(deps));
   app.route(prefix, healthRoutes(deps));
@@ -61,6 +108,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
   app.route("/", metricsRoutes(deps));
+  for (const extra of deps.extraRoutes ?? []) app.route("/", extra);
+  app.route(
+    "/",
+    docsRoutes({
+      prefix,
+      version: VERSION,
+      adminQueuesPath: deps.extraRoutes?.length ? "/admin/queues" : undefined,
+    }),
+  );
   app.route("/", uiRoutes(deps));
   app.notFound((c) =>
     c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404)

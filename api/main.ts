@@ -2,6 +2,7 @@
 import { loadConfigOrExit } from "../shared/config.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { createApp } from "./app.ts";
+import { adminQueueRoutes } from "./routes/admin_queues.ts";
 
 if (import.meta.main) {
   const config = await loadConfigOrExit();
@@ -13,7 +14,9 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   await runtime.events.start();
-  const app = createApp(runtime);
+  // Bull Board (read-only) for the BullMQ queue; behind the admin key when auth is on.
+  const board = adminQueueRoutes({ redisUrl: config.REDIS_URL!, prefix: config.QUEUE_PREFIX });
+  const app = createApp({ ...runtime, extraRoutes: [board.app] });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,
@@ -22,6 +25,7 @@ if (import.meta.main) {
   }, app.fetch);
   onShutdown(runtime.logger, async () => {
     await server.shutdown();
+    await board.close();
     await runtime.close();
   });
 }

@@ -27,10 +27,98 @@ function ref(kind: "schemas" | "responses" | "parameters" | "headers", name: str
   return { $ref: `#/components/${kind}/${name}` };
 }
 
+/** An object schema whose properties are all required except those named `optional`. */
+function object(properties: Record<string, Json>, optional: string[] = []): Json {
+  const required = Object.keys(properties).filter((key) => !optional.includes(key));
+  return { type: "object", required, properties };
+}
+
 /** Zod → JSON Schema 2020-12 (the dialect of OpenAPI 3.1), without the `$schema` marker. */
 function fromZod(schema: z.ZodType, io: "input" | "output" = "input"): Json {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
   return rest;
+}
+
+/** GET /me and the incoming Replicate webhook. */
+function accessPaths(prefix: string): Json {
+  const unauthorized = jsonError("Missing, wrong or revoked API key.", {
+    missing: errorExample(
+      "unauthorized",
+      "An API key is required: send Authorization: Bearer <key>",
+    ),
+  });
+  return {
+    [`${prefix}/me`]: {
+      get: {
+        tags: ["Operations"],
+        operationId: "me",
+        summary: "Whether the API needs a key, and which key was presented",
+        security: [{ apiKey: [] }, {}],
+        responses: {
+          200: json("The caller.", {
+            type: "object",
+            required: ["auth_required", "authenticated", "key"],
+            properties: {
+              auth_required: { type: "boolean" },
+              authenticated: { type: "boolean" },
+              key: {
+                oneOf: [{ type: "null" }, {
+                  type: "object",
+                  properties: {
+                    name: { type: "string" },
+                    prefix: { type: "string" },
+                    admin: { type: "boolean" },
+                  },
+                }],
+              },
+            },
+          }, {
+            auth_required: true,
+            authenticated: true,
+            key: { name: "ci", prefix: "dr_AbCdEfG", admin: false },
+          }),
+          401: unauthorized,
+        },
+      },
+    },
+    [`${prefix}/webhooks/replicate`]: {
+      post: {
+        tags: ["Operations"],
+        operationId: "replicateWebhook",
+        summary: "Prediction updates pushed by Replicate (signed; needs REPLICATE_WEBHOOK_SECRET)",
+        security: [{}],
+        parameters: ["webhook-id", "webhook-timestamp", "webhook-signature"].map((name) => ({
+          name,
+          in: "header",
+          required: true,
+          schema: { type: "string" },
+        })),
+        requestBody: {
+          required: true,
+          content: { "application/json": { schema: { type: "object" } } },
+        },
+        responses: {
+          200: json("Accepted, ignored (unknown prediction) or a duplicate delivery.", {
+            type: "object",
+            properties: { status: { type: "string", enum: ["accepted", "ignored", "duplicate"] } },
+          }, { status: "accepted" }),
+          400: jsonError("Malformed JSON.", { bad: errorExample("bad_request", "Malformed JSON") }),
+          401: jsonError("Signature missing, wrong or too old.", {
+            forged: errorExample("invalid_signature", "Webhook signature does not match"),
+          }),
+          404: jsonError("Webhooks are off (no secret configured).", {
+            off: errorExample("not_found", "Replicate webhooks are not configured"),
+          }),
+          413: jsonError("Body over 1 MB.", {
+            big: errorExample("payload_too_large", "Webhook body must be at most 1048576 bytes"),
+          }),
+          422: jsonError("Not a prediction.", {
+            shape: errorExample("validation_error", "Webhook body is not a prediction"),
+          }),
+        },
+      },
+    },
+  };
 }
 
 function errorExample(code: string, message: string, details?: unknown): Json {
@@ -224,29 +312,8 @@ function schemas(): Json {
       },
     },
     Job: {
-      type: "object",
       description: "A job as the API shows it (the old stack's fields plus Darkroom's).",
-      required: [
-        "id",
-        "prompt",
-        "negative_prompt",
-        "model",
-        "parameters",
-        "status",
-        "progress",
-        "media_path",
-        "images",
-        "image_url",
-        "error_message",
-        "retry_count",
-        "created_at",
-        "started_at",
-        "completed_at",
-        "updated_at",
-        "priority",
-        "actions",
-      ],
-      properties: {
+      ...object({
         id: { type: "string", format: "uuid" },
         prompt: { type: "string" },
         negative_prompt: nullable({ type: "string" }),
@@ -285,7 +352,7 @@ function schemas(): Json {
             delete: { type: "boolean" },
           },
         },
-      },
+      }),
     },
     Error: {
       type: "object",
@@ -396,72 +463,55 @@ function schemas(): Json {
           required: ["database", "queue", "migrations", "storage"],
           properties: Object.fromEntries(
             ["database", "queue", "migrations", "storage"].map((name) => [name, {
-              ...ref("schemas", "ReadyCheck"),
+              ...ref("schemas", "Check"),
             }]),
           ),
         },
       },
     },
-    ReadyCheck: {
-      type: "object",
-      required: ["ok"],
-      properties: {
-        ok: { type: "boolean" },
-        error: { type: "string" },
-      },
-      additionalProperties: true,
+    Check: {
+      ...check,
+      description: "One dependency check: whether it passed and how long it took.",
     },
-    Stats: {
-      type: "object",
-      required: [
-        "queue",
-        "workers",
-        "jobs_last_hour",
-        "median_duration_s",
-        "database",
-        "providers",
-        "live_clients",
-      ],
-      properties: {
-        queue: {
-          type: "object",
-          required: ["backend", "waiting", "active", "delayed", "failed", "completed"],
-          properties: {
-            backend: { enum: ["bullmq", "kv"] },
-            ...Object.fromEntries(
-              ["waiting", "active", "delayed", "failed", "completed"].map((k) => [k, {
-                type: "integer",
-                minimum: 0,
-              }]),
-            ),
-          },
-        },
-        workers,
-        jobs_last_hour: {
-          type: "object",
-          required: ["total", "by_status"],
-          properties: {
-            total: { type: "integer", minimum: 0 },
-            by_status: {
-              type: "object",
-              propertyNames: ref("schemas", "JobStatus"),
-              additionalProperties: { type: "integer", minimum: 0 },
-            },
-          },
-        },
-        median_duration_s: {
-          ...nullable({ type: "number", minimum: 0 }),
-          description: "Median run time of jobs finished in the last hour.",
-        },
-        database: { enum: ["postgres", "pglite"] },
-        providers: { type: "array", items: provider },
-        live_clients: {
-          type: "integer",
-          minimum: 0,
-          description: "Open GET /events connections on this API process.",
+    Stats: object({
+      queue: {
+        type: "object",
+        required: ["backend", "waiting", "active", "delayed", "failed", "completed"],
+        properties: {
+          backend: { enum: ["bullmq", "kv"] },
+          ...Object.fromEntries(
+            ["waiting", "active", "delayed", "failed", "completed"].map((k) => [k, {
+              type: "integer",
+              minimum: 0,
+            }]),
+          ),
         },
       },
-    },
+      workers,
+      jobs_last_hour: {
+        type: "object",
+        required: ["total", "by_status"],
+        properties: {
+          total: { type: "integer", minimum: 0 },
+          by_status: {
+            type: "object",
+            propertyNames: ref("schemas", "JobStatus"),
+            additionalProperties: { type: "integer", minimum: 0 },
+          },
+        },
+      },
+      median_duration_s: {
+        ...nullable({ type: "number", minimum: 0 }),
+        description: "Median run time of jobs finished in the last hour.",
+      },
+      database: { enum: ["postgres", "pglite"] },
+      providers: { type: "array", items: provider },
+      live_clients: {
+        type: "integer",
+        minimum: 0,
+        description: "Open GET /events connections on this API process.",
+      },
+    }),
   };
 }
 
@@ -470,7 +520,7 @@ function responses(prefix: string): Json {
     BadRequest: jsonError("Malformed JSON, invalid UTF-8 or an empty body.", {
       malformed: errorExample(
         "bad_request",
-        "Malformed JSON in request body: Unexpected token } in JSON at position 1",
+        "Malformed JSON in request body: Expected property name or '}' in JSON at position 1",
       ),
       utf8: errorExample("bad_request", "Request body is not valid UTF-8"),
     }),
@@ -557,10 +607,10 @@ function parameters(): Json {
   };
 }
 
-function headers(): Json {
+function headers(prefix: string): Json {
   return {
     Location: {
-      description: "Where to read the job: `{prefix}/status/{job_id}`.",
+      description: `Where to read the job: \`${prefix}/status/{job_id}\`.`,
       schema: { type: "string" },
     },
     IdempotentReplayed: {
@@ -820,23 +870,29 @@ function apiPaths(prefix: string): Json {
         tags: ["Operations"],
         operationId: "ready",
         summary: "Readiness for traffic (load balancers, orchestrators)",
+        description: "Ready when the database and the queue answer, every migration is " +
+          "applied and the image storage is writable.",
         responses: {
           200: json("Ready.", ref("schemas", "Ready"), {
             status: "ready",
             checks: {
-              database: { ok: true },
-              queue: { ok: true },
-              migrations: { ok: true },
-              storage: { ok: true },
+              database: { ok: true, latency_ms: 1 },
+              queue: { ok: true, latency_ms: 1 },
+              migrations: { ok: true, latency_ms: 2 },
+              storage: { ok: true, latency_ms: 1 },
             },
           }),
           503: json("Not ready: a check failed.", ref("schemas", "Ready"), {
             status: "not_ready",
             checks: {
-              database: { ok: true },
-              queue: { ok: true },
-              migrations: { ok: false, error: "2 migrations pending" },
-              storage: { ok: true },
+              database: { ok: true, latency_ms: 1 },
+              queue: { ok: true, latency_ms: 1 },
+              migrations: {
+                ok: false,
+                latency_ms: 3,
+                error: "pending migrations: run deno task migrate",
+              },
+              storage: { ok: true, latency_ms: 1 },
             },
           }),
         },
@@ -1006,12 +1062,16 @@ function operationsPaths(prefix: string, adminQueuesPath?: string): Json {
             content: {
               "text/plain": {
                 schema: { type: "string" },
-                example: "# HELP darkroom_jobs_submitted_total Jobs accepted by POST /generate.\n" +
-                  "# TYPE darkroom_jobs_submitted_total counter\n" +
-                  "darkroom_jobs_submitted_total 12\n",
+                example: "# HELP darkroom_http_requests_total HTTP requests by route and status\n" +
+                  "# TYPE darkroom_http_requests_total counter\n" +
+                  'darkroom_http_requests_total{method="POST",route="/api/v1/generate",' +
+                  'status="202",role="api"} 12\n',
               },
             },
           },
+          404: jsonError("Metrics are off in this process.", {
+            off: errorExample("not_found", "Metrics are off"),
+          }),
         },
       },
     },
@@ -1067,8 +1127,8 @@ function operationsPaths(prefix: string, adminQueuesPath?: string): Json {
             type: "string",
             enum: [
               "swagger-ui.css",
+              "index.css",
               "swagger-ui-bundle.js",
-              "swagger-ui-standalone-preset.js",
               "favicon-16x16.png",
               "favicon-32x32.png",
             ],
@@ -1138,7 +1198,6 @@ export function openApiDocument(options: OpenApiOptions): Json {
   const { prefix, version } = options;
   return {
     openapi: "3.1.1",
-    jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
     info: {
       title: "Darkroom API",
       version,
@@ -1148,7 +1207,6 @@ export function openApiDocument(options: OpenApiOptions): Json {
         "malformed JSON or invalid UTF-8 400; a wrong content type 415; a body over " +
         `${LIMITS.bodyBytes} bytes 413; an unknown or malformed job id 404; 503 when the ` +
         "database or the queue cannot take the request. Every answer carries `X-Request-Id`.",
-      license: { name: "MIT", identifier: "MIT" },
     },
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },
@@ -1161,14 +1219,25 @@ export function openApiDocument(options: OpenApiOptions): Json {
     ],
     paths: {
       ...apiPaths(prefix),
+      ...accessPaths(prefix),
       ...imagePath(),
       ...operationsPaths(prefix, options.adminQueuesPath),
     },
+    // With AUTH_MODE=api_key every API call needs the key (see `deno task keys`); a missing,
+    // wrong or revoked key answers 401, another key's job 404, too many submits 429.
+    security: [{ apiKey: [] }, {}],
     components: {
+      securitySchemes: {
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key from `deno task keys create --name NAME` (AUTH_MODE=api_key).",
+        },
+      },
       schemas: schemas(),
       responses: responses(prefix),
       parameters: parameters(),
-      headers: headers(),
+      headers: headers(prefix),
     },
   };
 }

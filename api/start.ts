@@ -5,7 +5,7 @@
  * and the same command uses Postgres, Redis and Replicate.
  */
 import { join } from "node:path";
-import { type Config, loadConfigOrExit } from "../shared/config.ts";
+import { authMode, type Config, loadConfigOrExit } from "../shared/config.ts";
 import { acquireDataLock, type DataLock } from "../shared/data_lock.ts";
 import { connectPostgres, type Db } from "../shared/db.ts";
 import { openPglite } from "../shared/db_pglite.ts";
@@ -19,7 +19,9 @@ import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { openKvQueue } from "../shared/queue/kv.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/reconcile.ts";
-import { onShutdown } from "../shared/runtime.ts";
+import { onShutdown, warnIfOpen } from "../shared/runtime.ts";
+import { createMemoryRateLimiter, createRedisRateLimiter } from "../shared/rate_limit.ts";
+import { Redis } from "ioredis";
 import { createLocalStorage } from "../shared/storage.ts";
 import { startWorker } from "../worker/worker.ts";
 import { createApp } from "./app.ts";
@@ -93,7 +95,29 @@ if (import.meta.main) {
       reconcileIntervalS: config.RECONCILE_INTERVAL_S,
     },
   });
-  const app = createApp({ db, queue, providers, storage, logger, events, metrics, config });
+  warnIfOpen(config, logger);
+  const security = {
+    authMode: authMode(config),
+    limiter: config.REDIS_URL
+      ? createRedisRateLimiter(
+        new Redis(config.REDIS_URL, { lazyConnect: true }),
+        config.QUEUE_PREFIX,
+      )
+      : createMemoryRateLimiter(),
+    submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+  };
+  const app = createApp({
+    db,
+    queue,
+    providers,
+    storage,
+    logger,
+    events,
+    metrics,
+    security,
+    config,
+  });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,

@@ -56,6 +56,14 @@ export const configSchema = z.object({
   QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
   /** How often workers re-queue jobs whose queue message was lost (seconds). */
   RECONCILE_INTERVAL_S: intVar(30, 1, 3600),
+  /**
+   * `none` (open) or `api_key`. Unset: open when HOST is a loopback address, keys otherwise.
+   */
+  AUTH_MODE: z.enum(["none", "api_key"]).optional(),
+  /** Submits per minute per key (per client address when open); 0 = unlimited. */
+  RATE_LIMIT_PER_MINUTE: intVar(600, 0, 1_000_000),
+  /** Unfinished jobs one API key may have at once; 0 = unlimited. */
+  MAX_ACTIVE_JOBS_PER_KEY: intVar(200, 0, 1_000_000),
   /** Browser origins allowed to call the API cross-site (comma-separated); empty = none. */
   CORS_ORIGINS: z.string().trim().default("").transform((v) =>
     v.split(",").map((o) => o.trim().replace(/\/+$/, "")).filter(Boolean)
@@ -65,6 +73,13 @@ export const configSchema = z.object({
         message: "must be origins like https://app.example.com",
       }),
     ),
+  ),
+  /** Replicate's webhook signing secret (whsec_…); enables POST /webhooks/replicate. */
+  REPLICATE_WEBHOOK_SECRET: optionalString().refine(
+    (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
+    {
+      message: "must look like whsec_<base64>",
+    },
   ),
   /** Allow output downloads from private addresses (only for trusted internal providers). */
   ALLOW_PRIVATE_DOWNLOADS: z.enum(["true", "false", "1", "0"]).default("false").transform((v) =>
@@ -77,6 +92,18 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+
+/** The effective auth mode: explicit, or open only when bound to loopback. */
+export function authMode(config: Pick<Config, "AUTH_MODE" | "HOST">): "none" | "api_key" {
+  return config.AUTH_MODE ?? (LOOPBACK.has(config.HOST) ? "none" : "api_key");
+}
+
+/** True when HOST is a loopback address. */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host);
+}
 
 /** Thrown when the environment is invalid; the message lists every problem at once. */
 export class ConfigError extends Error {

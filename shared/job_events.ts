@@ -9,7 +9,7 @@ import { getJobsWithCursor, jobsChangedSince } from "./jobs_repo.ts";
 import type { Logger } from "./logger.ts";
 
 export type JobEvent =
-  | { type: "job"; cursor: string; job: JobJson }
+  | { type: "job"; cursor: string; job: JobJson; owner: string | null }
   | { type: "job_deleted"; cursor: string; id: string };
 
 export type JobEventListener = (event: JobEvent) => void;
@@ -63,7 +63,14 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     try {
       const rows = await getJobsWithCursor(db, ids);
       rows.sort((a, b) => (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1));
-      for (const row of rows) emit({ type: "job", cursor: row.cursor, job: jobToJson(row) });
+      for (const row of rows) {
+        emit({
+          type: "job",
+          cursor: row.cursor,
+          job: jobToJson(row),
+          owner: row.owner_key_id,
+        });
+      }
     } catch (err) {
       logger.warn("cannot read changed jobs", { err, count: ids.length });
     }
@@ -96,8 +103,22 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     },
     async replay(cursor) {
       if (!CURSOR.test(cursor)) return [];
-      const rows = await jobsChangedSince(db, BigInt(cursor));
-      return rows.map((row) => ({ type: "job", cursor: row.cursor, job: jobToJson(row) }));
+      const since = BigInt(cursor);
+      // A cursor from the future (or absurdly large) has nothing to replay.
+      if (since > BigInt(Date.now() + 86_400_000) * 1000n) return [];
+      let rows;
+      try {
+        rows = await jobsChangedSince(db, since);
+      } catch (err) {
+        logger.warn("cannot replay events", { err });
+        return [];
+      }
+      return rows.map((row) => ({
+        type: "job",
+        cursor: row.cursor,
+        job: jobToJson(row),
+        owner: row.owner_key_id,
+      }));
     },
     subscribers: () => listeners.size,
     async close() {

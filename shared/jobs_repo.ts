@@ -1,5 +1,5 @@
 /** Data access for the `jobs` table: plain functions taking the Db handle first. */
-import { type Db, fragment, sql } from "./db.ts";
+import { type Db, fragment, join, sql } from "./db.ts";
 
 export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
 export type JobStatus = typeof JOB_STATUSES[number];
@@ -33,6 +33,8 @@ export interface JobRow {
   updated_at: Date;
   priority: "high" | "normal" | "low";
   request_id: string | null;
+  /** The API key that made the job (null while the API is open). */
+  owner_key_id: string | null;
 }
 
 export interface NewJob {
@@ -44,11 +46,12 @@ export interface NewJob {
   provider: string;
   priority?: "high" | "normal" | "low";
   request_id?: string | null;
+  owner_key_id?: string | null;
 }
 
 const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
   provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at, priority, request_id`);
+  completed_at, updated_at, priority, request_id, owner_key_id`);
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {
@@ -58,11 +61,11 @@ export function isTerminal(status: JobStatus): boolean {
 /** Inserts a new pending job and returns it. */
 export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
   const [row] = await db.query<JobRow>(sql`
-    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id)
+    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
+                      owner_key_id)
     VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
-            ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"}, ${
-    job.request_id ?? null
-  })
+            ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"},
+            ${job.request_id ?? null}, ${job.owner_key_id ?? null})
     RETURNING ${COLUMNS}`);
   return row;
 }
@@ -165,21 +168,43 @@ export interface ListOptions {
   skip: number;
   limit: number;
   status?: JobStatus;
+  /** Only this API key's jobs (undefined = every job). */
+  owner?: string;
+}
+
+function listWhere(options: { status?: JobStatus; owner?: string }) {
+  const parts = [
+    options.status ? sql`status = ${options.status}` : null,
+    options.owner ? sql`owner_key_id = ${options.owner}` : null,
+  ].filter((p) => p !== null);
+  return parts.length ? fragment(sql`WHERE ${join(parts, " AND ")}`) : fragment(sql``);
 }
 
 /** Newest-first page of jobs. */
 export function listJobs(db: Db, options: ListOptions): Promise<JobRow[]> {
-  const where = options.status ? fragment(sql`WHERE status = ${options.status}`) : fragment(sql``);
   return db.query<JobRow>(sql`
-    SELECT ${COLUMNS} FROM jobs ${where}
+    SELECT ${COLUMNS} FROM jobs ${listWhere(options)}
     ORDER BY created_at DESC, id DESC
     OFFSET ${options.skip} LIMIT ${options.limit}`);
 }
 
-/** Counts jobs (optionally of one status). */
-export async function countJobs(db: Db, status?: JobStatus): Promise<number> {
-  const where = status ? fragment(sql`WHERE status = ${status}`) : fragment(sql``);
-  const [row] = await db.query<{ n: number }>(sql`SELECT count(*)::int AS n FROM jobs ${where}`);
+/** Counts jobs (optionally of one status, of one owner). */
+export async function countJobs(
+  db: Db,
+  status?: JobStatus,
+  owner?: string,
+): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    sql`SELECT count(*)::int AS n FROM jobs ${listWhere({ status, owner })}`,
+  );
+  return row.n;
+}
+
+/** Unfinished jobs of one owner (for the concurrent-jobs limit). */
+export async function countActiveJobs(db: Db, owner: string): Promise<number> {
+  const [row] = await db.query<{ n: number }>(sql`
+    SELECT count(*)::int AS n FROM jobs
+    WHERE owner_key_id = ${owner} AND status IN ('pending', 'processing')`);
   return row.n;
 }
 

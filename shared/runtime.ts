@@ -1,5 +1,7 @@
 /** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
-import type { Config } from "./config.ts";
+import { Redis } from "ioredis";
+import { authMode, type Config, isLoopback } from "./config.ts";
+import { createRedisRateLimiter, type RateLimiter } from "./rate_limit.ts";
 import { connectPostgres, type Db } from "./db.ts";
 import { createJobEventHub, type JobEventHub } from "./job_events.ts";
 import { createLogger, type Logger } from "./logger.ts";
@@ -20,6 +22,12 @@ export interface Runtime {
   /** The live job feed (LISTEN starts on the first `events.start()`). */
   events: JobEventHub;
   metrics: Metrics;
+  security: {
+    authMode: "none" | "api_key";
+    limiter: RateLimiter;
+    submitsPerMinute: number;
+    maxActiveJobs: number;
+  };
   close(): Promise<void>;
 }
 
@@ -60,6 +68,16 @@ export function openRuntime(config: Config, role: string): Runtime {
   const providers = instrumentRegistry(createProviderRegistry(config), metrics);
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
+  // Rate-limit counters live in Redis so every API instance shares them.
+  const limiterRedis = new Redis(config.REDIS_URL!, { maxRetriesPerRequest: 1, lazyConnect: true });
+  limiterRedis.on("error", () => {});
+  const security = {
+    authMode: authMode(config),
+    limiter: createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX),
+    submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
+    maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+  };
+  warnIfOpen(config, logger);
   return {
     config,
     logger,
@@ -69,7 +87,9 @@ export function openRuntime(config: Config, role: string): Runtime {
     storage,
     events,
     metrics,
+    security,
     async close() {
+      limiterRedis.disconnect();
       await events.close();
       await queue.close().catch((err) => logger.warn("queue close failed", { err }));
       await db.close(5).catch((err) => logger.warn("db close failed", { err }));
@@ -97,4 +117,15 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   };
   Deno.addSignalListener("SIGINT", () => handler("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => handler("SIGTERM"));
+}
+
+/** Says loudly when the API is open to anyone who can reach it. */
+export function warnIfOpen(config: Config, logger: Logger): void {
+  if (authMode(config) === "none" && !isLoopback(config.HOST)) {
+    logger.warn(
+      `The API is OPEN: AUTH_MODE=none while listening on ${config.HOST}. Anyone who can reach ` +
+        "it can spend your provider credits. Set AUTH_MODE=api_key and create keys with " +
+        "`deno task keys create --name NAME`.",
+    );
+  }
 }

@@ -66,6 +66,13 @@ export function jsonProblem(value: unknown, depth = 0): string | null {
   }
   if (typeof value === "object") {
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      // Field names are plain names. Quotes and backslashes in keys are refused: besides being
+      // no provider's field, V8 15.0's JSON.parse can confuse such keys across requests
+      // (nodejs/node#63785), silently changing another job's parameters.
+      // deno-lint-ignore no-control-regex
+      if (/["\\\u0000-\u001f]/.test(k) || k.length > 200) {
+        return "has a field name with quotes, backslashes or control characters, or over 200 characters";
+      }
       const p = jsonProblem(k, depth + 1) ?? jsonProblem(v, depth + 1);
       if (p) return p;
     }

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppDeps, AppEnv } from "../app.ts";
 import type { JobEvent } from "../../shared/job_events.ts";
+import { canSee, principalOf } from "../auth.ts";
 
 const HEARTBEAT_MS = 15_000;
 
@@ -11,12 +12,16 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/events", (c) => {
     const lastId = c.req.header("last-event-id") ?? c.req.query("last_event_id");
+    const principal = principalOf(c);
+    const visible = (event: JobEvent) =>
+      event.type !== "job" || canSee(principal, { owner_key_id: event.owner });
     c.header("Cache-Control", "no-store");
     c.header("X-Accel-Buffering", "no");
     return streamSSE(c, async (stream) => {
       const queue: JobEvent[] = [];
       let wake: (() => void) | undefined;
       const unsubscribe = deps.events.subscribe((event) => {
+        if (!visible(event)) return;
         queue.push(event);
         wake?.();
       });
@@ -27,7 +32,8 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
       try {
         await stream.writeSSE({ event: "ready", data: "{}", retry: 2000 });
         if (lastId) {
-          for (const event of await deps.events.replay(lastId)) queue.unshift(event);
+          const missed = (await deps.events.replay(lastId)).filter(visible);
+          queue.unshift(...missed);
         }
         while (!stream.aborted && !stream.closed) {
           while (queue.length > 0) {

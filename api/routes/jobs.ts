@@ -2,11 +2,12 @@
  * Jobs: submit (POST /generate, idempotent with Idempotency-Key), read (GET /status/:id,
  * /jobs/:id), list (GET /jobs) and control (cancel, retry, delete).
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/job_json.ts";
 import {
   cancelJob,
+  countActiveJobs,
   countJobs,
   deleteJob,
   deleteJobReturning,
@@ -29,6 +30,7 @@ import {
   listQuery,
 } from "../../shared/schemas.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
+import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 
 async function sha256(text: string): Promise<string> {
@@ -70,6 +72,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   app.post("/generate", async (c) => {
     const log = c.get("logger");
     const requestId = c.get("requestId");
+    const principal = principalOf(c);
+    const security = deps.security;
+    if (security) {
+      await enforceRate(c, security.limiter, principal.subject, security.submitsPerMinute);
+    }
     const idemKey = c.req.header("idempotency-key");
     if (idemKey !== undefined && !IDEMPOTENCY_KEY.test(idemKey)) {
       throw new ValidationError("Idempotency-Key must be 1–255 visible ASCII characters", [
@@ -89,8 +96,21 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if ("error" in resolved) {
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
+    const owner = principal.key?.id ?? null;
+    if (owner && security && security.maxActiveJobs > 0) {
+      const active = await countActiveJobs(deps.db, owner);
+      if (active >= security.maxActiveJobs) {
+        c.header("Retry-After", "5");
+        throw new AppError(
+          429,
+          "rate_limited",
+          `This key already has ${active} unfinished jobs (limit ${security.maxActiveJobs})`,
+        );
+      }
+    }
     const job: NewJob = {
       id: crypto.randomUUID(),
+      owner_key_id: owner,
       prompt: input.prompt,
       negative_prompt: input.negative_prompt ?? null,
       model: input.model,
@@ -104,7 +124,11 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       row = await insertJob(deps.db, job);
     } else {
       const requestHash = await sha256(canonicalJson(input));
-      const result = await insertJobOnce(deps.db, job, { owner: "", key: idemKey, requestHash });
+      const result = await insertJobOnce(deps.db, job, {
+        owner: owner ?? "",
+        key: idemKey,
+        requestHash,
+      });
       if (!result.created) {
         if (result.existing.request_hash !== requestHash) {
           throw new AppError(
@@ -127,31 +151,34 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     return c.json(created.body, 202);
   });
 
-  const findJob = async (id: string): Promise<JobRow> => {
+  /** The job, if it exists and the caller may see it (another key's job is a plain 404). */
+  const findJob = async (c: Context<AppEnv>, id: string) => {
     if (!isUuid(id)) throw new NotFoundError(`Job ${id.slice(0, 100)} not found`);
     const row = await getJob(deps.db, id.toLowerCase());
-    if (!row) throw new NotFoundError(`Job ${id} not found`);
+    if (!row || !canSee(principalOf(c), row)) throw new NotFoundError(`Job ${id} not found`);
     return row;
   };
 
-  app.get("/status/:id", async (c) => c.json(jobToJson(await findJob(c.req.param("id")))));
-  app.get("/jobs/:id", async (c) => c.json(jobToJson(await findJob(c.req.param("id")))));
+  app.get("/status/:id", async (c) => c.json(jobToJson(await findJob(c, c.req.param("id")))));
+  app.get("/jobs/:id", async (c) => c.json(jobToJson(await findJob(c, c.req.param("id")))));
 
   app.get("/jobs", async (c) => {
     const parsed = listQuery.safeParse(c.req.query());
     if (!parsed.success) {
       throw new ValidationError("Query is invalid", issueDetails(parsed.error));
     }
+    const principal = principalOf(c);
+    const owner = principal.admin ? undefined : principal.key?.id;
     const [rows, total] = await Promise.all([
-      listJobs(deps.db, parsed.data),
-      countJobs(deps.db, parsed.data.status),
+      listJobs(deps.db, { ...parsed.data, owner }),
+      countJobs(deps.db, parsed.data.status, owner),
     ]);
     c.header("X-Total-Count", String(total));
     return c.json(rows.map(jobToJson));
   });
 
   app.post("/jobs/:id/cancel", async (c) => {
-    const job = await findJob(c.req.param("id"));
+    const job = await findJob(c, c.req.param("id"));
     const canceled = await cancelJob(deps.db, job.id);
     if (!canceled) {
       throw new AppError(409, "conflict", `Job ${job.id} is already ${job.status}`);
@@ -164,7 +191,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.post("/jobs/:id/retry", async (c) => {
-    const job = await findJob(c.req.param("id"));
+    const job = await findJob(c, c.req.param("id"));
     if (job.status !== "failed" && job.status !== "canceled") {
       throw new AppError(
         409,
@@ -191,7 +218,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   });
 
   app.delete("/jobs/:id", async (c) => {
-    const job = await findJob(c.req.param("id"));
+    const job = await findJob(c, c.req.param("id"));
     await deps.queue.remove(job.id).catch(() => false);
     const deleted = await deleteJobReturning(deps.db, job.id);
     if (!deleted) throw new NotFoundError(`Job ${job.id} not found`);

@@ -1,0 +1,120 @@
+/**
+ * Who is calling: with AUTH_MODE=api_key every API call needs `Authorization: Bearer <key>`
+ * (or `?access_token=` where a browser cannot set headers: EventSource, downloads). Each job
+ * belongs to its key; an admin key sees all. With AUTH_MODE=none the API is open.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { type ApiKey, findActiveKey } from "../shared/api_keys.ts";
+import type { Db } from "../shared/db.ts";
+import { AppError } from "../shared/errors.ts";
+import type { JobRow } from "../shared/jobs_repo.ts";
+import type { RateLimiter } from "../shared/rate_limit.ts";
+
+export type AuthMode = "none" | "api_key";
+
+/** The caller, as the routes see it. */
+export interface Principal {
+  /** The key (null when the API is open). */
+  key: ApiKey | null;
+  /** Sees and controls every job. */
+  admin: boolean;
+  /** Rate-limit subject: the key id, or the client address when open. */
+  subject: string;
+}
+
+export interface AuthOptions {
+  mode: AuthMode;
+  db: Db;
+  /** Paths (exact, after the prefix) that need no key. */
+  publicPaths: Set<string>;
+}
+
+function unauthorized(message: string): AppError {
+  return new AppError(401, "unauthorized", message);
+}
+
+/** Extracts the presented key from the Authorization header or the access_token query. */
+export function presentedKey(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  if (header) {
+    const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    return m ? m[1] : "";
+  }
+  return c.req.query("access_token") ?? undefined;
+}
+
+/** The client's address (for per-IP limits when the API is open). */
+export function clientAddress(c: Context): string {
+  const info = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;
+  return info?.hostname ?? "local";
+}
+
+/** Middleware setting `principal` on the context (401 JSON for a missing, wrong or revoked key). */
+export function authenticate(options: AuthOptions): MiddlewareHandler {
+  return async (c, next) => {
+    if (options.mode === "none") {
+      c.set(
+        "principal" as never,
+        { key: null, admin: true, subject: `ip:${clientAddress(c)}` } as never,
+      );
+      return await next();
+    }
+    const token = presentedKey(c);
+    if (token === undefined) {
+      if (options.publicPaths.has(c.req.path)) return await next();
+      c.header("WWW-Authenticate", 'Bearer realm="darkroom"');
+      throw unauthorized("An API key is required: send Authorization: Bearer <key>");
+    }
+    const key = token ? await findActiveKey(options.db, token) : null;
+    if (!key) {
+      c.header("WWW-Authenticate", 'Bearer realm="darkroom", error="invalid_token"');
+      throw unauthorized("The API key is not valid or has been revoked");
+    }
+    c.set("principal" as never, { key, admin: key.is_admin, subject: `key:${key.id}` } as never);
+    await next();
+  };
+}
+
+/** The principal set by `authenticate`; without one (a public path), a caller with no rights. */
+export function principalOf(c: Context): Principal {
+  return (c.get("principal" as never) as Principal | undefined) ??
+    { key: null, admin: false, subject: "anonymous" };
+}
+
+/** True when the principal may see the job (its own, or any for admins). */
+export function canSee(principal: Principal, job: Pick<JobRow, "owner_key_id">): boolean {
+  return principal.admin || (principal.key !== null && job.owner_key_id === principal.key.id);
+}
+
+/** Requires an admin key when auth is on. */
+export function requireAdmin(mode: AuthMode): MiddlewareHandler {
+  return async (c, next) => {
+    if (mode !== "none" && !principalOf(c).admin) {
+      throw new AppError(403, "forbidden", "This needs an admin API key");
+    }
+    await next();
+  };
+}
+
+/** Applies a per-minute limit and sets the RateLimit-* headers; 429 with Retry-After beyond it. */
+export async function enforceRate(
+  c: Context,
+  limiter: RateLimiter,
+  subject: string,
+  perMinute: number,
+): Promise<void> {
+  if (perMinute <= 0) return;
+  const d = await limiter.hit(`submit:${subject}`, perMinute, 60);
+  c.header("RateLimit-Limit", String(d.limit));
+  c.header("RateLimit-Remaining", String(d.remaining));
+  c.header("RateLimit-Reset", String(d.resetS));
+  c.header("RateLimit-Policy", `${perMinute};w=60`);
+  if (!d.allowed) {
+    c.header("Retry-After", String(d.resetS));
+    throw new AppError(
+      429,
+      "rate_limited",
+      `Too many submits: at most ${perMinute} a minute; try again in ${d.resetS} s`,
+    );
+  }
+}

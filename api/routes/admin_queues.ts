@@ -1,0 +1,92 @@
+/**
+ * Bull Board (the BullMQ dashboard) at `/admin/queues`, read-only: Postgres is the source of
+ * truth for jobs, so retrying or removing BullMQ entries behind its back would leave the two out
+ * of step; job control goes through the API. Only for the BullMQ backend.
+ */
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { HonoAdapter } from "@bull-board/hono";
+import { Queue } from "bullmq";
+import { Hono } from "hono";
+import { serveStatic } from "hono/deno";
+import { Redis } from "ioredis";
+import type { QueueMessage } from "../../shared/queue/queue.ts";
+
+export interface AdminQueueOptions {
+  redisUrl: string;
+  /** Redis key prefix of the queue (QUEUE_PREFIX). */
+  prefix: string;
+  /** Queue name; "generate" as in shared/queue/bullmq.ts. */
+  queueName?: string;
+  /** Where the board is mounted (absolute path); default `/admin/queues`. */
+  basePath?: string;
+}
+
+type ServerAdapter = Parameters<typeof createBullBoard>[0]["serverAdapter"];
+
+/** The board's page: its own scripts, inline styles (React), data: icons; nothing external. */
+export const ADMIN_QUEUES_CSP = "default-src 'self'; script-src 'self'; " +
+  "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; " +
+  "frame-ancestors 'none'";
+
+/** Bull Board's page loads IBM Plex from Google Fonts; the board works with the fallback fonts. */
+const EXTERNAL_STYLESHEET = /<link\b[^>]*href="https?:\/\/[^"]*"[^>]*>\s*/gi;
+
+/** The dashboard's routes (absolute paths under basePath) and its own Redis connection. */
+export function adminQueueRoutes(
+  options: AdminQueueOptions,
+): { app: Hono; close(): Promise<void> } {
+  const basePath = (options.basePath ?? "/admin/queues").replace(/\/+$/, "");
+  const connection = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+  });
+  // Errors reach the board's requests as failures; an unhandled "error" event would crash.
+  connection.on("error", () => {});
+  const queue = new Queue<QueueMessage>(options.queueName ?? "generate", {
+    connection,
+    prefix: options.prefix,
+    skipWaitingForReady: true,
+  });
+  queue.on("error", () => {});
+
+  const serverAdapter = new HonoAdapter(serveStatic).setBasePath(basePath);
+  createBullBoard({
+    queues: [new BullMQAdapter(queue, { readOnlyMode: true, allowRetries: false })],
+    // @bull-board/hono 9.10.1 pins @bull-board/api 9.10.1 while deno.json has 9.10.2: the same
+    // shapes, but TypeScript sees two declarations of BaseAdapter's private fields.
+    serverAdapter: serverAdapter as unknown as ServerAdapter,
+    options: { uiConfig: { boardTitle: "Darkroom queues" } },
+  });
+
+  // strict: false so `/admin/queues/` (the page's <base href>) and `/admin/queues` both match.
+  const app = new Hono({ strict: false });
+  app.use(`${basePath}/*`, async (c, next) => {
+    await next();
+    if (!c.res.headers.get("content-type")?.startsWith("text/html")) return;
+    // Nothing may load from another origin: drop the web-font stylesheet from the page.
+    const html = (await c.res.text()).replace(EXTERNAL_STYLESHEET, "");
+    const headers = new Headers(c.res.headers);
+    headers.delete("content-length");
+    headers.set("Cache-Control", "no-store");
+    headers.set("X-Content-Type-Options", "nosniff");
+    headers.set("Referrer-Policy", "no-referrer");
+    headers.set("X-Frame-Options", "DENY");
+    headers.set("Content-Security-Policy", ADMIN_QUEUES_CSP);
+    c.res = new Response(html, { status: c.res.status, headers });
+  });
+  app.route(basePath, serverAdapter.registerPlugin());
+  // Mounted in a strict app, `${basePath}/` would be a 404: send it to the page (whose absolute
+  // <base href> makes the slash unnecessary).
+  app.get(`${basePath}/`, (c) => c.redirect(basePath, 301));
+
+  return {
+    app,
+    async close() {
+      await queue.close();
+      // The connection was passed in, so BullMQ leaves it open.
+      connection.disconnect();
+    },
+  };
+}
