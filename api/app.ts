@@ -35,7 +35,13 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Access control and limits; an open API without limits when omitted. */
   security?: Security;
-  config: { API_V1_PREFIX: string; CORS_ORIGINS?: string[]; REPLICATE_WEBHOOK_SECRET?: string };
+  config: {
+    API_V1_PREFIX: string;
+    CORS_ORIGINS?: string[];
+    REPLICATE_WEBHOOK_SECRET?: string;
+    WEBHOOK_SECRET?: string;
+    WEBHOOK_ALLOW_HOSTS?: string[];
+  };
   /** Extra routes mounted at the root (Bull Board, in the BullMQ shape). */
   extraRoutes?: Hono[];
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */

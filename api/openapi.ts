@@ -81,6 +81,57 @@ function accessPaths(prefix: string): Json {
         },
       },
     },
+    [`${prefix}/jobs/{job_id}/webhooks`]: {
+      get: {
+        tags: ["Jobs"],
+        operationId: "listWebhookDeliveries",
+        summary: "Outgoing webhook deliveries of a job (state, attempts, last answer)",
+        description: "A job submitted with `webhook_url` gets a signed POST (Standard Webhooks: " +
+          "`webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC-SHA256 with the key's " +
+          "whsec_ secret) on each terminal state in `webhook_events`, retried with backoff.",
+        parameters: [{
+          name: "job_id",
+          in: "path",
+          required: true,
+          schema: { type: "string", format: "uuid" },
+        }],
+        responses: {
+          200: json("Deliveries, oldest first.", {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                id: { type: "string", format: "uuid" },
+                event: { type: "string", enum: ["completed", "failed", "canceled"] },
+                url: { type: "string" },
+                state: { type: "string", enum: ["pending", "delivered", "failed"] },
+                attempts: { type: "integer" },
+                last_status: { type: ["integer", "null"] },
+                last_error: { type: ["string", "null"] },
+                next_attempt_at: { type: ["string", "null"], format: "date-time" },
+                created_at: { type: "string", format: "date-time" },
+                delivered_at: { type: ["string", "null"], format: "date-time" },
+              },
+            },
+          }, [{
+            id: "0b6f4c1e-2d8a-4c55-9a43-1f0f8e2b6b1d",
+            event: "completed",
+            url: "https://hooks.example.com/darkroom",
+            state: "delivered",
+            attempts: 1,
+            last_status: 200,
+            last_error: null,
+            next_attempt_at: null,
+            created_at: "2026-11-25T14:00:03.000Z",
+            delivered_at: "2026-11-25T14:00:03.120Z",
+          }]),
+          401: unauthorized,
+          404: jsonError("No such job (or another key's).", {
+            missing: errorExample("not_found", "Job 5b7c… not found"),
+          }),
+        },
+      },
+    },
     [`${prefix}/webhooks/replicate`]: {
       post: {
         tags: ["Operations"],

@@ -74,12 +74,26 @@ export const configSchema = z.object({
       }),
     ),
   ),
+  /** This service's public URL; when set, Replicate pushes prediction updates to it. */
+  PUBLIC_BASE_URL: optionalString().refine(
+    (v) => v === undefined || (/^https?:\/\/\S+$/.test(v) && URL.canParse(v)),
+    { message: "must be an http(s) URL" },
+  ).transform((v) => v?.replace(/\/+$/, "")),
   /** Replicate's webhook signing secret (whsec_…); enables POST /webhooks/replicate. */
   REPLICATE_WEBHOOK_SECRET: optionalString().refine(
     (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
     {
       message: "must look like whsec_<base64>",
     },
+  ),
+  /** Signs outgoing webhooks of jobs made without an API key (AUTH_MODE=none): whsec_…. */
+  WEBHOOK_SECRET: optionalString().refine(
+    (v) => v === undefined || /^whsec_[A-Za-z0-9+/=]{16,}$/.test(v),
+    { message: "must look like whsec_<base64> (e.g. from deno task keys create)" },
+  ),
+  /** Hosts (host[:port], comma-separated) webhooks may reach over http or on private addresses. */
+  WEBHOOK_ALLOW_HOSTS: z.string().trim().default("").transform((v) =>
+    v.split(",").map((h) => h.trim()).filter(Boolean)
   ),
   /** Allow output downloads from private addresses (only for trusted internal providers). */
   ALLOW_PRIVATE_DOWNLOADS: z.enum(["true", "false", "1", "0"]).default("false").transform((v) =>

@@ -29,6 +29,8 @@ export interface JobJson {
   completed_at: string | null;
   updated_at: string;
   priority: string;
+  webhook_url: string | null;
+  webhook_events: string[] | null;
   /** What can be done to the job now (the UI shows buttons for these). */
   actions: { cancel: boolean; retry: boolean; delete: boolean };
 }
@@ -65,6 +67,8 @@ export function jobToJson(row: JobRow): JobJson {
     completed_at: row.completed_at ? iso(row.completed_at) : null,
     updated_at: iso(row.updated_at),
     priority: row.priority ?? "normal",
+    webhook_url: row.webhook_url ?? null,
+    webhook_events: row.webhook_events ?? null,
     actions: {
       cancel: row.status === "pending" || row.status === "processing",
       retry: row.status === "failed" || row.status === "canceled",

@@ -35,6 +35,8 @@ export interface JobRow {
   request_id: string | null;
   /** The API key that made the job (null while the API is open). */
   owner_key_id: string | null;
+  webhook_url: string | null;
+  webhook_events: string[] | null;
 }
 
 export interface NewJob {
@@ -47,11 +49,13 @@ export interface NewJob {
   priority?: "high" | "normal" | "low";
   request_id?: string | null;
   owner_key_id?: string | null;
+  webhook_url?: string | null;
+  webhook_events?: string[] | null;
 }
 
 const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
   provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at, priority, request_id, owner_key_id`);
+  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events`);
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {
@@ -62,10 +66,11 @@ export function isTerminal(status: JobStatus): boolean {
 export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
   const [row] = await db.query<JobRow>(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
-                      owner_key_id)
+                      owner_key_id, webhook_url, webhook_events)
     VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
             ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"},
-            ${job.request_id ?? null}, ${job.owner_key_id ?? null})
+            ${job.request_id ?? null}, ${job.owner_key_id ?? null}, ${job.webhook_url ?? null},
+            ${job.webhook_events ?? null})
     RETURNING ${COLUMNS}`);
   return row;
 }

@@ -107,6 +107,13 @@ export const generateRequest = z.object({
   parameters: parameters.default({}),
   priority: z.enum(["high", "normal", "low"], { error: "priority must be high, normal or low" })
     .default("normal"),
+  webhook_url: z.string({ error: "webhook_url must be a string" }).trim().max(2000)
+    .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
+      error: "webhook_url must be an http(s) URL",
+    }).nullish(),
+  webhook_events: z.array(z.enum(["completed", "failed", "canceled"]), {
+    error: "webhook_events must list completed, failed and/or canceled",
+  }).min(1).max(3).nullish(),
 });
 
 export type GenerateRequest = z.infer<typeof generateRequest>;

@@ -9,6 +9,7 @@ import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/reconcile.ts";
 import type { Storage } from "../shared/storage.ts";
+import { type DispatchDeps, dispatchDue } from "../shared/webhook_deliveries.ts";
 
 export interface MaintenanceOptions {
   /** 0 keeps finished jobs forever. */
@@ -38,6 +39,23 @@ export async function pruneExpired(
   }
   if (pruned > 0) deps.logger.info("pruned expired jobs", { count: pruned, retentionDays });
   return pruned;
+}
+
+/** Sends due outgoing webhooks every second; returns a function that stops it. */
+export function startWebhookDispatcher(deps: DispatchDeps, everyMs = 1000): () => void {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (await dispatchDue(deps) > 0) { /* drain what is due */ }
+    } catch (err) {
+      deps.logger.warn("webhook dispatch failed; will try again", { err });
+    } finally {
+      running = false;
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
 }
 
 /** Starts the periodic tasks; returns a function that stops them. */

@@ -34,6 +34,8 @@ export interface ProcessDeps {
   logger: Logger;
   config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
   metrics?: Metrics;
+  /** Early wake-ups from provider webhooks; with them, polling is only a slow fallback. */
+  wakeups?: { sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void> };
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
@@ -196,7 +198,10 @@ async function waitForPrediction(
         false,
       );
     }
-    await sleep(pollDelayMs(poll), signal);
+    if (deps.wakeups) {
+      // Webhooks announce the end: poll four times less often, but wake at once when told.
+      await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
+    } else await sleep(pollDelayMs(poll), signal);
     try {
       await assertStillWanted(deps.db, job.id);
     } catch (err) {

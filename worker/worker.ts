@@ -2,7 +2,12 @@
 import { hostname } from "node:os";
 import { heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import { type MaintenanceOptions, startMaintenance } from "./maintenance.ts";
+import type { DispatchDeps } from "../shared/webhook_deliveries.ts";
+import {
+  type MaintenanceOptions,
+  startMaintenance,
+  startWebhookDispatcher,
+} from "./maintenance.ts";
 import { type ProcessDeps, processJob } from "./process_job.ts";
 
 export interface WorkerDeps extends ProcessDeps {
@@ -11,6 +16,8 @@ export interface WorkerDeps extends ProcessDeps {
   heartbeatMs?: number;
   /** Periodic re-queueing and retention; off when omitted. */
   maintenance?: MaintenanceOptions;
+  /** Outgoing webhooks: SSRF-safe sender and the open-mode secret; off when omitted. */
+  webhooks?: { send: DispatchDeps["send"]; defaultSecret?: string };
 }
 
 export interface RunningWorker {
@@ -40,12 +47,16 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const stopMaintenance = deps.maintenance
     ? startMaintenance({ ...deps, logger: log }, deps.maintenance)
     : () => {};
+  const stopWebhooks = deps.webhooks
+    ? startWebhookDispatcher({ db: deps.db, logger: log, ...deps.webhooks })
+    : () => {};
   log.info("worker started", { concurrency: deps.concurrency, queue: deps.queue.backend });
   return {
     id,
     async close() {
       clearInterval(timer);
       stopMaintenance();
+      stopWebhooks();
       log.info("worker draining", { active: listener.active() });
       await listener.close();
       await removeHeartbeat(deps.db, id).catch(() => {});

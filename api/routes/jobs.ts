@@ -29,6 +29,7 @@ import {
   LIMITS,
   listQuery,
 } from "../../shared/schemas.ts";
+import { listDeliveries } from "../../shared/webhook_deliveries.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
@@ -97,6 +98,19 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
     const owner = principal.key?.id ?? null;
+    if (input.webhook_url) {
+      const url = new URL(input.webhook_url);
+      const allowed = deps.config.WEBHOOK_ALLOW_HOSTS ?? [];
+      if (url.protocol !== "https:" && !allowed.includes(url.host)) {
+        throw new ValidationError("webhook_url must use https", [
+          { field: "webhook_url", message: "must be an https URL" },
+        ]);
+      }
+      if (!owner && !deps.config.WEBHOOK_SECRET) {
+        const message = "Webhooks need a signing secret: set WEBHOOK_SECRET (or use an API key)";
+        throw new ValidationError(message, [{ field: "webhook_url", message }]);
+      }
+    }
     if (owner && security && security.maxActiveJobs > 0) {
       const active = await countActiveJobs(deps.db, owner);
       if (active >= security.maxActiveJobs) {
@@ -111,6 +125,8 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     const job: NewJob = {
       id: crypto.randomUUID(),
       owner_key_id: owner,
+      webhook_url: input.webhook_url ?? null,
+      webhook_events: input.webhook_events ?? null,
       prompt: input.prompt,
       negative_prompt: input.negative_prompt ?? null,
       model: input.model,
@@ -215,6 +231,23 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     c.get("logger").info("job retried", { jobId: job.id });
     return c.json(jobToJson(reset), 202);
+  });
+
+  app.get("/jobs/:id/webhooks", async (c) => {
+    const job = await findJob(c, c.req.param("id"));
+    const deliveries = await listDeliveries(deps.db, job.id);
+    return c.json(deliveries.map((d) => ({
+      id: d.id,
+      event: d.event,
+      url: d.url,
+      state: d.state,
+      attempts: d.attempts,
+      last_status: d.last_status,
+      last_error: d.last_error,
+      next_attempt_at: d.state === "pending" ? new Date(d.next_attempt_at).toISOString() : null,
+      created_at: new Date(d.created_at).toISOString(),
+      delivered_at: d.delivered_at ? new Date(d.delivered_at).toISOString() : null,
+    })));
   });
 
   app.delete("/jobs/:id", async (c) => {

@@ -59,7 +59,7 @@ export function createProviderRegistry(
       Config,
       "REPLICATE_API_TOKEN" | "REPLICATE_BASE_URL" | "PROVIDER_TIMEOUT_MS" | "LOCAL_STEP_MS"
     >
-    & { ALLOW_PRIVATE_DOWNLOADS?: boolean },
+    & { ALLOW_PRIVATE_DOWNLOADS?: boolean; PUBLIC_BASE_URL?: string; API_V1_PREFIX?: string },
   options: RegistryOptions = {},
 ): ProviderRegistry {
   const local = options.local ?? createLocalProvider({ stepMs: config.LOCAL_STEP_MS });
@@ -69,6 +69,9 @@ export function createProviderRegistry(
         token: config.REPLICATE_API_TOKEN,
         baseUrl: config.REPLICATE_BASE_URL,
         timeoutMs: config.PROVIDER_TIMEOUT_MS,
+        webhookUrl: config.PUBLIC_BASE_URL
+          ? `${config.PUBLIC_BASE_URL}${config.API_V1_PREFIX ?? "/api/v1"}/webhooks/replicate`
+          : undefined,
         // Outputs come from URLs the provider chose: https only, never a private address
         // (except the provider's own host, so a local fake provider works).
         downloadFetch: createSafeFetch({

@@ -56,3 +56,28 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "registry: with PUBLIC_BASE_URL, predictions ask Replicate to push updates to us",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const fake = await startFakeReplicate({ latencyMs: 0 });
+    try {
+      const registry = createProviderRegistry({
+        ...config,
+        REPLICATE_API_TOKEN: fake.token,
+        REPLICATE_BASE_URL: fake.url,
+        PUBLIC_BASE_URL: "https://darkroom.example.com",
+        API_V1_PREFIX: "/api/v1",
+      });
+      await registry.byName("replicate")!.create({ model: "a/b", prompt: "x", parameters: {} });
+      const [create] = fake.requestsTo("POST", "/v1/models/a/b/predictions");
+      const body = create.body as { webhook?: string; webhook_events_filter?: string[] };
+      assert.equal(body.webhook, "https://darkroom.example.com/api/v1/webhooks/replicate");
+      assert.deepEqual(body.webhook_events_filter, ["start", "output", "logs", "completed"]);
+    } finally {
+      await fake.close();
+    }
+  },
+});

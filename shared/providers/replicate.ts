@@ -34,6 +34,11 @@ export interface ReplicateProviderOptions {
    */
   downloadFetch?: (url: string | URL, init?: RequestInit) => Promise<Response>;
   userAgent?: string;
+  /**
+   * Where Replicate should push updates (PUBLIC_BASE_URL + /api/v1/webhooks/replicate); polling
+   * stays as the slow fallback.
+   */
+  webhookUrl?: string;
 }
 
 /** What one provider call is doing, to word its errors and shape its requests. */
@@ -66,6 +71,14 @@ const DETAIL_MAX = 500;
 export function createReplicateProvider(options: ReplicateProviderOptions): Provider {
   const baseFetch = options.fetch ?? globalThis.fetch;
   const userAgent = options.userAgent ?? "darkroom";
+  const webhook = options.webhookUrl
+    ? {
+      webhook: options.webhookUrl,
+      webhook_events_filter: ["start", "output", "logs", "completed"] as (
+        "start" | "output" | "logs" | "completed"
+      )[],
+    }
+    : {};
 
   function signalFor(caller: AbortSignal | undefined): AbortSignal {
     const timeout = AbortSignal.timeout(options.timeoutMs);
@@ -149,8 +162,8 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
         call,
         (client) =>
           version
-            ? client.predictions.create({ version, input: body })
-            : client.predictions.create({ model, input: body }),
+            ? client.predictions.create({ version, input: body, ...webhook })
+            : client.predictions.create({ model, input: body, ...webhook }),
       );
       return toPrediction(raw, action);
     },
