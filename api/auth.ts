@@ -104,7 +104,16 @@ export async function enforceRate(
   perMinute: number,
 ): Promise<void> {
   if (perMinute <= 0) return;
-  const d = await limiter.hit(`submit:${subject}`, perMinute, 60);
+  let d;
+  try {
+    d = await limiter.hit(`submit:${subject}`, perMinute, 60);
+  } catch {
+    throw new AppError(
+      503,
+      "service_unavailable",
+      "The rate limiter is unavailable; try again shortly",
+    );
+  }
   c.header("RateLimit-Limit", String(d.limit));
   c.header("RateLimit-Remaining", String(d.remaining));
   c.header("RateLimit-Reset", String(d.resetS));

@@ -26,6 +26,7 @@ const CONNECTION_CODES = new Set([
   "57P02",
   "57P03", // cannot_connect_now
   "53300", // too_many_connections
+  "QUERY_TIMEOUT", // shared/db.ts query deadline
 ]);
 
 /** True when an error means a dependency (database, Redis) is unreachable right now. */
@@ -33,6 +34,10 @@ export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
+  // ioredis while Redis is away.
+  if (err.name === "MaxRetriesPerRequestError" || err.message === "Connection is closed.") {
+    return true;
+  }
   return err instanceof Deno.errors.ConnectionRefused || err instanceof Deno.errors.ConnectionReset;
 }
 

@@ -95,6 +95,7 @@ if (import.meta.main) {
     maintenance: {
       retentionDays: config.RETENTION_DAYS,
       reconcileIntervalS: config.RECONCILE_INTERVAL_S,
+      staleAfterS: config.RECONCILE_STALE_S,
     },
     // With provider webhooks on, jobs wake on the webhook's NOTIFY instead of polling fast.
     wakeups: config.PUBLIC_BASE_URL && config.REPLICATE_WEBHOOK_SECRET

@@ -56,6 +56,8 @@ export const configSchema = z.object({
   QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
   /** How often workers re-queue jobs whose queue message was lost (seconds). */
   RECONCILE_INTERVAL_S: intVar(30, 1, 3600),
+  /** Re-queue unfinished jobs untouched for this long (seconds). */
+  RECONCILE_STALE_S: intVar(60, 1, 86_400),
   /**
    * `none` (open) or `api_key`. Unset: open when HOST is a loopback address, keys otherwise.
    */

@@ -82,6 +82,9 @@ export interface PostgresOptions {
   /** Seconds to wait for a connection before failing. */
   connectTimeoutS?: number;
   application?: string;
+  /** Give up on a query after this long (ms): postgres.js under Deno can lose a query sent
+   * while its connection dies, and nothing may wait on it forever. */
+  queryTimeoutMs?: number;
 }
 
 /** Opens a postgres.js pool behind the Db interface. */
@@ -106,26 +109,29 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
       },
     },
   });
-  return wrapPostgres(client);
+  return wrapPostgres(client, options.queryTimeoutMs ?? 20_000);
 }
 
 // deno-lint-ignore no-explicit-any
 type AnySql = postgres.Sql<any> | postgres.TransactionSql<any>;
 
-function wrapPostgres(client: AnySql): Db {
+function wrapPostgres(client: AnySql, timeoutMs: number): Db {
   return {
     kind: "postgres",
     async query<T>(q: Query) {
-      // deno-lint-ignore no-explicit-any
-      const rows = await client.unsafe(q.text, q.values as any[], { prepare: true });
+      const rows = await withDeadline(
+        // deno-lint-ignore no-explicit-any
+        client.unsafe(q.text, q.values as any[], { prepare: true }),
+        timeoutMs,
+      );
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },
     async exec(script: string) {
       await client.unsafe(script);
     },
     transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-      if (!("begin" in client)) return fn(wrapPostgres(client)); // already inside one
-      return client.begin((tx) => fn(wrapPostgres(tx))) as Promise<T>;
+      if (!("begin" in client)) return fn(wrapPostgres(client, timeoutMs)); // already inside one
+      return client.begin((tx) => fn(wrapPostgres(tx, timeoutMs))) as Promise<T>;
     },
     async listen(channel: string, onMessage: (payload: string) => void) {
       if (!("listen" in client)) throw new Error("Cannot LISTEN inside a transaction");
@@ -136,4 +142,21 @@ function wrapPostgres(client: AnySql): Db {
       if ("end" in client) await client.end({ timeout: timeoutS });
     },
   };
+}
+
+/** Rejects with code QUERY_TIMEOUT when `p` has not settled within `ms`. */
+function withDeadline<T>(p: PromiseLike<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          Object.assign(new Error(`Query did not finish within ${ms} ms`), {
+            code: "QUERY_TIMEOUT",
+          }),
+        ),
+      ms,
+    );
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

@@ -15,7 +15,8 @@ export async function requeueUnfinished(
   options: { logger: Logger; olderThanS?: number },
 ): Promise<number> {
   const ids = await unfinishedJobIds(db, { olderThanS: options.olderThanS });
-  for (const jobId of ids) await queue.enqueue({ jobId });
+  // reviveDead: a job whose last attempt died with the database still unfinished is retried.
+  for (const jobId of ids) await queue.enqueue({ jobId }, { reviveDead: true });
   if (ids.length > 0) options.logger.info("re-queued unfinished jobs", { count: ids.length });
   return ids.length;
 }

@@ -288,6 +288,10 @@ async function handleFailure(
   await markRetrying(deps.db, job.id, `Attempt ${ctx.attempt} failed, retrying: ${message}`);
   log.warn("job attempt failed; retrying", { err, attempt: ctx.attempt });
   const hint = err instanceof ProviderError ? err.retryAfterMs : undefined;
+  if (err instanceof ProviderError && err.status === 429) {
+    // Throttled: every worker slows down together instead of hammering the provider.
+    await ctx.pauseAll(hint ?? 5000).catch(() => {});
+  }
   if (hint !== undefined) throw new RetryLaterError(message, hint);
   throw err;
 }

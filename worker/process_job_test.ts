@@ -15,6 +15,8 @@ import { pollDelayMs, processJob } from "./process_job.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
+const pauses: number[] = [];
+
 interface Ctx {
   deps: TestDeps;
   fake: FakeReplicate;
@@ -54,6 +56,10 @@ function withWorker(name: string, fn: (ctx: Ctx) => Promise<void>) {
             attempt,
             maxAttempts,
             signal: new AbortController().signal,
+            pauseAll: (ms: number) => {
+              pauses.push(ms);
+              return Promise.resolve();
+            },
           });
         },
       };
@@ -127,6 +133,7 @@ withWorker("worker: 429 on create retries later with the reset hint", async (t) 
   const err = await t.run(job.id).then(() => null, (e) => e);
   assert.ok(err instanceof RetryLaterError, String(err));
   assert.ok(err.delayMs >= 1000);
+  assert.ok(pauses.at(-1)! >= 1000, "every worker was asked to hold off");
   const retrying = await getJob(t.deps.db, job.id);
   assert.equal(retrying?.status, "pending");
   assert.equal(retrying?.retry_count, 1);

@@ -73,6 +73,7 @@ Deno.test({
         attempt: 1,
         maxAttempts: 3,
         signal: new AbortController().signal,
+        pauseAll: () => Promise.resolve(),
       });
       const dispatch = {
         db: deps.db,

@@ -52,6 +52,7 @@ Deno.test({
         attempt: 1,
         maxAttempts: 3,
         signal: new AbortController().signal,
+        pauseAll: () => Promise.resolve(),
       });
       const metricsRes = await app.request("/metrics");
       assert.match(metricsRes.headers.get("content-type") ?? "", /text\/plain/);

@@ -55,6 +55,15 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
   return {
     backend: "bullmq",
     async enqueue(message, opts: EnqueueOptions = {}) {
+      if (opts.reviveDead) {
+        // A dead letter with this id would make add() a no-op: clear it first.
+        const old = await withTimeout(
+          queue.getJob(opts.id ?? message.jobId),
+          3000,
+          "Redis did not answer in time",
+        );
+        if (old && (await old.getState()) === "failed") await old.remove().catch(() => {});
+      }
       const add = queue.add("generate", message, {
         jobId: opts.id ?? message.jobId,
         delay: opts.delayMs,
@@ -140,6 +149,8 @@ function startWorker(
           attempt: job.attemptsMade + 1,
           maxAttempts,
           signal: AbortSignal.any(signals),
+          // Sets the queue-wide limiter in Redis: every worker holds off for `ms`.
+          pauseAll: (ms: number) => worker.rateLimit(ms),
         });
       } catch (err) {
         // The last attempt is dead-lettered by BullMQ (the failed set); say so in the logs.
@@ -159,6 +170,9 @@ function startWorker(
       prefix: options.prefix,
       concurrency: listen.concurrency,
       drainDelay: 1,
+      // A limiter far above any real rate: it is what lets pauseAll() (worker.rateLimit) hold
+      // every worker off when the provider throttles us.
+      limiter: { max: 100_000, duration: 1000 },
       lockDuration: options.lockDurationMs ?? 30_000,
       stalledInterval: options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 2,

@@ -180,6 +180,8 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
   let closed = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Infinity;
+  let pausedUntil = 0;
+  let pauseTimer: ReturnType<typeof setTimeout> | undefined;
 
   for (const entry of loaded.entries) {
     records.set(entry.id, entry);
@@ -205,6 +207,16 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
   function pump(): void {
     if (closed) return;
     const now = Date.now();
+    if (now < pausedUntil) {
+      // Throttled by the provider: wake up when the pause ends.
+      if (pauseTimer === undefined) {
+        pauseTimer = setTimeout(() => {
+          pauseTimer = undefined;
+          pump();
+        }, pausedUntil - now);
+      }
+      return;
+    }
     while (delayed.size > 0 && delayed.peek()!.runAt <= now) {
       const entry = delayed.pop()!;
       if (!isCurrent(entry, "delayed")) continue;
@@ -271,6 +283,10 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
       attempt: entry.attempt,
       maxAttempts,
       signal: listener.abort.signal,
+      pauseAll: (ms: number) => {
+        pausedUntil = Math.max(pausedUntil, Date.now() + ms);
+        return Promise.resolve();
+      },
     };
     let failure: { err: unknown } | undefined;
     try {
@@ -407,6 +423,7 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
     await Promise.all([...listeners].map((l) => closeListener(l)));
     closed = true;
     if (timer !== undefined) clearTimeout(timer);
+    if (pauseTimer !== undefined) clearTimeout(pauseTimer);
     timer = undefined;
     kv.close();
   }

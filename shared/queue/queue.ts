@@ -20,6 +20,8 @@ export interface EnqueueOptions {
    * running is ignored. Defaults to the message's jobId.
    */
   id?: string;
+  /** Replace a dead-lettered message with the same id instead of being ignored by it. */
+  reviveDead?: boolean;
 }
 
 export interface DeliveryContext {
@@ -29,6 +31,11 @@ export interface DeliveryContext {
   maxAttempts: number;
   /** Aborted when the listener is closing and the handler should wrap up. */
   signal: AbortSignal;
+  /**
+   * Stops every listener of this queue (all workers, for BullMQ) from taking new messages for
+   * `ms`: the provider said it is throttling us, so everybody slows down together.
+   */
+  pauseAll(ms: number): Promise<void>;
 }
 
 /** A handler resolves to acknowledge; throwing asks for a retry (with backoff) until the last attempt. */

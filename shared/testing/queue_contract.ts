@@ -224,6 +224,31 @@ export function defineQueueContract(name: string, factory: QueueFactory): void {
   });
 
   Deno.test({
+    name: `${name}: pauseAll holds every listener off for a while`,
+    ...opts,
+    fn: async () => {
+      const q = await factory(fast);
+      const at: Record<string, number> = {};
+      const listener = q.listenQueue(async (m, ctx) => {
+        at[m.jobId] = Date.now();
+        if (m.jobId === "throttled") await ctx.pauseAll(1200);
+      }, { concurrency: 4 });
+      try {
+        await q.enqueue({ jobId: "throttled" });
+        await waitFor(() => "throttled" in at, 10_000, "first delivery");
+        await new Promise((r) => setTimeout(r, 50));
+        await q.enqueue({ jobId: "after" });
+        await waitFor(() => "after" in at, 10_000, "delivery after the pause");
+        const waited = at.after - at.throttled;
+        assert.ok(waited >= 1000, `the next message waited ${waited} ms`);
+      } finally {
+        await listener.close();
+        await q.close();
+      }
+    },
+  });
+
+  Deno.test({
     name: `${name}: ping answers and stats start at zero`,
     ...opts,
     fn: async () => {
