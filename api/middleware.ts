@@ -14,8 +14,11 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
     c.set("requestId", requestId);
     c.set("logger", log);
     const started = performance.now();
-    await next();
+    // Headers set before the handler ride on its response; setting them afterwards would make
+    // Hono copy the whole response (a fifth of the time of a small GET).
     c.header("X-Request-Id", requestId);
+    await next();
+    if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", requestId);
     const status = c.res.status;
     const ms = performance.now() - started;
     // The matched route pattern (not the raw path) keeps the label set small.
@@ -30,11 +33,24 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
 
 /** Headers every response carries: no sniffing, no framing, no referrer leaks. */
 export function securityHeaders(): MiddlewareHandler {
+  const headers: [string, string][] = [
+    ["X-Content-Type-Options", "nosniff"],
+    ["Referrer-Policy", "no-referrer"],
+    ["X-Frame-Options", "DENY"],
+    ["Cross-Origin-Opener-Policy", "same-origin"],
+  ];
   return async (c, next) => {
+    for (const [name, value] of headers) c.header(name, value);
     await next();
-    c.header("X-Content-Type-Options", "nosniff");
-    c.header("Referrer-Policy", "no-referrer");
-    if (!c.res.headers.has("X-Frame-Options")) c.header("X-Frame-Options", "DENY");
-    c.header("Cross-Origin-Opener-Policy", "same-origin");
+    // Responses built without c (streams, errors) still get them, without copying the body.
+    for (const [name, value] of headers) {
+      if (!c.res.headers.has(name)) {
+        try {
+          c.res.headers.set(name, value);
+        } catch {
+          // Immutable headers (a fetched Response): leave them.
+        }
+      }
+    }
   };
 }

@@ -1,11 +1,13 @@
 /**
- * The live job feed of one API process: LISTENs to Postgres' `darkroom_jobs` channel (fed by a
- * trigger on every job change, from any process), reads the changed rows in small batches and
- * fans the snapshots out to subscribers (the SSE connections).
+ * The live job feed of one API process. While anyone is subscribed it polls the jobs changed
+ * since its cursor (an index on updated_at makes that cheap), from any process, and fans the
+ * snapshots out to subscribers (the SSE connections). Deletions arrive by LISTEN on
+ * `darkroom_jobs`, fed by a trigger on DELETE. Polling replaced a NOTIFY per write, which
+ * serialised every commit on Postgres' notification lock.
  */
-import type { Db } from "./db.ts";
+import { type Db, sql } from "./db.ts";
 import { type JobJson, jobToJson } from "./job_json.ts";
-import { getJobsWithCursor, jobsChangedSince } from "./jobs_repo.ts";
+import { jobsChangedSince, type JobWithCursor } from "./jobs_repo.ts";
 import type { Logger } from "./logger.ts";
 
 export type JobEvent =
@@ -26,21 +28,30 @@ export interface JobEventHub {
 }
 
 export interface HubOptions {
-  /** How long notifications are gathered before the changed rows are read (ms). */
-  batchMs?: number;
+  /** How often changes are polled while someone is subscribed (ms). */
+  pollMs?: number;
 }
 
 const CHANNEL = "darkroom_jobs";
 const CURSOR = /^\d{1,20}$/;
+/** Commits can land out of timestamp order: each poll looks this far back and de-duplicates. */
+const SLACK_MS = 2000;
+
+function toEvent(row: JobWithCursor): JobEvent {
+  return { type: "job", cursor: row.cursor, job: jobToJson(row), owner: row.owner_key_id };
+}
 
 /** Creates the hub for one process. */
 export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = {}): JobEventHub {
+  const pollMs = options.pollMs ?? 150;
   const listeners = new Set<JobEventListener>();
-  const pending = new Set<string>();
-  let deleted: string[] = [];
+  /** Last cursor emitted per job, for de-duplication inside the slack window. */
+  const seen = new Map<string, bigint>();
+  let cursor: bigint | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let unlisten: (() => Promise<void>) | undefined;
-  let flushing = Promise.resolve();
+  let polling: Promise<void> = Promise.resolve();
+  let closed = false;
 
   const emit = (event: JobEvent) => {
     for (const listener of listeners) {
@@ -52,28 +63,40 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     }
   };
 
-  const flush = async () => {
+  const poll = async () => {
     timer = undefined;
-    const ids = [...pending];
-    pending.clear();
-    const gone = deleted;
-    deleted = [];
-    for (const id of gone) emit({ type: "job_deleted", cursor: nowCursor(), id });
-    if (ids.length === 0 || listeners.size === 0) return;
+    if (closed || listeners.size === 0) return;
+    let more = false;
     try {
-      const rows = await getJobsWithCursor(db, ids);
-      rows.sort((a, b) => (BigInt(a.cursor) < BigInt(b.cursor) ? -1 : 1));
-      for (const row of rows) {
-        emit({
-          type: "job",
-          cursor: row.cursor,
-          job: jobToJson(row),
-          owner: row.owner_key_id,
-        });
+      if (cursor === undefined) {
+        const [row] = await db.query<{ c: string }>(
+          sql`SELECT (extract(epoch FROM now()) * 1000000)::bigint::text AS c`,
+        );
+        cursor = BigInt(row.c);
       }
+      const rows = await jobsChangedSince(db, cursor, { slackMs: SLACK_MS, limit: 500 });
+      more = rows.length === 500;
+      for (const row of rows) {
+        const at = BigInt(row.cursor);
+        if (at > cursor) cursor = at;
+        const last = seen.get(row.id);
+        if (last !== undefined && last >= at) continue;
+        seen.set(row.id, at);
+        emit(toEvent(row));
+      }
+      const horizon = cursor - BigInt(SLACK_MS * 2000);
+      for (const [id, at] of seen) if (at < horizon) seen.delete(id);
     } catch (err) {
-      logger.warn("cannot read changed jobs", { err, count: ids.length });
+      logger.warn("cannot read changed jobs", { err });
     }
+    schedule(more ? 0 : pollMs);
+  };
+
+  const schedule = (ms: number) => {
+    if (closed || timer !== undefined || listeners.size === 0) return;
+    timer = setTimeout(() => {
+      polling = polling.then(poll);
+    }, ms);
   };
 
   const onNotify = (payload: string) => {
@@ -83,14 +106,9 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     } catch {
       return;
     }
-    if (typeof msg.id !== "string" || listeners.size === 0) return;
-    if (msg.op === "delete") {
-      pending.delete(msg.id);
-      deleted.push(msg.id);
-    } else pending.add(msg.id);
-    timer ??= setTimeout(() => {
-      flushing = flushing.then(flush);
-    }, options.batchMs ?? 15);
+    if (typeof msg.id !== "string" || msg.op !== "delete" || listeners.size === 0) return;
+    seen.delete(msg.id);
+    emit({ type: "job_deleted", cursor: String(BigInt(Date.now()) * 1000n), id: msg.id });
   };
 
   return {
@@ -99,38 +117,32 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     },
     subscribe(listener) {
       listeners.add(listener);
-      return () => listeners.delete(listener);
+      schedule(0);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) cursor = undefined; // start fresh for the next watcher
+      };
     },
     async replay(cursor) {
       if (!CURSOR.test(cursor)) return [];
       const since = BigInt(cursor);
       // A cursor from the future (or absurdly large) has nothing to replay.
       if (since > BigInt(Date.now() + 86_400_000) * 1000n) return [];
-      let rows;
       try {
-        rows = await jobsChangedSince(db, since);
+        return (await jobsChangedSince(db, since)).map(toEvent);
       } catch (err) {
         logger.warn("cannot replay events", { err });
         return [];
       }
-      return rows.map((row) => ({
-        type: "job",
-        cursor: row.cursor,
-        job: jobToJson(row),
-        owner: row.owner_key_id,
-      }));
     },
     subscribers: () => listeners.size,
     async close() {
+      closed = true;
       clearTimeout(timer);
       listeners.clear();
       await unlisten?.().catch(() => {});
       unlisten = undefined;
-      await flushing;
+      await polling;
     },
   };
-}
-
-function nowCursor(): string {
-  return String(BigInt(Date.now()) * 1000n);
 }

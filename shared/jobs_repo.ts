@@ -352,13 +352,6 @@ export function liveWorkers(
 /** A job row with its change cursor (updated_at in epoch microseconds, for SSE event ids). */
 export type JobWithCursor = JobRow & { cursor: string };
 
-/** Fetches several jobs by id, with their change cursors. */
-export function getJobsWithCursor(db: Db, ids: string[]): Promise<JobWithCursor[]> {
-  return db.query<JobWithCursor>(sql`
-    SELECT ${COLUMNS}, (extract(epoch FROM updated_at) * 1000000)::bigint::text AS cursor
-    FROM jobs WHERE id = ANY(${ids}::uuid[])`);
-}
-
 /**
  * Jobs changed after `cursor` (minus `slackMs`, so commits that landed out of timestamp order
  * are not missed; clients de-duplicate), oldest change first.

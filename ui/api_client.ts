@@ -10,6 +10,11 @@ export const JOB_STATUSES: readonly JobStatus[] = [
   "canceled",
 ];
 
+/** Queue priority of a job: high jobs are taken before normal, normal before low. */
+export type Priority = "high" | "normal" | "low";
+
+export const PRIORITIES: readonly Priority[] = ["normal", "high", "low"];
+
 export interface ImageJson {
   url: string;
   /** A smaller rendition for grids, when the API offers one. */
@@ -37,8 +42,9 @@ export interface JobJson {
   started_at: string | null;
   completed_at: string | null;
   updated_at: string;
+  priority?: Priority;
   /** Offered follow-up actions; buttons are shown only for those that are true. */
-  actions?: { cancel?: boolean; retry?: boolean };
+  actions?: { cancel?: boolean; retry?: boolean; delete?: boolean };
   /** Queue position (1 = next), when the API knows it. */
   queue_position?: number | null;
 }
@@ -48,6 +54,20 @@ export interface GenerateBody {
   model: string;
   negative_prompt?: string;
   parameters: Record<string, unknown>;
+  priority?: Priority;
+}
+
+/** An API key as `GET /me` describes it (never the secret). */
+export interface KeyInfo {
+  name: string;
+  prefix: string;
+  admin: boolean;
+}
+
+export interface MeJson {
+  auth_required: boolean;
+  authenticated: boolean;
+  key: KeyInfo | null;
 }
 
 export interface ModelsJson {
@@ -83,10 +103,32 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly details: ErrorDetail[] = [],
+    /** Seconds the server asked to wait (`Retry-After`), when it did. */
+    readonly retryAfterS: number | null = null,
   ) {
     super(message);
     this.name = "ApiError";
   }
+}
+
+/** `Retry-After` (delay in seconds, or an HTTP date) as whole seconds from `now`; null if absent. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
+  if (value === null) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/** The header carrying an API key (none without a key). */
+export function authHeaders(key: string | null): Record<string, string> {
+  return key ? { authorization: `Bearer ${key}` } : {};
+}
+
+/** `url` with `access_token=<key>` added, for EventSource (which cannot send headers). */
+export function withAccessToken(url: string, key: string | null): string {
+  if (!key) return url;
+  return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(key)}`;
 }
 
 export interface ApiClient {
@@ -101,25 +143,43 @@ export interface ApiClient {
   health(): Promise<HealthJson>;
   cancel(id: string): Promise<JobJson | null>;
   retry(id: string): Promise<JobJson | null>;
+  /** `DELETE /jobs/{id}`: the job and its images. */
+  deleteJob(id: string): Promise<void>;
+  /**
+   * Who the API takes the caller for. With `key` (a string, or null for none) that key is sent
+   * instead of the current one, and a 401 only rejects: it is not reported to `onUnauthorized`.
+   */
+  me(key?: string | null): Promise<MeJson>;
 }
 
 export interface ApiClientOptions {
   /** Prefix of the REST API (default `/api/v1`). */
   base?: string;
   fetch?: typeof fetch;
+  /** The API key to send as `Authorization: Bearer`, read before every call. */
+  key?: () => string | null;
+  /** Told when a call made with `sentKey` is answered 401 (the key is missing or was revoked). */
+  onUnauthorized?: (sentKey: string | null) => void;
 }
 
 /** Creates the client; every call rejects with an `ApiError` on a non-2xx answer. */
 export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   const base = options.base ?? "/api/v1";
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
+  const currentKey = options.key ?? (() => null);
 
-  async function call(path: string, init?: RequestInit): Promise<Response> {
+  /** Calls the API with the current key, or with `explicitKey` (then a 401 is not reported). */
+  async function call(
+    path: string,
+    init?: RequestInit,
+    explicitKey?: string | null,
+  ): Promise<Response> {
+    const key = explicitKey === undefined ? currentKey() : explicitKey;
     let res: Response;
     try {
       res = await doFetch(base + path, {
         ...init,
-        headers: { accept: "application/json", ...init?.headers },
+        headers: { accept: "application/json", ...authHeaders(key), ...init?.headers },
       });
     } catch (err) {
       throw new ApiError(0, "network", `Cannot reach the server (${(err as Error).message})`);
@@ -131,12 +191,15 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     } catch { /* not JSON */ }
     const e = (body as { error?: { code?: string; message?: string; details?: ErrorDetail[] } })
       ?.error;
-    throw new ApiError(
+    const error = new ApiError(
       res.status,
       e?.code ?? `http_${res.status}`,
       e?.message ?? `The server answered ${res.status} ${res.statusText}`.trim(),
       Array.isArray(e?.details) ? e.details : [],
+      parseRetryAfter(res.headers.get("retry-after")),
     );
+    if (res.status === 401 && explicitKey === undefined) options.onUnauthorized?.(key);
+    throw error;
   }
   const json = async <T>(path: string, init?: RequestInit) =>
     (await (await call(path, init)).json()) as T;
@@ -178,6 +241,11 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     },
     cancel: (jobId) => action(`/jobs/${id(jobId)}/cancel`),
     retry: (jobId) => action(`/jobs/${id(jobId)}/retry`),
+    async deleteJob(jobId) {
+      const res = await call(`/jobs/${id(jobId)}`, { method: "DELETE" });
+      await res.body?.cancel();
+    },
+    me: async (key) => (await call("/me", undefined, key)).json() as Promise<MeJson>,
   };
 }
 
@@ -193,7 +261,8 @@ export interface EventSourceLike {
 }
 
 export interface LiveFeedOptions {
-  url: string;
+  /** The stream's URL, read at every (re)connection (it may carry a key that changes). */
+  url: string | (() => string);
   client: Pick<ApiClient, "getJob">;
   onJob(job: JobJson): void;
   onJobDeleted(id: string): void;
@@ -202,6 +271,8 @@ export interface LiveFeedOptions {
   runningIds(): string[];
   /** Called after SSE comes back from a failure (to refresh lists that may have missed events). */
   onResync?(): void;
+  /** Called when the browser gave up on the stream (refused, e.g. 401 or 404) before a retry. */
+  onRefused?(): void;
   createEventSource?: (url: string) => EventSourceLike;
   pollMs?: number;
   setTimeout?: typeof setTimeout;
@@ -257,7 +328,7 @@ export function connectLiveFeed(options: LiveFeedOptions): () => void {
 
   function open() {
     if (stopped) return;
-    const es = create(options.url);
+    const es = create(typeof options.url === "function" ? options.url() : options.url);
     source = es;
     es.onopen = () => {
       reopenDelay = 2000;
@@ -271,6 +342,7 @@ export function connectLiveFeed(options: LiveFeedOptions): () => void {
       if (es.readyState === CLOSED) {
         // The browser gave up (e.g. the endpoint answered 404): try again later ourselves.
         es.close();
+        options.onRefused?.();
         reopenTimer = later(open, reopenDelay);
         reopenDelay = Math.min(reopenDelay * 2, 60_000);
       }

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import {
   ApiError,
+  authHeaders,
   connectLiveFeed,
   createApiClient,
   type EventSourceLike,
   type FeedState,
   type JobJson,
+  parseRetryAfter,
+  withAccessToken,
 } from "./api_client.ts";
 
 function fakeFetch(answer: (url: string, init?: RequestInit) => Response) {
@@ -72,6 +75,115 @@ Deno.test("job ids are encoded; a network failure is an ApiError with status 0",
   assert.equal((await health.health()).status, "unavailable");
 });
 
+Deno.test("the key goes in Authorization on every call; SSE URLs carry it as access_token", async () => {
+  assert.deepEqual(authHeaders(null), {});
+  assert.deepEqual(authHeaders("dr_abc"), { authorization: "Bearer dr_abc" });
+  assert.equal(withAccessToken("/api/v1/events", null), "/api/v1/events");
+  assert.equal(
+    withAccessToken("/api/v1/events", "dr_a+b/c"),
+    "/api/v1/events?access_token=dr_a%2Bb%2Fc",
+  );
+  assert.equal(withAccessToken("/e?x=1", "k"), "/e?x=1&access_token=k");
+
+  let key: string | null = "dr_one";
+  const { fn, calls } = fakeFetch(() => Response.json([]));
+  const client = createApiClient({ fetch: fn, key: () => key });
+  const auth = (i: number) => new Headers(calls[i].init?.headers).get("authorization");
+  await client.listJobs({ skip: 0, limit: 1 });
+  await client.generate({ prompt: "p", model: "m", parameters: {} });
+  key = "dr_two";
+  await client.cancel("j");
+  key = null;
+  await client.models();
+  assert.deepEqual([auth(0), auth(1), auth(2), auth(3)], [
+    "Bearer dr_one",
+    "Bearer dr_one",
+    "Bearer dr_two",
+    null,
+  ]);
+  assert.equal(new Headers(calls[1].init?.headers).get("content-type"), "application/json");
+  // me(key) sends exactly that key (or none), whatever the current one is.
+  key = "dr_current";
+  await client.me("dr_candidate");
+  await client.me(null);
+  await client.me();
+  assert.deepEqual([auth(4), auth(5), auth(6)], ["Bearer dr_candidate", null, "Bearer dr_current"]);
+  assert.ok(calls.slice(4).every((c) => c.url === "/api/v1/me"));
+});
+
+Deno.test("a 401 is reported with the key it was sent with, except for me(key) checks", async () => {
+  const reported: (string | null)[] = [];
+  const { fn } = fakeFetch(() =>
+    Response.json({ error: { code: "unauthorized", message: "The API key is not valid" } }, {
+      status: 401,
+      headers: { "WWW-Authenticate": "Bearer" },
+    })
+  );
+  const client = createApiClient({
+    fetch: fn,
+    key: () => "dr_revoked",
+    onUnauthorized: (k) => reported.push(k),
+  });
+  const err = await client.listJobs({ skip: 0, limit: 1 }).catch((e) => e);
+  assert.ok(err instanceof ApiError);
+  assert.equal(err.status, 401);
+  assert.equal(err.code, "unauthorized");
+  assert.doesNotMatch(err.message, /dr_revoked/, "the key never ends up in a message");
+  await client.me().catch(() => {});
+  assert.deepEqual(reported, ["dr_revoked", "dr_revoked"]);
+  const checked = await client.me("dr_typed").catch((e) => e);
+  assert.equal(checked.status, 401);
+  assert.deepEqual(reported, ["dr_revoked", "dr_revoked"], "a candidate key is only rejected");
+});
+
+Deno.test("job actions: cancel and retry return the job, delete sends DELETE", async () => {
+  const { fn, calls } = fakeFetch((url, init) =>
+    init?.method === "DELETE"
+      ? new Response(null, { status: 204 })
+      : Response.json({ id: "j1", status: url.endsWith("/cancel") ? "canceled" : "pending" }, {
+        status: url.endsWith("/retry") ? 202 : 200,
+      })
+  );
+  const client = createApiClient({ fetch: fn });
+  assert.equal((await client.cancel("j1"))?.status, "canceled");
+  assert.equal((await client.retry("j1"))?.status, "pending");
+  assert.equal(await client.deleteJob("j/1"), undefined);
+  assert.deepEqual(calls.map((c) => [c.init?.method, c.url]), [
+    ["POST", "/api/v1/jobs/j1/cancel"],
+    ["POST", "/api/v1/jobs/j1/retry"],
+    ["DELETE", "/api/v1/jobs/j%2F1"],
+  ]);
+  const conflict = createApiClient({
+    fetch: fakeFetch(() =>
+      Response.json({ error: { code: "conflict", message: "Job j1 is already completed" } }, {
+        status: 409,
+      })
+    ).fn,
+  });
+  const err = await conflict.cancel("j1").catch((e) => e);
+  assert.equal(err.status, 409);
+  assert.equal(err.message, "Job j1 is already completed");
+});
+
+Deno.test("429: Retry-After is read as seconds or as a date", async () => {
+  const client = createApiClient({
+    fetch: fakeFetch(() =>
+      Response.json({
+        error: { code: "rate_limited", message: "Too many submits: at most 5 a minute" },
+      }, { status: 429, headers: { "Retry-After": "17" } })
+    ).fn,
+  });
+  const err = await client.generate({ prompt: "p", model: "m", parameters: {} }).catch((e) => e);
+  assert.equal(err.status, 429);
+  assert.equal(err.retryAfterS, 17);
+  assert.equal(parseRetryAfter(null), null);
+  assert.equal(parseRetryAfter(" 0 "), 0);
+  assert.equal(parseRetryAfter("soon"), null);
+  const now = Date.parse("2025-01-01T00:00:00Z");
+  assert.equal(parseRetryAfter("Wed, 01 Jan 2025 00:00:30 GMT", now), 30);
+  assert.equal(parseRetryAfter("Tue, 31 Dec 2024 00:00:00 GMT", now), 0);
+});
+
 class FakeEventSource implements EventSourceLike {
   readyState = 0;
   onopen: ((ev: Event) => unknown) | null = null;
@@ -107,8 +219,11 @@ Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a
   const deleted: string[] = [];
   const polled: string[] = [];
   let resyncs = 0;
+  let refusals = 0;
+  let token = "k1";
+  const urls: string[] = [];
   const stop = connectLiveFeed({
-    url: "/api/v1/events",
+    url: () => `/api/v1/events?access_token=${token}`,
     client: {
       getJob: (id) => {
         polled.push(id);
@@ -120,7 +235,9 @@ Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a
     onState: (s) => states.push(s),
     runningIds: () => ["r1"],
     onResync: () => resyncs++,
-    createEventSource: () => {
+    onRefused: () => refusals++,
+    createEventSource: (url) => {
+      urls.push(url);
       const es = new FakeEventSource();
       sources.push(es);
       return es;
@@ -160,12 +277,17 @@ Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a
   assert.equal(resyncs, 1);
   assert.equal(timers.length, 0, "polling stopped once SSE is back");
 
-  // A refusal (e.g. 404): the source is closed and reopened later by us.
+  // A refusal (e.g. 401 or 404): reported, the source closed and reopened later by us, with
+  // the URL of the moment (the key may have changed meanwhile).
+  assert.equal(refusals, 0, "a transient error is no refusal");
   sources[0].fail(true);
   assert.equal(sources[0].closed, true);
+  assert.equal(refusals, 1);
   assert.ok(timers.some((t) => t.ms === 2000), "reopen scheduled");
+  token = "k2";
   await runTimers();
   assert.equal(sources.length, 2);
+  assert.deepEqual(urls, ["/api/v1/events?access_token=k1", "/api/v1/events?access_token=k2"]);
   sources[1].open();
   assert.equal(states.at(-1), "live");
 

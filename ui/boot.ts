@@ -1,14 +1,15 @@
 /**
- * Boot: applies the theme, starts the live feed, and mounts each `[data-island]` element with its
- * island (dynamically imported). Islands inside a hidden tab panel, or marked `data-lazy`, are
- * loaded only when first needed, so the first page downloads only what it shows.
+ * Boot: applies the theme, checks the API key and starts the live feed, and mounts each
+ * `[data-island]` element with its island (dynamically imported). Islands inside a hidden tab
+ * panel, or marked `data-lazy`, are loaded only when first needed, so the first page downloads
+ * only what it shows (the key prompt and key status only where the API asks for keys).
  */
 import { effect } from "@preact/signals";
 import { type ComponentType, h, render } from "preact";
 import { startClock } from "./state/clock.ts";
 import { startDraftPersistence } from "./state/form.ts";
 import { lightbox } from "./state/lightbox.ts";
-import { startLive } from "./state/live.ts";
+import { auth, startLive } from "./state/live.ts";
 import { startTheme } from "./state/theme.ts";
 import { TABS, urlState } from "./state/url.ts";
 
@@ -19,6 +20,8 @@ export const ISLANDS: Record<string, () => Promise<IslandModule>> = {
   ArchitectureView: () => import("./islands/ArchitectureView.tsx") as Promise<IslandModule>,
   GenerateForm: () => import("./islands/GenerateForm.tsx") as Promise<IslandModule>,
   HistoryGallery: () => import("./islands/HistoryGallery.tsx") as Promise<IslandModule>,
+  KeyPrompt: () => import("./islands/KeyPrompt.tsx") as Promise<IslandModule>,
+  KeyStatus: () => import("./islands/KeyStatus.tsx") as Promise<IslandModule>,
   Lightbox: () => import("./islands/Lightbox.tsx") as Promise<IslandModule>,
   RecentJobs: () => import("./islands/RecentJobs.tsx") as Promise<IslandModule>,
   StatusIndicator: () => import("./islands/StatusIndicator.tsx") as Promise<IslandModule>,
@@ -83,12 +86,19 @@ function start(): void {
   });
 
   // The lightbox's code is fetched the first time something opens it (or the URL names a job).
-  const lightboxEl = document.querySelector<HTMLElement>('[data-lazy="lightbox"]');
   if (urlState.value.job) {
     lightbox.value = { jobId: urlState.value.job, index: 0, list: [urlState.value.job] };
   }
+  mountWhen("lightbox", () => !!lightbox.value);
+  // The key prompt and the key's name in the header: only once the API asks for a key.
+  mountWhen("key", () => auth.session.value.phase === "locked" || !!auth.session.value.key);
+}
+
+/** Mounts the `[data-lazy=name]` islands the first time `needed()` is true. */
+function mountWhen(name: string, needed: () => boolean): void {
+  const els = [...document.querySelectorAll<HTMLElement>(`[data-lazy="${name}"]`)];
   effect(() => {
-    if (lightbox.value && lightboxEl) void mount(lightboxEl);
+    if (needed()) { for (const el of els) void mount(el); }
   });
 }
 

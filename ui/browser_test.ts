@@ -1,8 +1,10 @@
 /**
  * The UI in a real browser, end to end: a fresh database, the real `api` and `worker` processes,
  * and Debian's Chromium driven by playwright-core. Submits a prompt by keyboard, watches it run
- * and finish without a reload, opens it in the lightbox, reloads, visits every tab, and saves a
- * screenshot of each tab on a phone and a desktop viewport under test-output/screenshots/.
+ * and finish without a reload, opens it in the lightbox, reloads, visits every tab, deletes the job,
+ * and saves a screenshot of each tab on a phone and a desktop viewport under
+ * test-output/screenshots/. A second run turns API keys on (AUTH_MODE=api_key, no worker, so jobs
+ * stay queued): the key prompt, a revoked key, cancel / retry / delete and the submit rate limit.
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
@@ -51,6 +53,7 @@ interface JobJson {
   status: string;
   parameters: Record<string, unknown>;
   images: ImageJson[];
+  priority: string;
 }
 
 /** A visible progress bar seen on the job's card: card classes, value (null = indeterminate). */
@@ -184,6 +187,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     });
 
     // 2 + 7. Open the page; its policy only lets this origin's scripts run.
+    const meAnswer = page.waitForResponse((r) => r.url() === `${base}/api/v1/me`, {
+      timeout: WAIT,
+    });
     const response = await page.goto(`${base}/`, { waitUntil: "load" });
     assert.ok(response, "no response for /");
     assert.equal(response.status(), 200);
@@ -196,6 +202,18 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     await page.waitForFunction(() => document.activeElement?.id === "f-prompt", undefined, {
       timeout: WAIT,
     });
+
+    // AUTH_MODE unset on 127.0.0.1: the API is open, so no key is asked for or shown (and the
+    // key islands are not even downloaded).
+    const me = await meAnswer;
+    assert.equal(me.status(), 200);
+    assert.deepEqual(await me.json(), { auth_required: false, authenticated: true, key: null });
+    assert.equal(me.request().headers().authorization, undefined, "no key stored, none sent");
+    await page.locator("select#f-model:not([disabled])").waitFor({ timeout: WAIT });
+    assert.equal(await page.getByRole("dialog").count(), 0, "no key prompt");
+    assert.equal(await page.locator("#key-input").count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
+    assert.ok(!requests.some((u) => /\/Key(Prompt|Status)-/.test(u)), "key islands not loaded");
 
     // The picker offers exactly the models the API lists, the local ones among them.
     const modelsJson = await getJson<{ models: { id: string; provider: string }[] }>(
@@ -220,6 +238,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     await page.locator("#f-n-1").check();
     await page.locator(ASPECT_ID).check();
     assert.equal(await select.inputValue(), MODEL);
+    await page.getByRole("button", { name: "Advanced settings" }).click();
+    assert.equal(await page.locator("#f-priority").inputValue(), "normal");
+    await page.getByLabel("Priority", { exact: true }).selectOption("high");
 
     // Watch the job's card from inside the page, so a short run cannot slip between two polls.
     await page.evaluate((marker) => {
@@ -260,6 +281,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(sentBody.parameters.width, SIZE.width);
     assert.equal(sentBody.parameters.height, SIZE.height);
     assert.equal(sentBody.parameters.num_outputs, 1);
+    assert.equal(sentBody.priority, "high");
 
     // The job shows up at once in Recent, with a progress bar while it runs...
     const card = page.locator("#panel-generate article.card").filter({
@@ -294,7 +316,12 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(job.prompt, PROMPT);
     assert.equal(job.model, MODEL);
     assert.equal(job.images.length, 1);
+    assert.equal(job.priority, "high");
     assert.equal(await cardImg.getAttribute("src"), job.images[0].url);
+    await card.locator(".tag-high").waitFor({ timeout: WAIT });
+    // A finished job offers delete (and nothing to cancel).
+    await card.getByRole("button", { name: "Delete", exact: true }).waitFor({ timeout: WAIT });
+    assert.equal(await card.getByRole("button", { name: "Cancel" }).count(), 0);
 
     // The prompt is text, never markup.
     await assertNoInjection(page, dialogs);
@@ -380,6 +407,28 @@ async function runBrowser(base: string, profile: string): Promise<void> {
       }
     }
 
+    // 9. Delete the job from History: asked first, then gone from the page and the API.
+    await page.locator("#tab-history").click();
+    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    await historyCard.getByRole("button", { name: "Delete", exact: true }).click();
+    const confirm = historyCard.getByRole("group", { name: "Confirm delete" });
+    await confirm.waitFor({ timeout: WAIT });
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent?.trim()),
+      "Keep",
+      "the safe choice has the focus",
+    );
+    const deleted = page.waitForResponse(
+      (r) => r.url() === `${base}/api/v1/jobs/${jobId}` && r.request().method() === "DELETE",
+      { timeout: WAIT },
+    );
+    await confirm.getByRole("button", { name: "Yes, delete" }).click();
+    await historyCard.waitFor({ state: "detached", timeout: WAIT });
+    assert.equal((await deleted).status(), 204);
+    const gone = await fetch(`${base}/api/v1/status/${jobId}`);
+    await gone.body?.cancel();
+    assert.equal(gone.status, 404);
+
     // 1. Nothing left the machine, and the page reported no error.
     assert.ok(requests.length > 0);
     const outside = requests.filter((u) => {
@@ -387,6 +436,260 @@ async function runBrowser(base: string, profile: string): Promise<void> {
       return url.hostname !== "127.0.0.1" || url.port !== origin.port;
     });
     assert.deepEqual(outside, [], "requests to other hosts");
+    assert.deepEqual(consoleErrors, [], "console errors");
+    assert.deepEqual(dialogs, [], "dialogs");
+  } finally {
+    await context.close();
+  }
+}
+
+/** Makes an API key with the keys task; returns the secret and the key's id. */
+async function createKey(
+  env: Record<string, string>,
+  name: string,
+): Promise<{ key: string; id: string }> {
+  const made = await runTask(["keys", "create", "--name", name], env);
+  assert.equal(made.code, 0, made.output);
+  const key = /API key:\s+(dr_\S+)/.exec(made.output)?.[1];
+  const id = /\(([0-9a-f-]{36})\)/.exec(made.output)?.[1];
+  assert.ok(key && id, made.output);
+  return { key, id };
+}
+
+Deno.test({
+  name: "ui: with API keys, the page asks for one, checks it, notices a revoked one, forgets it",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const started = Date.now();
+    const database = await createTestDatabase();
+    const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
+    const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
+    // No worker: jobs stay queued, so cancel and retry are not a race with the run.
+    const env = serviceEnv({
+      databaseUrl: database.url,
+      storagePath: storage,
+      extra: { AUTH_MODE: "api_key", RATE_LIMIT_PER_MINUTE: "2" },
+    });
+    const base = `http://127.0.0.1:${env.PORT}`;
+    const services: ServiceProcess[] = [];
+    try {
+      const migrated = await runTask(["migrate"], env);
+      assert.equal(migrated.code, 0, migrated.output);
+      const first = await createKey(env, "ui-browser");
+      const api = await startService("api", env);
+      services.push(api);
+      await waitForHttp(`${base}/api/v1/health`, 120_000, api);
+      await runKeyBrowser(base, profile, env, first);
+    } catch (err) {
+      for (const s of services) {
+        console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
+      }
+      throw err;
+    } finally {
+      for (const s of services.reverse()) await s.stop();
+      await database.drop();
+      await Deno.remove(storage, { recursive: true }).catch(() => {});
+      await Deno.remove(profile, { recursive: true }).catch(() => {});
+      console.log(`ui key browser test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+  },
+});
+
+async function runKeyBrowser(
+  base: string,
+  profile: string,
+  env: Record<string, string>,
+  first: { key: string; id: string },
+): Promise<void> {
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: DESKTOP,
+  });
+  const consoleErrors: string[] = [];
+  const dialogs: string[] = [];
+  /** Every API request: its URL and the Authorization header it carried. */
+  const apiRequests: { url: string; authorization: string | undefined }[] = [];
+  try {
+    context.on("request", (req) => {
+      if (new URL(req.url()).pathname.startsWith("/api/v1/")) {
+        apiRequests.push({ url: req.url(), authorization: req.headers().authorization });
+      }
+    });
+    const page = context.pages()[0] ?? await context.newPage();
+    page.on("console", (msg) => {
+      // The refusals this test provokes (a revoked key, the rate limit) are logged by Chromium.
+      if (msg.type() === "error" && !/status of (401|429)\b/.test(msg.text())) {
+        consoleErrors.push(`console: ${msg.text()}`);
+      }
+    });
+    page.on("pageerror", (err) => void consoleErrors.push(`pageerror: ${err.message}`));
+    page.on("dialog", (dialog) => {
+      dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+      void dialog.dismiss().catch(() => {});
+    });
+    const stored = () =>
+      page.evaluate(() => [
+        localStorage.getItem("darkroom.api_key"),
+        sessionStorage.getItem("darkroom.api_key"),
+      ]);
+    const keyLeaks = (key: string) => [page.url(), ...consoleErrors].some((t) => t.includes(key));
+
+    // No key yet: the prompt opens, focused on a password field, and says where keys come from.
+    await page.goto(`${base}/`, { waitUntil: "load" });
+    const prompt = page.getByRole("dialog", { name: "This Darkroom needs an API key" });
+    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    const input = prompt.getByLabel("API key", { exact: true });
+    assert.equal(await input.getAttribute("type"), "password");
+    assert.equal(await input.getAttribute("autocomplete"), "off");
+    await page.waitForFunction(() => document.activeElement?.id === "key-input", undefined, {
+      timeout: WAIT,
+    });
+    assert.match(await prompt.innerText(), /deno task keys create --name NAME/);
+    assert.deepEqual(
+      apiRequests.map((r) => new URL(r.url).pathname).filter((p) => p !== "/api/v1/health"),
+      ["/api/v1/me"],
+      "nothing else is asked before there is a key",
+    );
+
+    // A wrong key is refused and not kept.
+    await input.fill(`dr_${"x".repeat(32)}`);
+    await input.press("Enter");
+    await prompt.getByText("That key is not valid or was revoked").waitFor({ timeout: WAIT });
+    assert.ok(await prompt.isVisible());
+    assert.deepEqual(await stored(), [null, null]);
+
+    // The right one, remembered: the prompt closes, the header names the key, the live feed
+    // connects with the key in its URL (EventSource cannot send headers).
+    await input.fill(first.key);
+    await prompt.getByLabel("Remember on this device").check();
+    const events = page.waitForResponse(
+      (r) => new URL(r.url()).pathname === "/api/v1/events",
+      { timeout: WAIT },
+    );
+    await input.press("Enter");
+    await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    const stream = await events;
+    assert.equal(stream.status(), 200);
+    assert.equal(new URL(stream.url()).searchParams.get("access_token"), first.key);
+    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: WAIT });
+    assert.deepEqual(await stored(), [first.key, null]);
+    assert.equal(
+      await page.locator("#key-input").inputValue(),
+      "",
+      "the key is not kept in the page",
+    );
+
+    // A reload keeps the key: no prompt; every API call carries it.
+    await page.reload({ waitUntil: "load" });
+    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: WAIT });
+    const select = page.locator("select#f-model:not([disabled])");
+    await select.waitFor({ timeout: WAIT });
+    assert.equal(await prompt.isVisible(), false);
+    const sent = apiRequests.filter((r) => new URL(r.url).pathname === "/api/v1/jobs");
+    assert.ok(sent.length > 0);
+    assert.ok(sent.every((r) => r.authorization === `Bearer ${first.key}`), JSON.stringify(sent));
+
+    // Submits, the first with high priority, until one is refused (2 a minute, in fixed windows:
+    // the third, or at worst the fifth when a minute ends in between), with the server's message
+    // and a countdown; the draft stays.
+    await select.selectOption(MODEL);
+    await page.getByRole("button", { name: "Advanced settings" }).click();
+    await page.getByLabel("Priority", { exact: true }).selectOption("high");
+    const submit = async (text: string) => {
+      const answer = page.waitForResponse(
+        (r) => r.url() === `${base}/api/v1/generate` && r.request().method() === "POST",
+        { timeout: WAIT },
+      );
+      await page.locator("#f-prompt").fill(text);
+      await page.getByRole("button", { name: /^Generate/ }).click();
+      return await answer;
+    };
+    const accepted = await submit("first queued job");
+    assert.equal(accepted.status(), 202);
+    assert.equal(JSON.parse(accepted.request().postData() ?? "{}").priority, "high");
+    const jobId = (await accepted.json() as { job_id: string }).job_id;
+    let draftText = "";
+    let refused = false;
+    for (let n = 2; n <= 5 && !refused; n++) {
+      draftText = `queued job number ${n}`;
+      const status = (await submit(draftText)).status();
+      refused = status === 429;
+      if (!refused) assert.equal(status, 202);
+    }
+    assert.ok(refused, "no 429 within 5 submits at 2 a minute");
+    const notice = page.locator("#rate-limit");
+    await notice.waitFor({ timeout: WAIT });
+    assert.match(
+      await notice.innerText(),
+      /Too many submits: at most 2 a minute\. You can submit again in \d+ s\./,
+    );
+    assert.equal(await page.locator("#f-prompt").inputValue(), draftText);
+
+    // Cancel, retry, delete on the queued job's card, each shown at once and done by the API.
+    const card = page.locator("#panel-generate article.card").filter({
+      has: page.locator(".prompt", { hasText: "first queued job" }),
+    });
+    await card.locator(".tag-high").waitFor({ timeout: WAIT });
+    const status = async () => {
+      const res = await fetch(`${base}/api/v1/status/${jobId}`, {
+        headers: { authorization: `Bearer ${first.key}` },
+      });
+      return res.status === 200 ? (await res.json() as JobJson).status : String(res.status);
+    };
+    await card.getByRole("button", { name: "Cancel", exact: true }).click();
+    await card.locator(".badge-canceled").waitFor({ timeout: WAIT });
+    await poll("canceled", async () => await status() === "canceled" ? true : undefined);
+    await card.getByRole("button", { name: "Retry", exact: true }).click();
+    await card.locator(".badge-pending").waitFor({ timeout: WAIT });
+    await poll("queued again", async () => await status() === "pending" ? true : undefined);
+    await card.getByRole("button", { name: "Delete", exact: true }).click();
+    await card.getByRole("button", { name: "Yes, delete" }).click();
+    await card.waitFor({ state: "detached", timeout: WAIT });
+    await poll("deleted", async () => await status() === "404" ? true : undefined);
+
+    // The key is revoked: the next call is refused and the prompt opens again, draft intact.
+    const revoked = await runTask(["keys", "revoke", first.id], env);
+    assert.equal(revoked.code, 0, revoked.output);
+    await page.locator("#tab-history").click();
+    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await prompt.getByText("The key in use was refused").waitFor({ timeout: WAIT });
+    assert.deepEqual(await stored(), [null, null], "the revoked key is forgotten");
+    assert.equal(await page.locator("#f-prompt").inputValue(), draftText);
+
+    // Esc puts the prompt away; the header offers it again.
+    await page.keyboard.press("Escape");
+    await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    await page.getByRole("button", { name: "Enter API key" }).click();
+    await prompt.waitFor({ state: "visible", timeout: WAIT });
+
+    // Another key, for this tab only: its (empty) history, nothing of the first key's jobs.
+    const second = await createKey(env, "ui-second");
+    const remember = prompt.getByLabel("Remember on this device");
+    assert.equal(await remember.isChecked(), true, "the last choice is offered again");
+    await remember.uncheck();
+    await input.fill(second.key);
+    await input.press("Enter");
+    await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    await page.locator(".key-status").getByText("ui-second").waitFor({ timeout: WAIT });
+    assert.deepEqual(await stored(), [null, second.key]);
+    await page.getByText("No images yet.").waitFor({ timeout: WAIT });
+    assert.equal(await page.locator("article.card").count(), 0);
+    await page.setViewportSize(PHONE);
+    await screenshot(page, "key-signed-in", PHONE);
+    await page.setViewportSize(DESKTOP);
+
+    // Sign out: asked first, then the key is forgotten and the prompt is back.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Forget key" }).click();
+    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await prompt.getByText("Signed out").waitFor({ timeout: WAIT });
+    assert.deepEqual(await stored(), [null, null]);
+    await screenshot(page, "key-prompt", DESKTOP);
+
+    assert.ok(!keyLeaks(first.key) && !keyLeaks(second.key), "a key in the URL or the console");
     assert.deepEqual(consoleErrors, [], "console errors");
     assert.deepEqual(dialogs, [], "dialogs");
   } finally {

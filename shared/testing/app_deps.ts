@@ -56,7 +56,7 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
     PROVIDER_TIMEOUT_MS: 5000,
     LOCAL_STEP_MS: options.localStepMs ?? 5,
   }, { replicate: options.replicate });
-  const events = createJobEventHub(t.db, logger, { batchMs: 5 });
+  const events = createJobEventHub(t.db, logger, { pollMs: 10 });
   await events.start();
   return {
     db: t.db,

@@ -26,6 +26,8 @@ const PATHS = {
   reuse:
     "M4 20l10-10M14 4l1 3 3 1-3 1-1 3-1-3-3-1 3-1zM19 13l.5 1.5L21 15l-1.5.5L19 17l-.5-1.5L17 15l1.5-.5z",
   image: "M3 5h18v14H3zM8.5 10a1.5 1.5 0 1 0 0-.01M21 15l-5-5L5 19",
+  trash: "M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3",
+  key: "M4 10a4 4 0 1 0 8 0 4 4 0 1 0-8 0zM11 13l8 8M15 17l2-2M17 19l2-2",
 } as const;
 
 export type IconName = keyof typeof PATHS;

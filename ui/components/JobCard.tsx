@@ -71,6 +71,9 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
       <div class="card-body">
         <div class="card-meta">
           <StatusBadge status={job.status} sending={job.local} />
+          {job.priority && job.priority !== "normal" && (
+            <span class={`tag tag-${job.priority}`}>{job.priority} priority</span>
+          )}
           <span class="model" title={job.model}>{job.model}</span>
         </div>
         <p class="prompt" title={job.prompt}>{job.prompt}</p>

@@ -5,7 +5,7 @@ import type { StatsJson } from "../api_client.ts";
 import { ArchitectureDiagram } from "../components/ArchitectureDiagram.tsx";
 import { diagramContent, layoutDiagram } from "../state/architecture.ts";
 import { formatDuration } from "../state/format.ts";
-import { api } from "../state/live.ts";
+import { api, sessionReady } from "../state/live.ts";
 import { urlState } from "../state/url.ts";
 
 export interface ArchitectureViewProps {
@@ -27,7 +27,7 @@ export default function ArchitectureView({ refreshMs = 3000 }: ArchitectureViewP
     let timer: ReturnType<typeof setTimeout> | undefined;
     let stopped = false;
     const tick = async () => {
-      if (!document.hidden) {
+      if (!document.hidden && sessionReady()) {
         try {
           stats.value = await api.stats();
           error.value = null;

@@ -1,7 +1,7 @@
 /** The Generate form: prompt first, settings one click away; submitting never blocks it. */
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import { ApiError } from "../api_client.ts";
+import { ApiError, PRIORITIES, type Priority } from "../api_client.ts";
 import { Icon } from "../components/Icon.tsx";
 import {
   ASPECT_KEYS,
@@ -14,6 +14,9 @@ import {
   focusPromptRequest,
   PROMPT_MAX,
   randomSeed,
+  rateLimit,
+  rateLimitFrom,
+  secondsLeft,
   startDraftPersistence,
   updateDraft,
 } from "../state/form.ts";
@@ -38,6 +41,7 @@ const FIELD_ORDER: FieldName[] = [
   "steps",
   "guidance",
   "extraJson",
+  "priority",
 ];
 const FIELD_IDS: Partial<Record<FieldName, string>> = {
   prompt: "f-prompt",
@@ -49,7 +53,12 @@ const FIELD_IDS: Partial<Record<FieldName, string>> = {
   steps: "f-steps",
   guidance: "f-guidance",
   extraJson: "f-extra",
+  priority: "f-priority",
 };
+
+const PRIORITY_LABELS: Record<Priority, string> = { normal: "Normal", high: "High", low: "Low" };
+/** Fields inside "Advanced settings" (opened when one of them has an error). */
+const ADVANCED: FieldName[] = ["steps", "guidance", "extraJson", "priority"];
 
 const isMac = typeof navigator !== "undefined" && /Mac|iPhone|iPad/.test(navigator.platform);
 
@@ -88,6 +97,37 @@ function RatioShape({ w, h }: { w: number; h: number }) {
     <svg class="ratio" width="18" height="18" viewBox="0 0 18 18" aria-hidden="true">
       <rect x={(18 - rw) / 2} y={(18 - rh) / 2} width={rw} height={rh} rx="1.5" />
     </svg>
+  );
+}
+
+/** The last 429: the server's message and a countdown to when submitting works again. */
+function RateLimitNotice() {
+  const r = rateLimit.value;
+  const tick = useSignal(0);
+  useEffect(() => {
+    if (r?.until == null) return;
+    const until = r.until;
+    const timer = setInterval(() => {
+      tick.value++;
+      if (Date.now() >= until) rateLimit.value = null;
+    }, 1000);
+    return () => clearInterval(timer);
+  }, [r]);
+  if (!r) return null;
+  void tick.value; // re-render every second
+  const left = r.until === null ? null : secondsLeft(r.until);
+  return (
+    <p class="form-error" id="rate-limit">
+      <Icon name="alert" size={16} />
+      <span>
+        <span role="alert">Not queued: {r.message}.</span>
+        {left !== null && (
+          <>
+            {" "}You can submit again in <strong class="countdown">{left} s</strong>.
+          </>
+        )} Your prompt is kept.
+      </span>
+    </p>
   );
 }
 
@@ -130,9 +170,7 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
       fieldErrors.value = result.errors;
       const first = FIELD_ORDER.find((f) => result.errors[f]);
       if (first === "negativePrompt") negOpen.value = true;
-      if (first === "steps" || first === "guidance" || first === "extraJson") {
-        updateDraft({ advancedOpen: true });
-      }
+      if (first && ADVANCED.includes(first)) updateDraft({ advancedOpen: true });
       queueMicrotask(() => first && document.getElementById(FIELD_IDS[first]!)?.focus());
       announce("Please correct the highlighted fields");
       return;
@@ -143,20 +181,29 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
     announce("Job submitted");
     api.generate(result.body).then((r) => {
       sent.value++;
+      rateLimit.value = null;
       jobsStore.confirmOptimistic(localId, r.job_id);
       api.getJob(r.job_id).then(receiveJob).catch(() => {/* the live feed will bring it */});
     }).catch((err: unknown) => {
       jobsStore.remove(localId);
       const e = err instanceof ApiError ? err : null;
       const message = e?.message ?? String(err);
+      // The draft stays as it is in every case: nothing typed is lost.
+      if (e?.status === 429) {
+        rateLimit.value = rateLimitFrom(e);
+        return;
+      }
+      if (e?.status === 401) {
+        // The key prompt opens; submit again once a key is in.
+        fieldErrors.value = { form: "Not queued: this Darkroom needs a valid API key." };
+        return;
+      }
       if (e?.details.length) {
         const errors = errorsFromDetails(e.details, message);
         errors.form = errors.form
           ? `Not queued: ${errors.form}`
           : `Not queued: ${message}. See the highlighted fields.`;
-        if (errors.steps || errors.guidance || errors.extraJson) {
-          updateDraft({ advancedOpen: true });
-        }
+        if (ADVANCED.some((f) => errors[f])) updateDraft({ advancedOpen: true });
         if (errors.negativePrompt) negOpen.value = true;
         fieldErrors.value = errors;
       } else {
@@ -439,7 +486,10 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         >
           <Icon name="chevronDown" size={16} class={d.advancedOpen ? "rot" : ""} />
           Advanced settings
-          {!d.advancedOpen && (errors.steps || errors.guidance || errors.extraJson) && (
+          {!d.advancedOpen && d.priority !== "normal" && (
+            <span class="muted">· {PRIORITY_LABELS[d.priority]} priority</span>
+          )}
+          {!d.advancedOpen && ADVANCED.some((f) => errors[f]) && (
             <span class="field-error-inline">(check these)</span>
           )}
         </button>
@@ -481,6 +531,24 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
               />
               <FieldError name="guidance" />
             </div>
+            <div class="field grow">
+              <label for="f-priority" class="label">Priority</label>
+              <select
+                id="f-priority"
+                value={d.priority}
+                onChange={(e) => {
+                  updateDraft({ priority: e.currentTarget.value as Priority });
+                  clearError("priority");
+                }}
+                {...invalid("priority", "f-priority-hint")}
+              >
+                {PRIORITIES.map((p) => <option key={p} value={p}>{PRIORITY_LABELS[p]}</option>)}
+              </select>
+              <FieldError name="priority" />
+              <p id="f-priority-hint" class="hint">
+                High jobs run before normal, normal before low.
+              </p>
+            </div>
           </div>
           <div class="field">
             <label for="f-extra" class="label">Extra parameters (JSON)</label>
@@ -511,8 +579,14 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         </p>
       )}
 
+      <RateLimitNotice />
+
       <div class="submit-row">
-        <button type="submit" class="btn btn-primary btn-large">
+        <button
+          type="submit"
+          class="btn btn-primary btn-large"
+          aria-describedby={rateLimit.value ? "rate-limit" : undefined}
+        >
           <Icon name="sparkles" />
           Generate
           <kbd class="kbd" aria-hidden="true">{isMac ? "⌘" : "Ctrl"} ↵</kbd>

@@ -5,7 +5,7 @@ import { Icon } from "../components/Icon.tsx";
 import { JobCard } from "../components/JobCard.tsx";
 import { historyPage, historyView, loadHistory, PAGE_SIZE, pageKey } from "../state/history.ts";
 import { jobsStore } from "../state/jobs.ts";
-import { api, resyncTick } from "../state/live.ts";
+import { api, resyncTick, sessionReady } from "../state/live.ts";
 import { navigate, urlState } from "../state/url.ts";
 
 export interface HistoryGalleryProps {
@@ -26,11 +26,13 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
   const { status, page, q, tab } = urlState.value;
   const active = tab === "history";
   const resync = resyncTick.value;
+  // Waits for the key check; runs again after a sign-in.
+  const canCall = sessionReady();
 
   useEffect(() => {
-    if (!active) return;
+    if (!active || !canCall) return;
     void loadHistory(api, jobsStore, { status, page, quiet: true });
-  }, [status, page, active, resync]);
+  }, [status, page, active, resync, canCall]);
 
   const hp = historyPage.value;
   const ready = hp.key === pageKey(status, page);
@@ -44,7 +46,7 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
   const total = hp.total;
   const pages = total !== null ? Math.max(1, Math.ceil(total / PAGE_SIZE)) : null;
   const hasNext = pages !== null ? page < pages : ready && hp.ids.length === PAGE_SIZE;
-  const loading = hp.loading && (!ready || !hp.ids.length);
+  const loading = !canCall || (hp.loading && (!ready || !hp.ids.length));
   const countText = total !== null
     ? `${(total + (page === 1 ? added : 0)).toLocaleString("en")} ${
       total + added === 1 ? "job" : "jobs"

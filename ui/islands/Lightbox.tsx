@@ -17,7 +17,7 @@ import {
 } from "../state/format.ts";
 import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";
-import { api, receiveJob } from "../state/live.ts";
+import { api, receiveJob, sessionReady } from "../state/live.ts";
 import { navigate } from "../state/url.ts";
 
 export interface LightboxProps {
@@ -68,22 +68,28 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
   const t = lightbox.value;
   const job: Job | undefined = t ? jobsStore.byId.value.get(t.jobId) : undefined;
 
-  // Opened from a URL (?job=...) for a job the page does not hold yet: fetch it.
+  // Opened from a URL (?job=...) for a job the page does not hold yet: fetch it (once the key
+  // check allows calls).
+  const ready = sessionReady();
   useEffect(() => {
-    if (!t || job) return;
+    if (!t || job || !ready) return;
     missing.value = null;
     api.getJob(t.jobId).then(receiveJob).catch((err: Error) => missing.value = err.message);
-  }, [t?.jobId, !!job]);
+  }, [t?.jobId, !!job, ready]);
 
   useEffect(() => {
     if (!t) return;
     document.body.classList.add("modal-open");
-    const el = dialogRef.current;
-    if (el && !el.contains(document.activeElement)) {
-      el.querySelector<HTMLElement>(".lb-close")?.focus();
-    }
     return () => document.body.classList.remove("modal-open");
   }, [!!t]);
+
+  // On opening, and when the job changes under the focus (e.g. it was deleted from here).
+  useEffect(() => {
+    const el = dialogRef.current;
+    if (t && el && !el.contains(document.activeElement)) {
+      el.querySelector<HTMLElement>(".lb-close")?.focus();
+    }
+  }, [t?.jobId]);
 
   if (!t) return null;
 
@@ -262,6 +268,7 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                         negative_prompt: job.negative_prompt ?? undefined,
                         model: job.model,
                         parameters: job.parameters,
+                        priority: job.priority,
                       },
                       null,
                       2,
@@ -278,6 +285,7 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                   />
                   <Row name="Images" value={p.num_outputs ? String(p.num_outputs) : ""} />
                   <Row name="Seed" value={seed !== undefined ? String(seed) : ""} copy />
+                  <Row name="Priority" value={job.priority ?? ""} />
                   {Object.entries(otherParams).map(([k, v]) => (
                     <Row key={k} name={k} value={paramText(v)} />
                   ))}

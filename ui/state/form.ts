@@ -1,6 +1,13 @@
 /** The Generate form: its draft (persisted), the draft → request mapping and field errors. */
 import { effect, signal } from "@preact/signals";
-import type { ErrorDetail, GenerateBody, JobJson } from "../api_client.ts";
+import {
+  type ApiError,
+  type ErrorDetail,
+  type GenerateBody,
+  type JobJson,
+  PRIORITIES,
+  type Priority,
+} from "../api_client.ts";
 
 export const PROMPT_MAX = 2000;
 export const SEED_MAX = 4294967295;
@@ -32,6 +39,8 @@ export interface Draft {
   guidance: string;
   /** A JSON object merged into `parameters` last (it wins over the fields above). */
   extraJson: string;
+  /** Queue priority, sent as the body's top-level `priority`. */
+  priority: Priority;
   advancedOpen: boolean;
 }
 
@@ -46,6 +55,7 @@ export const DEFAULT_DRAFT: Draft = {
   steps: "",
   guidance: "",
   extraJson: "",
+  priority: "normal",
   advancedOpen: false,
 };
 
@@ -60,6 +70,7 @@ export type FieldName =
   | "steps"
   | "guidance"
   | "extraJson"
+  | "priority"
   | "form";
 
 export type FieldErrors = Partial<Record<FieldName, string>>;
@@ -168,7 +179,8 @@ export function buildRequest(draft: Draft, random: () => number = Math.random): 
   if (steps.value !== undefined) parameters.num_inference_steps = steps.value;
   if (guidance.value !== undefined) parameters.guidance_scale = guidance.value;
   Object.assign(parameters, (extra as { value: Record<string, unknown> }).value);
-  const body: GenerateBody = { prompt: draft.prompt, model, parameters };
+  const priority = PRIORITIES.includes(draft.priority) ? draft.priority : "normal";
+  const body: GenerateBody = { prompt: draft.prompt, model, parameters, priority };
   if (draft.negativePrompt.trim()) body.negative_prompt = draft.negativePrompt;
   return { ok: true, body, seed: seed as number };
 }
@@ -194,6 +206,8 @@ export function fieldForDetail(field: string): FieldName {
       return "steps";
     case "parameters.guidance_scale":
       return "guidance";
+    case "priority":
+      return "priority";
   }
   return field.startsWith("parameters") ? "extraJson" : "form";
 }
@@ -246,8 +260,10 @@ export function draftFromJob(job: JobJson, current: Draft): Draft {
     steps: p.num_inference_steps === undefined ? "" : String(p.num_inference_steps),
     guidance: p.guidance_scale === undefined ? "" : String(p.guidance_scale),
     extraJson: Object.keys(extra).length ? JSON.stringify(extra, null, 2) : "",
+    priority: job.priority && PRIORITIES.includes(job.priority) ? job.priority : "normal",
     advancedOpen: current.advancedOpen || Object.keys(extra).length > 0 ||
-      p.num_inference_steps !== undefined || p.guidance_scale !== undefined,
+      p.num_inference_steps !== undefined || p.guidance_scale !== undefined ||
+      (job.priority !== undefined && job.priority !== "normal"),
   };
 }
 
@@ -271,6 +287,7 @@ export function restoreDraft(raw: unknown): Draft {
     d.seed = r.seed;
   }
   d.seedLocked = r.seedLocked === true && d.seed !== null;
+  if (PRIORITIES.includes(r.priority as Priority)) d.priority = r.priority as Priority;
   d.advancedOpen = r.advancedOpen === true;
   return d;
 }
@@ -316,6 +333,31 @@ export const draft = signal<Draft>({ ...DEFAULT_DRAFT });
 export const fieldErrors = signal<FieldErrors>({});
 /** Set to focus the prompt (e.g. after "reuse settings"); the form bumps it back. */
 export const focusPromptRequest = signal(0);
+
+/** A refused submission that says when to try again (429 with `Retry-After`). */
+export interface RateLimit {
+  message: string;
+  /** When submitting should work again (ms since the epoch); null when the server did not say. */
+  until: number | null;
+}
+
+/** The last 429 of `POST /generate`, shown by the Generate button until it expires. */
+export const rateLimit = signal<RateLimit | null>(null);
+
+/**
+ * What to show for a 429: the server's message (without its own "try again in N s", which the
+ * countdown replaces) and when it ends (from `Retry-After`).
+ */
+export function rateLimitFrom(err: ApiError, now = Date.now()): RateLimit {
+  const message = err.message.replace(/[;,.]?\s*try again in \d+\s*s\.?$/i, "")
+    .replace(/\.$/, "").trim() || "Too many submits";
+  return { message, until: err.retryAfterS === null ? null : now + err.retryAfterS * 1000 };
+}
+
+/** Whole seconds left until `until` (0 once passed). */
+export function secondsLeft(until: number, now = Date.now()): number {
+  return Math.max(0, Math.ceil((until - now) / 1000));
+}
 
 /** Starts persisting the page draft (called once by the form island). */
 export function startDraftPersistence(): void {

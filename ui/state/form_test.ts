@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { JobJson } from "../api_client.ts";
+import { ApiError, type JobJson } from "../api_client.ts";
 import {
   buildRequest,
   DEFAULT_DRAFT,
@@ -11,7 +11,9 @@ import {
   parseExtraJson,
   persistDraft,
   randomSeed,
+  rateLimitFrom,
   restoreDraft,
+  secondsLeft,
   SEED_MAX,
 } from "./form.ts";
 
@@ -255,4 +257,58 @@ Deno.test("the draft survives a reload; broken or hostile storage is tolerated",
   };
   persistDraft({ value: { ...DEFAULT_DRAFT } }, throwing, subscribe);
   run();
+});
+
+Deno.test("priority: normal by default, sent top-level, restored, reused from a job", () => {
+  assert.equal(DEFAULT_DRAFT.priority, "normal");
+  assert.equal(ok(base).body.priority, "normal");
+  const high = ok({ ...base, priority: "high" }).body;
+  assert.equal(high.priority, "high");
+  assert.equal("priority" in high.parameters, false, "not a model parameter");
+  assert.equal(ok({ ...base, priority: "urgent" as Draft["priority"] }).body.priority, "normal");
+  assert.equal(restoreDraft({ priority: "low" }).priority, "low");
+  assert.equal(restoreDraft({ priority: "urgent" }).priority, "normal");
+  assert.equal(fieldForDetail("priority"), "priority");
+  const job = {
+    id: "j",
+    prompt: "p",
+    negative_prompt: null,
+    model: "local/aurora",
+    parameters: { width: 1024, height: 1024, num_outputs: 1, seed: 1 },
+    priority: "low",
+  } as unknown as JobJson;
+  const reused = draftFromJob(job, DEFAULT_DRAFT);
+  assert.equal(reused.priority, "low");
+  assert.equal(reused.advancedOpen, true, "a non-default priority is shown");
+  const normal = draftFromJob({ ...job, priority: undefined }, DEFAULT_DRAFT);
+  assert.equal(normal.priority, "normal");
+  assert.equal(normal.advancedOpen, false);
+});
+
+Deno.test("429: the server's message without its own countdown, and Retry-After's end", () => {
+  const now = 1_000_000;
+  const limited = new ApiError(
+    429,
+    "rate_limited",
+    "Too many submits: at most 5 a minute; try again in 42 s",
+    [],
+    42,
+  );
+  assert.deepEqual(rateLimitFrom(limited, now), {
+    message: "Too many submits: at most 5 a minute",
+    until: now + 42_000,
+  });
+  const active = new ApiError(
+    429,
+    "rate_limited",
+    "This key already has 3 unfinished jobs.",
+    [],
+    5,
+  );
+  assert.equal(rateLimitFrom(active, now).message, "This key already has 3 unfinished jobs");
+  const unknown = rateLimitFrom(new ApiError(429, "http_429", ""), now);
+  assert.deepEqual(unknown, { message: "Too many submits", until: null });
+  assert.equal(secondsLeft(now + 42_000, now), 42);
+  assert.equal(secondsLeft(now + 41_001, now), 42, "rounded up: never shows 0 too early");
+  assert.equal(secondsLeft(now - 5, now), 0);
 });

@@ -25,6 +25,8 @@ export interface JobsStore {
   upsert(job: Job): UpsertResult;
   upsertMany(jobs: Job[]): void;
   remove(id: string): void;
+  /** Forgets every job (another key signed in, or the key was forgotten). */
+  clear(): void;
   /** Inserts a placeholder for a job being submitted; returns its local id. */
   addOptimistic(body: GenerateBody, now?: number): string;
   /** Swaps the placeholder for the server's id (keeping a newer server copy if one arrived). */
@@ -54,7 +56,8 @@ function isStale(held: Job, incoming: Job): boolean {
   return b === a && held.status === incoming.status && held.progress === incoming.progress &&
     held.images.length === incoming.images.length &&
     held.actions?.cancel === incoming.actions?.cancel &&
-    held.actions?.retry === incoming.actions?.retry;
+    held.actions?.retry === incoming.actions?.retry &&
+    held.actions?.delete === incoming.actions?.delete;
 }
 
 let localCounter = 0;
@@ -100,6 +103,9 @@ export function createJobsStore(): JobsStore {
       map.delete(id);
       byId.value = map;
     },
+    clear() {
+      if (byId.value.size) byId.value = new Map();
+    },
     addOptimistic(body, now = Date.now()) {
       const id = `local-${++localCounter}`;
       const at = new Date(now).toISOString();
@@ -120,6 +126,7 @@ export function createJobsStore(): JobsStore {
         started_at: null,
         completed_at: null,
         updated_at: at,
+        priority: body.priority ?? "normal",
         local: true,
       };
       batch(() => this.upsert(job));
@@ -137,6 +144,24 @@ export function createJobsStore(): JobsStore {
 
 /** The page's shared store. */
 export const jobsStore: JobsStore = createJobsStore();
+
+/** The job as it will look once `kind` succeeds: shown at once, put back if the API refuses. */
+export function afterAction(job: Job, kind: "cancel" | "retry"): Job {
+  if (kind === "cancel") {
+    return { ...job, status: "canceled", actions: { ...job.actions, cancel: false, retry: true } };
+  }
+  return {
+    ...job,
+    status: "pending",
+    progress: 0,
+    images: [],
+    image_url: null,
+    error_message: null,
+    started_at: null,
+    completed_at: null,
+    actions: { ...job.actions, cancel: true, retry: false },
+  };
+}
 
 /** Width and height to reserve for a job's image (first image, else the asked size, else 1:1). */
 export function jobSize(job: Job): { width: number; height: number } {

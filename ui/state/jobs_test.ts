@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import type { JobJson } from "../api_client.ts";
-import { createJobsStore, type Job, jobSize, newestFirst, runSeconds } from "./jobs.ts";
+import {
+  afterAction,
+  createJobsStore,
+  type Job,
+  jobSize,
+  newestFirst,
+  runSeconds,
+} from "./jobs.ts";
 
 function job(id: string, patch: Partial<JobJson> = {}): JobJson {
   return {
@@ -135,4 +142,55 @@ Deno.test("jobSize and runSeconds", () => {
     3,
   );
   assert.equal(runSeconds(job("f")), null);
+});
+
+Deno.test("afterAction: what a card shows while cancel or retry is on its way", () => {
+  const running = job("a", {
+    status: "processing",
+    progress: 40,
+    actions: { cancel: true, retry: false, delete: true },
+  });
+  const canceled = afterAction(running, "cancel");
+  assert.equal(canceled.status, "canceled");
+  assert.equal(canceled.progress, 40);
+  assert.deepEqual(canceled.actions, { cancel: false, retry: true, delete: true });
+  assert.equal(running.status, "processing", "the held job is not changed");
+
+  const failed = job("b", {
+    status: "failed",
+    progress: 70,
+    error_message: "boom",
+    started_at: "2025-01-01T00:00:01Z",
+    completed_at: "2025-01-01T00:00:02Z",
+    images: [{ url: "/images/x.png", content_type: "image/png", width: 1, height: 1, bytes: 9 }],
+    actions: { cancel: false, retry: true, delete: true },
+  });
+  const again = afterAction(failed, "retry");
+  assert.equal(again.status, "pending");
+  assert.equal(again.progress, 0);
+  assert.equal(again.error_message, null);
+  assert.deepEqual(again.images, []);
+  assert.equal(again.completed_at, null);
+  assert.deepEqual(again.actions, { cancel: true, retry: false, delete: true });
+});
+
+Deno.test("an optimistic change goes back by upsert; clear empties the store", () => {
+  const store = createJobsStore();
+  const held = job("a", { status: "processing", actions: { cancel: true, retry: false } });
+  store.upsert(held);
+  const shown = afterAction(held, "cancel");
+  assert.equal(store.upsert(shown).changed, true);
+  assert.equal(store.running.value.length, 0);
+  assert.equal(store.upsert(held).changed, true, "the refusal puts the held copy back");
+  assert.equal(store.byId.value.get("a")?.status, "processing");
+  // Only `actions.delete` changed: still news.
+  const deletable = job("a", {
+    status: "processing",
+    actions: { cancel: true, retry: false, delete: true },
+  });
+  assert.equal(store.upsert(deletable).changed, true);
+  store.upsert(job("b"));
+  store.clear();
+  assert.equal(store.byId.value.size, 0);
+  assert.deepEqual(store.sorted.value, []);
 });

@@ -30,3 +30,18 @@ export function closeLightbox(): void {
   returnFocus = null;
   if (el?.isConnected) el.focus();
 }
+
+/** A job is gone: the lightbox moves on to a neighbour in its list that `exists`, or closes. */
+export function leaveDeletedJob(jobId: string, exists: (id: string) => boolean): void {
+  const t = lightbox.value;
+  if (!t || t.jobId !== jobId) return;
+  const list = t.list.filter((id) => id === jobId || exists(id));
+  const at = list.indexOf(jobId);
+  const next = list[at + 1] ?? list[at - 1];
+  if (next && next !== jobId) {
+    lightbox.value = { jobId: next, index: 0, list: list.filter((id) => id !== jobId) };
+    navigate({ job: next });
+  } else {
+    closeLightbox();
+  }
+}

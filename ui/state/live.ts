@@ -1,15 +1,22 @@
-/** Wiring of the page to the server: the API client, the live feed, models, title and toasts. */
-import { effect, signal } from "@preact/signals";
+/**
+ * Wiring of the page to the server: the API key, the API client, the live feed, models, title,
+ * job actions and toasts.
+ */
+import { effect, signal, untracked } from "@preact/signals";
 import {
+  ApiError,
   connectLiveFeed,
   createApiClient,
   type FeedState,
   type HealthJson,
   type JobJson,
   type ModelsJson,
+  withAccessToken,
 } from "../api_client.ts";
+import { browserKeyStores, createAuth, type Session } from "./auth.ts";
 import { truncate } from "./format.ts";
-import { isFinished, isRunning, jobsStore } from "./jobs.ts";
+import { afterAction, isFinished, isRunning, jobsStore } from "./jobs.ts";
+import { closeLightbox, leaveDeletedJob, lightbox } from "./lightbox.ts";
 import { announce, showToast } from "./toasts.ts";
 
 function apiBase(): string {
@@ -18,14 +25,21 @@ function apiBase(): string {
   return meta?.content || "/api/v1";
 }
 
-/** The page's API client. */
-export const api = createApiClient({ base: apiBase() });
+/** The page's API key (kept in the browser's storage, checked with `GET /me`). */
+export const auth = createAuth({ stores: browserKeyStores(), me: (key) => api.me(key) });
+
+/** The page's API client: every call sends the key; a 401 opens the key prompt. */
+export const api = createApiClient({
+  base: apiBase(),
+  key: () => auth.key(),
+  onUnauthorized: (sentKey) => auth.unauthorized(sentKey),
+});
 
 export const feedState = signal<FeedState>("connecting");
 export const models = signal<ModelsJson | null>(null);
 export const modelsError = signal<string | null>(null);
 export const health = signal<HealthJson | null>(null);
-/** Bumped when the live feed comes back after a gap, so lists refetch. */
+/** Bumped when lists should refetch: the live feed came back after a gap, or a job was deleted. */
 export const resyncTick = signal(0);
 
 const BASE_TITLE = "Darkroom";
@@ -58,54 +72,104 @@ export function receiveJob(job: JobJson): void {
   }
 }
 
-/** Loads models once. */
-export async function loadModels(): Promise<void> {
-  try {
-    models.value = await api.models();
-    modelsError.value = null;
-  } catch (err) {
-    modelsError.value = (err as Error).message;
-  }
+/** True once calls can be made: the API is open, or the key in use works. */
+export function sessionReady(): boolean {
+  return auth.session.value.phase === "ready";
+}
+
+let modelsLoading: Promise<void> | null = null;
+
+/** Loads models (once at a time; waits for the key check, which loads them when it passes). */
+export function loadModels(): Promise<void> {
+  if (!sessionReady()) return Promise.resolve();
+  modelsLoading ??= (async () => {
+    try {
+      models.value = await api.models();
+      modelsError.value = null;
+    } catch (err) {
+      modelsError.value = (err as Error).message;
+    } finally {
+      modelsLoading = null;
+    }
+  })();
+  return modelsLoading;
 }
 
 /** Loads health (for the header indicator). */
 export async function loadHealth(): Promise<void> {
   try {
     health.value = await api.health();
-  } catch {
+  } catch (err) {
+    // A refused key says nothing about the service; the key prompt handles it.
+    if (err instanceof ApiError && err.status === 401) return;
     health.value = { status: "unavailable", checks: {} };
   }
 }
 
 /** Fetches the recent and the running jobs, so the title count and queue view start right. */
 export async function primeJobs(): Promise<void> {
+  const epoch = auth.session.value.epoch;
   const lists = await Promise.allSettled([
     api.listJobs({ skip: 0, limit: 24 }),
     api.listJobs({ skip: 0, limit: 100, status: "processing" }),
     api.listJobs({ skip: 0, limit: 100, status: "pending" }),
   ]);
+  // Answers for a key that was replaced or forgotten meanwhile are dropped.
+  if (auth.session.value.epoch !== epoch) return;
   for (const r of lists) if (r.status === "fulfilled") jobsStore.upsertMany(r.value.jobs);
 }
 
 let started = false;
+let stopFeed: (() => void) | undefined;
+/** Prefix of the key the held jobs belong to ("" for none); undefined while nobody signed in. */
+let owner: string | undefined;
 
-/** Starts the live feed, the title counter and the periodic health check (once per page). */
-export function startLive(): void {
-  if (started) return;
-  started = true;
-  connectLiveFeed({
-    url: `${apiBase()}/events`,
+/** Follows the key: the feed runs only while calls can be made; another key starts afresh. */
+function followSession(s: Session): void {
+  if (stopFeed) {
+    stopFeed();
+    stopFeed = undefined;
+    feedState.value = "connecting";
+  }
+  if (s.phase === "locked" && s.reason === "signed_out") {
+    jobsStore.clear();
+    if (lightbox.value) closeLightbox();
+    owner = undefined;
+  }
+  if (s.phase !== "ready") return;
+  const who = s.key?.prefix ?? "";
+  if (owner !== undefined && owner !== who) jobsStore.clear();
+  owner = who;
+  stopFeed = connectLiveFeed({
+    url: () => withAccessToken(`${apiBase()}/events`, auth.key()),
     client: api,
     onJob: receiveJob,
-    onJobDeleted: (id) => jobsStore.remove(id),
-    onState: (s) => feedState.value = s,
+    onJobDeleted: forgetJob,
+    onState: (state) => feedState.value = state,
     runningIds: () => jobsStore.running.value.filter((j) => !j.local).map((j) => j.id),
     onResync: () => {
       resyncTick.value++;
       void primeJobs();
     },
+    // EventSource does not say why it was refused: a revoked key shows up on /me.
+    onRefused: () => void (auth.key() && api.me().catch(() => {})),
   });
   void primeJobs();
+  if (!models.value) void loadModels();
+}
+
+/**
+ * Checks the key, then runs the live feed while it works; also the title counter and the
+ * periodic health check (once per page).
+ */
+export function startLive(): void {
+  if (started) return;
+  started = true;
+  effect(() => {
+    const s = auth.session.value;
+    untracked(() => followSession(s));
+  });
+  void auth.check();
   void loadHealth();
   setInterval(() => {
     if (!document.hidden) void loadHealth();
@@ -115,12 +179,21 @@ export function startLive(): void {
   });
 }
 
+/** Cancel or retry: the card changes at once, and changes back if the API refuses. */
 async function jobAction(kind: "cancel" | "retry", id: string): Promise<void> {
+  const held = jobsStore.byId.value.get(id);
+  const shown = held && !held.local ? afterAction(held, kind) : undefined;
+  if (shown) jobsStore.upsert(shown);
   try {
     const job = await (kind === "cancel" ? api.cancel(id) : api.retry(id));
     receiveJob(job ?? await api.getJob(id));
-    announce(kind === "cancel" ? "Cancel requested" : "Job queued again");
+    announce(kind === "cancel" ? "Job canceled" : "Job queued again");
   } catch (err) {
+    if (held && shown && jobsStore.byId.value.get(id) === shown) jobsStore.upsert(held);
+    const status = err instanceof ApiError ? err.status : 0;
+    // 409: the job moved on (e.g. it completed meanwhile): show where it is now.
+    if (status === 409) api.getJob(id).then(receiveJob).catch(() => {});
+    if (status === 401) return; // the key prompt says it
     showToast({
       kind: "error",
       title: kind === "cancel" ? "Cannot cancel" : "Cannot retry",
@@ -137,4 +210,31 @@ export function cancelJob(id: string): Promise<void> {
 /** Asks the API to run a failed job again (offered when `job.actions.retry`). */
 export function retryJob(id: string): Promise<void> {
   return jobAction("retry", id);
+}
+
+/** A job is gone (deleted here or elsewhere): off the store, out of the lightbox, lists refetch. */
+export function forgetJob(id: string): void {
+  if (!jobsStore.byId.value.has(id)) return;
+  jobsStore.remove(id);
+  leaveDeletedJob(id, (other) => jobsStore.byId.value.has(other));
+  resyncTick.value++;
+}
+
+/** Deletes a job and its images (offered when `job.actions.delete`; the caller confirms first). */
+export async function deleteJob(id: string): Promise<void> {
+  const held = jobsStore.byId.value.get(id);
+  forgetJob(id);
+  try {
+    await api.deleteJob(id);
+    announce("Job deleted");
+  } catch (err) {
+    const status = err instanceof ApiError ? err.status : 0;
+    if (status === 404) return; // gone already
+    if (held && !jobsStore.byId.value.has(id)) {
+      jobsStore.upsert(held);
+      resyncTick.value++;
+    }
+    if (status === 401) return;
+    showToast({ kind: "error", title: "Cannot delete", body: (err as Error).message });
+  }
 }
