@@ -57,9 +57,18 @@ export function createLocalStorage(root: string): Storage {
   const generatedDir = join(root, "generated");
   const tmpDir = join(root, "tmp");
 
-  async function ensureDirs(): Promise<void> {
-    await Deno.mkdir(generatedDir, { recursive: true });
-    await Deno.mkdir(tmpDir, { recursive: true });
+  // The folders are made once per process (two mkdir calls per image showed in profiles); if
+  // someone removes them later, the open below notices and they are made again.
+  let dirsReady: Promise<void> | undefined;
+  function ensureDirs(): Promise<void> {
+    dirsReady ??= (async () => {
+      await Deno.mkdir(generatedDir, { recursive: true });
+      await Deno.mkdir(tmpDir, { recursive: true });
+    })().catch((err) => {
+      dirsReady = undefined;
+      throw err;
+    });
+    return dirsReady;
   }
 
   return {
@@ -88,7 +97,14 @@ export function createLocalStorage(root: string): Storage {
       signal?.addEventListener("abort", onAbort, { once: true });
       let file: Deno.FsFile | null = null;
       try {
-        file = await Deno.open(tmpPath, { write: true, createNew: true });
+        try {
+          file = await Deno.open(tmpPath, { write: true, createNew: true });
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+          dirsReady = undefined;
+          await ensureDirs();
+          file = await Deno.open(tmpPath, { write: true, createNew: true });
+        }
         const head = new Uint8Array(HEAD_BYTES);
         let headLength = 0;
         let total = 0;
