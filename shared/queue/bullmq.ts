@@ -7,6 +7,7 @@ import {
   type EnqueueOptions,
   type JobQueue,
   type ListenOptions,
+  PRIORITIES,
   type QueueHandler,
   type QueueListener,
   type QueueMessage,
@@ -67,7 +68,7 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
       const add = queue.add("generate", message, {
         jobId: opts.id ?? message.jobId,
         delay: opts.delayMs,
-        priority: opts.priority,
+        ...bullmqOrder(opts.priority),
         attempts: maxAttempts,
         backoff: { type: "darkroom" },
         removeOnComplete: true,
@@ -202,6 +203,17 @@ function startWorker(
       }
     },
   };
+}
+
+/**
+ * BullMQ runs plain (unprioritised) jobs before every prioritised one, and its prioritised path
+ * costs more per add. So: normal → the plain wait list (the fast path); high → the front of that
+ * list (lifo); low → prioritised, i.e. after everything plain.
+ */
+export function bullmqOrder(priority: number | undefined): { priority?: number; lifo?: boolean } {
+  if (priority === undefined || priority === PRIORITIES.normal) return {};
+  if (priority < PRIORITIES.normal) return { lifo: true };
+  return { priority: Math.min(priority, 2_097_152) };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

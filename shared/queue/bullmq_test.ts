@@ -4,6 +4,7 @@ import { silentLogger } from "../logger.ts";
 import { testQueuePrefix, testRedisUrl } from "../testing/db.ts";
 import { defineQueueContract } from "../testing/queue_contract.ts";
 import { createBullmqQueue } from "./bullmq.ts";
+import { PRIORITIES } from "./queue.ts";
 
 /** Deletes every Redis key under a test prefix. */
 async function dropPrefix(prefix: string): Promise<void> {
@@ -50,5 +51,38 @@ Deno.test({
     assert.ok(Date.now() - started < 5000);
     await assert.rejects(q.ping());
     await q.close();
+  },
+});
+
+Deno.test({
+  name: "bullmq: high runs before normal, normal before low",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const prefix = testQueuePrefix();
+    const q = createBullmqQueue({
+      redisUrl: testRedisUrl(),
+      prefix,
+      retry: { maxRetries: 0, backoffBase: 1 },
+      logger: silentLogger,
+    });
+    const order: string[] = [];
+    try {
+      await q.enqueue({ jobId: "low" }, { priority: PRIORITIES.low });
+      await q.enqueue({ jobId: "normal-1" }, { priority: PRIORITIES.normal });
+      await q.enqueue({ jobId: "normal-2" });
+      await q.enqueue({ jobId: "high" }, { priority: PRIORITIES.high });
+      const listener = q.listenQueue((m) => {
+        order.push(m.jobId);
+        return Promise.resolve();
+      }, { concurrency: 1 });
+      const until = Date.now() + 10_000;
+      while (order.length < 4 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      await listener.close();
+      assert.deepEqual(order, ["high", "normal-1", "normal-2", "low"]);
+    } finally {
+      await q.close();
+      await dropPrefix(prefix);
+    }
   },
 });
