@@ -2,41 +2,11 @@ import assert from "node:assert/strict";
 import { countJobs, getJob, insertJob } from "../shared/jobs_repo.ts";
 import { silentLogger } from "../shared/logger.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
-import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
 import { testQueuePrefix } from "../shared/testing/db.ts";
 import { createApp } from "./app.ts";
+import { postGenerate, withApp } from "./app_testing.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function withApp(
-  name: string,
-  fn: (deps: TestDeps, app: ReturnType<typeof createApp>) => Promise<void>,
-) {
-  Deno.test({
-    name,
-    ...opts,
-    fn: async () => {
-      const deps = await createTestDeps();
-      try {
-        await fn(deps, createApp(deps));
-      } finally {
-        await deps.cleanup();
-      }
-    },
-  });
-}
-
-function post(
-  app: ReturnType<typeof createApp>,
-  body: unknown,
-  headers: Record<string, string> = {},
-) {
-  return app.request("/api/v1/generate", {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: typeof body === "string" ? body : JSON.stringify(body),
-  });
-}
+const post = postGenerate;
 
 async function errorOf(
   res: Response,

@@ -7,7 +7,8 @@
  * stay queued): the key prompt, a revoked key, cancel / retry / delete and the submit rate limit.
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { launchChromium } from "../shared/testing/browser.ts";
 import {
   createTestDatabase,
   runTask,
@@ -17,17 +18,6 @@ import {
   waitForHttp,
 } from "../shared/testing/processes.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const XSS = "<img src=x onerror=alert(1)>";
 const PROMPT = `${XSS} a lighthouse at dusk`;
 const MODEL = "local/aurora";
@@ -161,12 +151,7 @@ Deno.test({
 
 async function runBrowser(base: string, profile: string): Promise<void> {
   const origin = new URL(base);
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: DESKTOP,
-  });
+  const context = await launchChromium({ profile: profile, viewport: DESKTOP });
   const requests: string[] = [];
   const consoleErrors: string[] = [];
   const dialogs: string[] = [];
@@ -502,12 +487,7 @@ async function runKeyBrowser(
   env: Record<string, string>,
   first: { key: string; id: string },
 ): Promise<void> {
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: DESKTOP,
-  });
+  const context = await launchChromium({ profile: profile, viewport: DESKTOP });
   const consoleErrors: string[] = [];
   const dialogs: string[] = [];
   /** Every API request: its URL and the Authorization header it carried. */

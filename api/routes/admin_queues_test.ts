@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../../shared/testing/browser.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createBullmqQueue } from "../../shared/queue/bullmq.ts";
 import type { JobQueue } from "../../shared/queue/queue.ts";
@@ -10,17 +10,6 @@ import { ADMIN_QUEUES_CSP, adminQueueRoutes } from "./admin_queues.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const BASE = "/admin/queues";
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 interface Board {
   /** The board mounted in a strict app, as the lead mounts it next to createApp. */
@@ -156,11 +145,7 @@ withBoard("admin queues: the board renders in Chromium without leaving 127.0.0.1
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, b.app.fetch);
   const base = `http://127.0.0.1:${server.addr.port}`;
   const profile = await Deno.makeTempDir({ prefix: "darkroom-board-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  const context = await launchChromium({ profile: profile });
   const requests: string[] = [];
   const problems: string[] = [];
   try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../../shared/testing/browser.ts";
 import { generateRequest, LIMITS } from "../../shared/schemas.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
@@ -14,17 +14,6 @@ const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "tr
 const ADMIN_QUEUES = "/admin/queues";
 /** Documented here, but mounted outside createApp (and only with BullMQ). */
 const MAY_BE_MOUNTED_ELSEWHERE = new Set([ADMIN_QUEUES]);
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -580,11 +569,7 @@ withDeps("docs: Swagger UI renders in Chromium offline and Try it out works", as
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
   const base = `http://127.0.0.1:${server.addr.port}`;
   const profile = await Deno.makeTempDir({ prefix: "darkroom-docs-chromium-" });
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  const context = await launchChromium({ profile: profile });
   const requests: string[] = [];
   const problems: string[] = [];
   try {

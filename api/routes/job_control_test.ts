@@ -1,39 +1,8 @@
 import assert from "node:assert/strict";
 import { countJobs, getJob, markFailed, markProcessing } from "../../shared/jobs_repo.ts";
-import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
-import { createApp } from "../app.ts";
+import { postGenerate, withApp } from "../app_testing.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-function withApp(
-  name: string,
-  fn: (deps: TestDeps, app: ReturnType<typeof createApp>) => Promise<void>,
-) {
-  Deno.test({
-    name,
-    ...opts,
-    fn: async () => {
-      const deps = await createTestDeps();
-      try {
-        await fn(deps, createApp(deps));
-      } finally {
-        await deps.cleanup();
-      }
-    },
-  });
-}
-
-function submit(
-  app: ReturnType<typeof createApp>,
-  body: unknown,
-  headers: Record<string, string> = {},
-) {
-  return app.request("/api/v1/generate", {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify(body),
-  });
-}
+const submit = postGenerate;
 
 const BODY = {
   prompt: "a tidal pool",
