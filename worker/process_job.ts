@@ -73,28 +73,28 @@ export async function processJob(
   ctx: DeliveryContext,
 ): Promise<void> {
   const log = deps.logger.child({ jobId: message.jobId, requestId: message.requestId });
-  const existing = await getJob(deps.db, message.jobId);
-  if (!existing) {
-    log.warn("job not found; dropping message");
+  // One statement claims the job (pending/processing → processing); the row comes back with it.
+  const job = await markProcessing(deps.db, message.jobId);
+  if (!job) {
+    const existing = await getJob(deps.db, message.jobId);
+    if (!existing) log.warn("job not found; dropping message");
+    else log.info("job already finished; skipping", { status: existing.status });
     return;
   }
-  if (isTerminal(existing.status)) {
-    log.info("job already finished; skipping", { status: existing.status });
-    return;
-  }
-  const provider = deps.providers.byName(existing.provider);
+  const provider = deps.providers.byName(job.provider);
   if (!provider) {
     await markFailed(
       deps.db,
-      existing.id,
-      `Provider ${existing.provider} is not configured on the worker: set REPLICATE_API_TOKEN`,
+      job.id,
+      `Provider ${job.provider} is not configured on the worker: set REPLICATE_API_TOKEN`,
     );
     return;
   }
-  const job = await markProcessing(deps.db, existing.id);
-  if (!job) return;
   log.info("job started", { attempt: ctx.attempt, model: job.model });
-  if (ctx.attempt === 1 && existing.status === "pending" && existing.retry_count === 0) {
+  // started_at equals updated_at only when this statement started the job for the first time.
+  const firstStart = job.started_at !== null &&
+    new Date(job.started_at).getTime() === new Date(job.updated_at).getTime();
+  if (firstStart && job.retry_count === 0) {
     deps.metrics?.queueWait.observe(
       { model: job.model },
       Math.max(0, (Date.now() - new Date(job.created_at).getTime()) / 1000),
