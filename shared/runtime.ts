@@ -97,15 +97,20 @@ export function openRuntime(config: Config, role: string): Runtime {
   };
 }
 
-/** Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. */
+/**
+ * Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. Signals within 200 ms
+ * of the first count as the same one: Ctrl+C under `deno task dev` reaches a child both from the
+ * terminal and from dev.ts, and must still drain.
+ */
 export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
+  let stoppingAt = 0;
   const handler = (signal: string) => {
-    if (stopping) {
+    if (stoppingAt > 0) {
+      if (Date.now() - stoppingAt < 200) return;
       logger.warn("second signal; exiting now", { signal });
       Deno.exit(130);
     }
-    stopping = true;
+    stoppingAt = Date.now();
     logger.info("shutting down", { signal });
     stop().then(
       () => Deno.exit(0),
