@@ -64,15 +64,23 @@ export function isTerminal(status: JobStatus): boolean {
 
 /** Inserts a new pending job and returns it. */
 export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
-  const [row] = await db.query<JobRow>(sql`
+  const [row] = await db.query<JobRow>(sql`${insertStatement(job)} RETURNING ${COLUMNS}`);
+  return row;
+}
+
+/** Inserts a new pending job without reading it back (the submit hot path). */
+export async function addJob(db: Db, job: NewJob): Promise<void> {
+  await db.query(insertStatement(job));
+}
+
+function insertStatement(job: NewJob) {
+  return fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
                       owner_key_id, webhook_url, webhook_events)
     VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
             ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"},
             ${job.request_id ?? null}, ${job.owner_key_id ?? null}, ${job.webhook_url ?? null},
-            ${job.webhook_events ?? null})
-    RETURNING ${COLUMNS}`);
-  return row;
+            ${job.webhook_events ?? null})`);
 }
 
 /** The job's status only (the worker checks it between polls to notice a cancel). */
@@ -144,16 +152,16 @@ export async function insertJobOnce(
   db: Db,
   job: NewJob,
   idem: { owner: string; key: string; requestHash: string },
-): Promise<{ job: JobRow; created: true } | { existing: IdempotencyRecord; created: false }> {
+): Promise<{ created: true } | { existing: IdempotencyRecord; created: false }> {
   try {
     return await db.transaction(async (tx) => {
-      const row = await insertJob(tx, job);
+      await addJob(tx, job);
       const claimed = await tx.query(sql`
         INSERT INTO idempotency_keys (owner, key, request_hash, job_id)
         VALUES (${idem.owner}, ${idem.key}, ${idem.requestHash}, ${job.id})
         ON CONFLICT DO NOTHING RETURNING key`);
       if (claimed.length === 0) throw new KeyTaken();
-      return { job: row, created: true as const };
+      return { created: true as const };
     });
   } catch (err) {
     if (!(err instanceof KeyTaken)) throw err;

@@ -9,8 +9,8 @@ import {
   clearPrediction,
   getJob,
   getStatus,
-  isTerminal,
   type JobRow,
+  type JobStatus,
   markCompleted,
   markFailed,
   markProcessing,
@@ -50,11 +50,9 @@ async function assertStillWanted(db: Db, id: string): Promise<void> {
   if (status !== "processing") throw new JobStopped(`job is ${status ?? "deleted"}`);
 }
 
-/** Records duration and outcome once the job reached a final state. */
-async function recordOutcome(deps: ProcessDeps, job: JobRow): Promise<void> {
-  if (!deps.metrics) return;
-  const status = await getStatus(deps.db, job.id);
-  if (!status || !isTerminal(status)) return;
+/** Records duration and outcome of a job this process finished (no extra query). */
+function recordOutcome(deps: ProcessDeps, job: JobRow, status: JobStatus | null): void {
+  if (!deps.metrics || !status) return;
   const started = job.started_at ? new Date(job.started_at).getTime() : Date.now();
   deps.metrics.jobDuration.observe({ model: job.model, status }, (Date.now() - started) / 1000);
   deps.metrics.jobsFinished.inc({ model: job.model, status });
@@ -100,16 +98,17 @@ export async function processJob(
       Math.max(0, (Date.now() - new Date(job.created_at).getTime()) / 1000),
     );
   }
+  let finished: JobStatus | null = null;
   try {
-    await run(deps, job, provider, ctx.signal, log);
+    finished = await run(deps, job, provider, ctx.signal, log);
   } catch (err) {
     if (err instanceof JobStopped) {
       log.info("job stopped", { reason: err.message });
       return;
     }
-    await handleFailure(deps, job, err, ctx, log);
+    finished = await handleFailure(deps, job, err, ctx, log);
   } finally {
-    await recordOutcome(deps, job).catch(() => {});
+    recordOutcome(deps, job, finished);
   }
 }
 
@@ -119,7 +118,7 @@ async function run(
   provider: Provider,
   signal: AbortSignal,
   log: Logger,
-): Promise<void> {
+): Promise<JobStatus | null> {
   const prediction = await resumeOrCreate(deps, job, provider, signal, log);
   const done = await waitForPrediction(deps, job, provider, prediction, signal, log);
   if (done.status === "succeeded") {
@@ -127,17 +126,18 @@ async function run(
       throw new ProviderError("Prediction succeeded with no output", false);
     }
     const images = await storeOutputs(deps, job, provider, done, signal);
-    await markCompleted(deps.db, job.id, images);
+    const completed = await markCompleted(deps.db, job.id, images);
     log.info("job completed", { predictionId: done.id, images: images.length });
-    return;
+    return completed ? "completed" : null;
   }
   const message = done.status === "failed"
     ? `Prediction failed: ${done.error ?? "the provider gave no reason"}`
     : done.status === "aborted"
     ? "Prediction was aborted by the provider (deadline reached)"
     : "Prediction was canceled at the provider";
-  await markFailed(deps.db, job.id, message);
+  const failed = await markFailed(deps.db, job.id, message);
   log.warn("job failed at the provider", { predictionId: done.id, status: done.status });
+  return failed ? "failed" : null;
 }
 
 async function resumeOrCreate(
@@ -257,7 +257,7 @@ async function handleFailure(
   err: unknown,
   ctx: DeliveryContext,
   log: Logger,
-): Promise<void> {
+): Promise<JobStatus | null> {
   const message = err instanceof Error ? err.message : String(err);
   const known = err instanceof ProviderError || err instanceof DownloadError;
   if (ctx.signal.aborted) {
@@ -266,24 +266,32 @@ async function handleFailure(
     throw err;
   }
   if (known && !isRetryable(err)) {
-    await markFailed(deps.db, job.id, message);
+    const failed = await markFailed(deps.db, job.id, message);
     log.warn("job failed", { err });
-    return;
+    return failed ? "failed" : null;
   }
   if (!isRetryable(err) && !known) {
     // Unknown errors (a database hiccup, a bug): let the queue retry, but never loop forever.
     log.error("job attempt failed unexpectedly", { err, attempt: ctx.attempt });
     if (ctx.attempt >= ctx.maxAttempts) {
-      await markFailed(deps.db, job.id, `Failed after ${ctx.attempt} attempts: ${message}`);
-      return;
+      const failed = await markFailed(
+        deps.db,
+        job.id,
+        `Failed after ${ctx.attempt} attempts: ${message}`,
+      );
+      return failed ? "failed" : null;
     }
     await markRetrying(deps.db, job.id, message).catch(() => {});
     throw err;
   }
   if (ctx.attempt >= ctx.maxAttempts) {
-    await markFailed(deps.db, job.id, `Failed after ${ctx.attempt} attempts: ${message}`);
+    const failed = await markFailed(
+      deps.db,
+      job.id,
+      `Failed after ${ctx.attempt} attempts: ${message}`,
+    );
     log.warn("job failed after its last attempt", { err, attempt: ctx.attempt });
-    return;
+    return failed ? "failed" : null;
   }
   await markRetrying(deps.db, job.id, `Attempt ${ctx.attempt} failed, retrying: ${message}`);
   log.warn("job attempt failed; retrying", { err, attempt: ctx.attempt });

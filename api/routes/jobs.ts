@@ -6,15 +6,14 @@ import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/job_json.ts";
 import {
+  addJob,
   cancelJob,
   countActiveJobs,
   countJobs,
   deleteJob,
   deleteJobReturning,
   getJob,
-  insertJob,
   insertJobOnce,
-  type JobRow,
   listJobs,
   type NewJob,
   resetForRetry,
@@ -47,10 +46,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const totals = createShortCache<number>(1000);
 
   /** Queues a job; when the queue refuses, the job is removed and the client told 503. */
-  const enqueue = async (job: JobRow, requestId: string, log: AppDeps["logger"]) => {
+  const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
     try {
       await deps.queue.enqueue({ jobId: job.id, requestId }, {
-        priority: PRIORITIES[job.priority],
+        priority: PRIORITIES[job.priority ?? "normal"],
       });
     } catch (err) {
       log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
@@ -137,9 +136,8 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       priority: input.priority,
       request_id: requestId,
     };
-    let row: JobRow;
     if (idemKey === undefined) {
-      row = await insertJob(deps.db, job);
+      await addJob(deps.db, job);
     } else {
       const requestHash = await sha256(canonicalJson(input));
       const result = await insertJobOnce(deps.db, job, {
@@ -160,11 +158,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
         c.header("Idempotent-Replayed", "true");
         return c.json(again.body, 202);
       }
-      row = result.job;
     }
-    await enqueue(row, requestId, log);
-    log.info("job accepted", { jobId: row.id, model: row.model });
-    const created = accepted(row.id);
+    await enqueue(job, requestId, log);
+    log.info("job accepted", { jobId: job.id, model: job.model });
+    const created = accepted(job.id);
     c.header("Location", created.location);
     return c.json(created.body, 202);
   });
