@@ -3,70 +3,18 @@
  * handed back and another worker resumes the same prediction; a second signal exits at once.
  */
 import assert from "node:assert/strict";
-import { startFakeReplicate } from "../shared/testing/fake_replicate.ts";
-import {
-  createTestDatabase,
-  runTask,
-  serviceEnv,
-  startService,
-  waitForHttp,
-} from "../shared/testing/processes.ts";
+import { startService, startStack } from "../shared/testing/processes.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
-
-async function setup(latencyMs: number, extra: Record<string, string> = {}) {
-  const database = await createTestDatabase();
-  const storage = await Deno.makeTempDir({ prefix: "darkroom-shutdown-" });
-  const fake = await startFakeReplicate({ latencyMs });
-  const env = serviceEnv({
-    databaseUrl: database.url,
-    storagePath: storage,
-    extra: { REPLICATE_API_TOKEN: fake.token, REPLICATE_BASE_URL: fake.url, ...extra },
-  });
-  assert.equal((await runTask(["migrate"], env)).code, 0);
-  const api = await startService("api", env);
-  await waitForHttp(`http://127.0.0.1:${env.PORT}/api/v1/health`, 30_000, api);
-  const base = `http://127.0.0.1:${env.PORT}/api/v1`;
-  const submit = async () => {
-    const res = await fetch(`${base}/generate`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ prompt: "drain me", model: "acme/slow" }),
-    });
-    return (await res.json()).job_id as string;
-  };
-  const status = async (id: string) => (await (await fetch(`${base}/status/${id}`)).json());
-  const waitStatus = async (id: string, want: string[], ms = 30_000) => {
-    const until = Date.now() + ms;
-    while (Date.now() < until) {
-      const job = await status(id);
-      if (want.includes(job.status)) return job;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`job ${id} never reached ${want}`);
-  };
-  return {
-    env,
-    fake,
-    submit,
-    waitStatus,
-    async cleanup() {
-      await api.stop();
-      await fake.close();
-      await database.drop();
-      await Deno.remove(storage, { recursive: true });
-    },
-  };
-}
 
 Deno.test({
   name: "shutdown: SIGTERM lets the running job finish before the worker exits",
   ...opts,
   fn: async () => {
-    const t = await setup(1500);
+    const t = await startStack(1500);
     const worker = await startService("worker", t.env);
     try {
-      const id = await t.submit();
+      const id = await t.submit("drain me");
       await t.waitStatus(id, ["processing"]);
       while (t.fake.createdCount === 0) await new Promise((r) => setTimeout(r, 20));
       worker.child.kill("SIGTERM");
@@ -86,11 +34,11 @@ Deno.test({
   name: "shutdown: past the drain time the job is handed back and resumed elsewhere",
   ...opts,
   fn: async () => {
-    const t = await setup(6000, { SHUTDOWN_TIMEOUT_S: "1", RETRY_BACKOFF_BASE: "1" });
+    const t = await startStack(6000, { SHUTDOWN_TIMEOUT_S: "1", RETRY_BACKOFF_BASE: "1" });
     const first = await startService("worker", t.env);
     let second: Awaited<ReturnType<typeof startService>> | undefined;
     try {
-      const id = await t.submit();
+      const id = await t.submit("drain me");
       await t.waitStatus(id, ["processing"]);
       while (t.fake.createdCount === 0) await new Promise((r) => setTimeout(r, 20));
       const stoppedAt = Date.now();
@@ -100,7 +48,7 @@ Deno.test({
       assert.ok(Date.now() - stoppedAt < 8000, "exited soon after the drain time");
       second = await startService("worker", t.env);
       const job = await t.waitStatus(id, ["completed", "failed"], 30_000);
-      assert.equal(job.status, "completed", job.error_message);
+      assert.equal(job.status, "completed", job.error_message ?? undefined);
       assert.equal(t.fake.createdCount, 1, "the same prediction was resumed");
     } finally {
       await second?.stop();
@@ -114,10 +62,10 @@ Deno.test({
   name: "shutdown: a second signal exits at once",
   ...opts,
   fn: async () => {
-    const t = await setup(20_000);
+    const t = await startStack(20_000);
     const worker = await startService("worker", t.env);
     try {
-      const id = await t.submit();
+      const id = await t.submit("drain me");
       await t.waitStatus(id, ["processing"]);
       worker.child.kill("SIGTERM");
       // A signal within 200 ms counts as the same one (Ctrl+C under dev arrives twice).

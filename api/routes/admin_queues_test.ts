@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
-import { launchChromium } from "../../shared/testing/browser.ts";
+import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createBullmqQueue } from "../../shared/queue/bullmq.ts";
 import type { JobQueue } from "../../shared/queue/queue.ts";
@@ -146,18 +146,9 @@ withBoard("admin queues: the board renders in Chromium without leaving 127.0.0.1
   const base = `http://127.0.0.1:${server.addr.port}`;
   const profile = await Deno.makeTempDir({ prefix: "darkroom-board-chromium-" });
   const context = await launchChromium({ profile: profile });
-  const requests: string[] = [];
-  const problems: string[] = [];
   try {
-    context.on("request", (req) => void requests.push(req.url()));
-    context.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
-    const page = context.pages()[0] ?? await context.newPage();
-    page.on("console", (msg) => {
-      if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
-    });
-    page.on("pageerror", (err) => void problems.push(`pageerror: ${err.message}`));
+    const { page, record } = await recordedPage(context);
+    const { requests, problems } = record;
 
     const response = await page.goto(`${base}${BASE}`, { waitUntil: "load" });
     assert.equal(response?.status(), 200);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { launchChromium } from "../../shared/testing/browser.ts";
+import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { generateRequest, LIMITS } from "../../shared/schemas.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
@@ -570,18 +570,9 @@ withDeps("docs: Swagger UI renders in Chromium offline and Try it out works", as
   const base = `http://127.0.0.1:${server.addr.port}`;
   const profile = await Deno.makeTempDir({ prefix: "darkroom-docs-chromium-" });
   const context = await launchChromium({ profile: profile });
-  const requests: string[] = [];
-  const problems: string[] = [];
   try {
-    context.on("request", (req) => void requests.push(req.url()));
-    context.on("response", (r) => {
-      if (r.status() >= 400) problems.push(`${r.status()} ${r.url()}`);
-    });
-    const page = context.pages()[0] ?? await context.newPage();
-    page.on("console", (msg) => {
-      if (msg.type() === "error") problems.push(`console: ${msg.text()}`);
-    });
-    page.on("pageerror", (err) => void problems.push(`pageerror: ${err.message}`));
+    const { page, record } = await recordedPage(context);
+    const { requests, problems } = record;
 
     const response = await page.goto(`${base}${PREFIX}/docs`, { waitUntil: "load" });
     assert.equal(response?.status(), 200);

@@ -1,6 +1,8 @@
 /** Test helper: runs the real api and worker as subprocesses against a database of their own. */
 import { connectPostgres } from "../db.ts";
 import { testDatabaseUrl, testQueuePrefix, testRedisUrl } from "./db.ts";
+import { type FakeReplicate, startFakeReplicate } from "./fake_replicate.ts";
+import type { JobJson } from "../job_json.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -170,4 +172,69 @@ export async function waitForHttp(url: string, timeoutMs = 30_000, proc?: Servic
     }
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms\n${proc?.output() ?? ""}`);
+}
+
+export interface Stack {
+  env: Record<string, string>;
+  /** The API's base URL, e.g. http://127.0.0.1:PORT/api/v1. */
+  api: string;
+  databaseUrl: string;
+  fake: FakeReplicate;
+  /** Submits a job for a Replicate model (served by the fake) and returns its id. */
+  submit(prompt?: string): Promise<string>;
+  /** Polls the job until its status is one of `want`. */
+  waitStatus(id: string, want: string[], ms?: number): Promise<JobJson>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A migrated database of its own, a fake Replicate with `latencyMs`, temp storage and a running
+ * api process; workers are started by the test (`startService("worker", stack.env)`).
+ */
+export async function startStack(
+  latencyMs: number,
+  extra: Record<string, string> = {},
+): Promise<Stack> {
+  const database = await createTestDatabase();
+  const storage = await Deno.makeTempDir({ prefix: "darkroom-stack-" });
+  const fake = await startFakeReplicate({ latencyMs });
+  const env = serviceEnv({
+    databaseUrl: database.url,
+    storagePath: storage,
+    extra: { REPLICATE_API_TOKEN: fake.token, REPLICATE_BASE_URL: fake.url, ...extra },
+  });
+  const migrated = await runTask(["migrate"], env);
+  if (migrated.code !== 0) throw new Error(`migrate failed:\n${migrated.output}`);
+  const apiProcess = await startService("api", env);
+  const api = `http://127.0.0.1:${env.PORT}/api/v1`;
+  await waitForHttp(`${api}/health`, 30_000, apiProcess);
+  return {
+    env,
+    api,
+    databaseUrl: database.url,
+    fake,
+    async submit(prompt = "a job") {
+      const res = await fetch(`${api}/generate`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt, model: "acme/painter" }),
+      });
+      return (await res.json()).job_id as string;
+    },
+    async waitStatus(id, want, ms = 30_000) {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        const job: JobJson = await (await fetch(`${api}/status/${id}`)).json();
+        if (want.includes(job.status)) return job;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`job ${id} never reached ${want}`);
+    },
+    async cleanup() {
+      await apiProcess.stop();
+      await fake.close();
+      await database.drop();
+      await Deno.remove(storage, { recursive: true });
+    },
+  };
 }

@@ -88,6 +88,40 @@ function clearError(name: FieldName) {
   fieldErrors.value = next;
 }
 
+/** An optional number setting of the advanced section ("Model default" when left empty). */
+function NumberField(
+  props: {
+    name: "steps" | "guidance";
+    label: string;
+    min: number;
+    max: number;
+    step: number;
+    value: string;
+  },
+) {
+  const id = `f-${props.name}`;
+  return (
+    <div class="field grow">
+      <label for={id} class="label">{props.label}</label>
+      <input
+        id={id}
+        type="number"
+        min={props.min}
+        max={props.max}
+        step={props.step}
+        placeholder="Model default"
+        value={props.value}
+        onInput={(e) => {
+          updateDraft({ [props.name]: e.currentTarget.value });
+          clearError(props.name);
+        }}
+        {...invalid(props.name)}
+      />
+      <FieldError name={props.name} />
+    </div>
+  );
+}
+
 /** A small rectangle showing the ratio inside an aspect chip. */
 function RatioShape({ w, h }: { w: number; h: number }) {
   const s = 14 / Math.max(w, h);
@@ -495,42 +529,22 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         </button>
         <div id="adv-region" class="advanced" hidden={!d.advancedOpen}>
           <div class="row wrap">
-            <div class="field grow">
-              <label for="f-steps" class="label">Steps</label>
-              <input
-                id="f-steps"
-                type="number"
-                min={1}
-                max={500}
-                step={1}
-                placeholder="Model default"
-                value={d.steps}
-                onInput={(e) => {
-                  updateDraft({ steps: e.currentTarget.value });
-                  clearError("steps");
-                }}
-                {...invalid("steps")}
-              />
-              <FieldError name="steps" />
-            </div>
-            <div class="field grow">
-              <label for="f-guidance" class="label">Guidance</label>
-              <input
-                id="f-guidance"
-                type="number"
-                min={0}
-                max={50}
-                step={0.5}
-                placeholder="Model default"
-                value={d.guidance}
-                onInput={(e) => {
-                  updateDraft({ guidance: e.currentTarget.value });
-                  clearError("guidance");
-                }}
-                {...invalid("guidance")}
-              />
-              <FieldError name="guidance" />
-            </div>
+            <NumberField
+              name="steps"
+              label="Steps"
+              min={1}
+              max={500}
+              step={1}
+              value={d.steps}
+            />
+            <NumberField
+              name="guidance"
+              label="Guidance"
+              min={0}
+              max={50}
+              step={0.5}
+              value={d.guidance}
+            />
             <div class="field grow">
               <label for="f-priority" class="label">Priority</label>
               <select
