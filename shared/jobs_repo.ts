@@ -1,4 +1,5 @@
 /** Data access for the `jobs` table: plain functions taking the Db handle first. */
+import { type Batched, type BatcherOptions, createBatcher, settleEach } from "./batcher.ts";
 import { type Db, fragment, join, sql } from "./db.ts";
 
 export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
@@ -71,6 +72,58 @@ export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
 /** Inserts a new pending job without reading it back (the submit hot path). */
 export async function addJob(db: Db, job: NewJob): Promise<void> {
   await db.query(insertStatement(job));
+}
+
+/**
+ * Inserts many new pending jobs in one statement (the submit path's group commit): the rows
+ * travel as one JSON array, so the statement text is the same whatever the batch size.
+ * created_at and updated_at come from clock_timestamp(), row by row, so a batch keeps the
+ * order its requests arrived in.
+ */
+export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  if (jobs.length === 1) return await addJob(db, jobs[0]);
+  const rows = jobs.map((job, n) => ({
+    n,
+    id: job.id,
+    prompt: job.prompt,
+    negative_prompt: job.negative_prompt ?? null,
+    model: job.model,
+    parameters: job.parameters,
+    provider: job.provider,
+    priority: job.priority ?? "normal",
+    request_id: job.request_id ?? null,
+    owner_key_id: job.owner_key_id ?? null,
+    webhook_url: job.webhook_url ?? null,
+    webhook_events: job.webhook_events ?? null,
+  }));
+  await db.query(sql`
+    INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
+                      request_id, owner_key_id, webhook_url, webhook_events, created_at, updated_at)
+    SELECT r.id, r.prompt, r.negative_prompt, r.model, r.parameters, r.provider, r.priority,
+           r.request_id, r.owner_key_id, r.webhook_url, r.webhook_events,
+           clock_timestamp(), clock_timestamp()
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
+      n int, id uuid, prompt text, negative_prompt text, model text, parameters jsonb,
+      provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
+      webhook_events text[])
+    ORDER BY r.n`);
+}
+
+/**
+ * `addJob` with group commit: concurrent submits share one INSERT and one commit. When a whole
+ * batch is refused, each job is tried on its own, so one bad row fails alone.
+ */
+export function batchedAddJob(db: Db, options: BatcherOptions = {}): Batched<NewJob, void> {
+  return createBatcher(async (jobs: NewJob[]) => {
+    try {
+      await addJobs(db, jobs);
+      return jobs.map(() => ({ ok: true, value: undefined }));
+    } catch (err) {
+      if (jobs.length === 1) return [{ ok: false, error: err }];
+      return await settleEach(jobs, (job) => addJob(db, job));
+    }
+  }, { maxInFlight: 1, ...options });
 }
 
 function insertStatement(job: NewJob) {
@@ -177,6 +230,34 @@ export async function getJob(db: Db, id: string): Promise<JobRow | null> {
   return row ?? null;
 }
 
+/** Several jobs by id (lower-case UUIDs), in one query; missing ids are simply absent. */
+export async function getJobs(db: Db, ids: string[]): Promise<JobRow[]> {
+  if (ids.length === 0) return [];
+  if (ids.length === 1) {
+    const row = await getJob(db, ids[0]);
+    return row ? [row] : [];
+  }
+  return await db.query<JobRow>(
+    sql`SELECT ${COLUMNS} FROM jobs WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])`,
+  );
+}
+
+/**
+ * `getJob` for the read hot path (GET /status/{id}): concurrent reads share one query. A read
+ * joins only a query that has not started yet, so it still sees every commit made before it
+ * arrived.
+ */
+export function batchedGetJob(
+  db: Db,
+  options: BatcherOptions = {},
+): Batched<string, JobRow | null> {
+  return createBatcher(async (ids: string[]) => {
+    const rows = await getJobs(db, [...new Set(ids)]);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
+  }, { maxInFlight: 3, ...options });
+}
+
 export interface ListOptions {
   skip: number;
   limit: number;
@@ -255,6 +336,58 @@ export async function setProgress(db: Db, id: string, progress: number): Promise
     WHERE id = ${id} AND status = 'processing' AND progress IS DISTINCT FROM ${value}
     RETURNING id`);
   return rows.length > 0;
+}
+
+/** Statuses of several jobs (lower-case UUIDs) in one query; missing ids are absent. */
+export async function getStatuses(db: Db, ids: string[]): Promise<Map<string, JobStatus>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.query<{ id: string; status: JobStatus }>(sql`
+    SELECT id, status FROM jobs WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])`);
+  return new Map(rows.map((row) => [row.id, row.status]));
+}
+
+/**
+ * Progress of several processing jobs in one statement; returns the ids that were updated
+ * (a job that is no longer processing, or already at that value, is left alone).
+ */
+export async function setProgresses(
+  db: Db,
+  updates: { id: string; progress: number }[],
+): Promise<Set<string>> {
+  if (updates.length === 0) return new Set();
+  const last = new Map(updates.map((u) => [u.id, Math.max(0, Math.min(100, u.progress))]));
+  const values = JSON.stringify([...last].map(([id, progress]) => ({ id, progress })));
+  const rows = await db.query<{ id: string }>(sql`
+    UPDATE jobs j SET progress = v.progress, updated_at = now()
+    FROM jsonb_to_recordset(${values}::text::jsonb) AS v(id uuid, progress real)
+    WHERE j.id = v.id AND j.status = 'processing' AND j.progress IS DISTINCT FROM v.progress
+    RETURNING j.id`);
+  return new Set(rows.map((row) => row.id));
+}
+
+/** What a worker asks about its running jobs between provider polls, many jobs per query. */
+export interface JobPolls {
+  /** The job's status (null once deleted). */
+  status(id: string): Promise<JobStatus | null>;
+  /** Records progress; false when the job is no longer processing or already there. */
+  progress(id: string, value: number): Promise<boolean>;
+}
+
+/**
+ * JobPolls with concurrent calls sharing one statement each: a worker running 64 jobs asks
+ * Postgres a few times per poll round instead of once per job. A call joins only a statement
+ * that has not started, so a status read still sees every commit made before it was asked.
+ */
+export function batchedJobPolls(db: Db, options: BatcherOptions = {}): JobPolls {
+  const status = createBatcher(async (ids: string[]) => {
+    const found = await getStatuses(db, [...new Set(ids)]);
+    return ids.map((id) => ({ ok: true, value: found.get(id) ?? null }));
+  }, { maxInFlight: 2, ...options });
+  const progress = createBatcher(async (updates: { id: string; progress: number }[]) => {
+    const updated = await setProgresses(db, updates);
+    return updates.map((u) => ({ ok: true, value: updated.has(u.id) }));
+  }, { maxInFlight: 2, ...options });
+  return { status, progress: (id, value) => progress({ id, progress: value }) };
 }
 
 /** Marks a processing job completed with its stored images. */

@@ -24,6 +24,7 @@ import {
   setPrediction,
   setProgress,
 } from "./jobs_repo.ts";
+import { checkBatchedJobCalls } from "./testing/jobs_batch_suite.ts";
 import {
   migrate,
   type Migration,
@@ -84,6 +85,10 @@ Deno.test("jobs repo and migrations on PGlite", async (t) => {
         assert.equal(await migrationsCurrent(db), true);
         assert.equal(await countJobs(db), 0);
       }, { migrate: false });
+    });
+
+    await t.step("batched submits, reads, statuses and progress", async () => {
+      await inSchema(db, () => checkBatchedJobCalls(db));
     });
 
     await t.step("migrations: two runners at once apply each file exactly once", async () => {

@@ -18,6 +18,7 @@ import {
   setProgress,
 } from "./jobs_repo.ts";
 import { createTestDb } from "./testing/db.ts";
+import { checkBatchedJobCalls } from "./testing/jobs_batch_suite.ts";
 
 function newJob(prompt = "a lighthouse at dusk") {
   return {
@@ -133,6 +134,15 @@ Deno.test("jobs repo: worker heartbeats", async () => {
     await t.db.query(sql`UPDATE worker_heartbeats SET last_seen = now() - interval '1 minute'`);
     assert.deepEqual(await liveWorkers(t.db), []);
     await removeHeartbeat(t.db, "w1");
+  } finally {
+    await t.cleanup();
+  }
+});
+
+Deno.test("jobs repo: batched submits, reads, statuses and progress", async () => {
+  const t = await createTestDb();
+  try {
+    await checkBatchedJobCalls(t.db);
   } finally {
     await t.cleanup();
   }

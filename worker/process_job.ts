@@ -9,6 +9,7 @@ import {
   clearPrediction,
   getJob,
   getStatus,
+  type JobPolls,
   type JobRow,
   type JobStatus,
   markCompleted,
@@ -34,6 +35,8 @@ export interface ProcessDeps {
   logger: Logger;
   config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
   metrics?: Metrics;
+  /** Status checks and progress writes between polls, shared by the running jobs. */
+  polls?: JobPolls;
   /** Early wake-ups from provider webhooks; with them, polling is only a slow fallback. */
   wakeups?: { sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void> };
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
@@ -41,12 +44,20 @@ export interface ProcessDeps {
   now?: () => number;
 }
 
+/** JobPolls without batching: one query per call (tests, or a worker built without them). */
+function directPolls(db: Db): JobPolls {
+  return {
+    status: (id) => getStatus(db, id),
+    progress: (id, value) => setProgress(db, id, value),
+  };
+}
+
 /** The job was canceled or deleted while it ran: stop quietly. */
 class JobStopped extends Error {}
 
 /** Throws JobStopped unless the job is still processing (a cancel or delete came in). */
-async function assertStillWanted(db: Db, id: string): Promise<void> {
-  const status = await getStatus(db, id);
+async function assertStillWanted(polls: JobPolls, id: string): Promise<void> {
+  const status = await polls.status(id);
   if (status !== "processing") throw new JobStopped(`job is ${status ?? "deleted"}`);
 }
 
@@ -183,13 +194,14 @@ async function waitForPrediction(
   const now = deps.now ?? Date.now;
   // The provider enforces the deadline (Cancel-After); this is the worker's own backstop.
   const giveUpAt = now() + (deps.config.PREDICTION_DEADLINE_S + 60) * 1000;
+  const polls = deps.polls ?? directPolls(deps.db);
   let prediction = first;
   let lastProgress = job.progress;
   for (let poll = 0; !isFinished(prediction.status); poll++) {
     const progress = parseProgress(prediction.logs);
     if (progress !== null && Math.abs(progress - lastProgress) >= 1) {
       lastProgress = progress;
-      await setProgress(deps.db, job.id, progress);
+      await polls.progress(job.id, progress);
     }
     if (now() > giveUpAt) {
       await provider.cancel(prediction.id).catch(() => {});
@@ -203,7 +215,7 @@ async function waitForPrediction(
       await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
     } else await sleep(pollDelayMs(poll), signal);
     try {
-      await assertStillWanted(deps.db, job.id);
+      await assertStillWanted(polls, job.id);
     } catch (err) {
       await provider.cancel(prediction.id).catch(() => {});
       log.info("prediction canceled at the provider", { predictionId: prediction.id });

@@ -6,13 +6,13 @@ import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/job_json.ts";
 import {
-  addJob,
+  batchedAddJob,
+  batchedGetJob,
   cancelJob,
   countActiveJobs,
   countJobs,
   deleteJob,
   deleteJobReturning,
-  getJob,
   insertJobOnce,
   listJobs,
   type NewJob,
@@ -44,6 +44,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const prefix = deps.config.API_V1_PREFIX;
   // count(*) grows with the table; under load one count a second per filter is plenty.
   const totals = createShortCache<number>(1000);
+  // Concurrent submits share one INSERT (group commit); an idle API sends each at once.
+  const addPending = batchedAddJob(deps.db);
+  // Concurrent reads by id share one SELECT in the same way.
+  const readJob = batchedGetJob(deps.db);
 
   /** Queues a job; when the queue refuses, the job is removed and the client told 503. */
   const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
@@ -137,7 +141,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       request_id: requestId,
     };
     if (idemKey === undefined) {
-      await addJob(deps.db, job);
+      await addPending(job);
     } else {
       const requestHash = await sha256(canonicalJson(input));
       const result = await insertJobOnce(deps.db, job, {
@@ -169,7 +173,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   /** The job, if it exists and the caller may see it (another key's job is a plain 404). */
   const findJob = async (c: Context<AppEnv>, id: string) => {
     if (!isUuid(id)) throw new NotFoundError(`Job ${id.slice(0, 100)} not found`);
-    const row = await getJob(deps.db, id.toLowerCase());
+    const row = await readJob(id.toLowerCase());
     if (!row || !canSee(principalOf(c), row)) throw new NotFoundError(`Job ${id} not found`);
     return row;
   };

@@ -7,7 +7,8 @@
  *
  * Scenarios (full run; `--quick` shortens every one):
  *  1. cold start: spawn the api, time until /api/v1/health answers (3 trials, median).
- *  2. HTTP: POST /generate, GET /status/{id}, GET /jobs?limit=20, 32 connections, 10 s each;
+ *  2. HTTP: POST /generate, GET /status/{id}, GET /jobs?limit=20, 32 connections, 10 s each
+ *     after a 3 s warm-up at the same load (the JIT compiles the hot path first);
  *     every 202 job id of the POST flood is then read back. The worker runs during the POST
  *     flood (provider 1 s) and is stopped before the GET loads, so its backlog does not compete.
  *  3. 60 jobs submitted at once, provider 1 s: makespan and per-job created→completed.
@@ -45,6 +46,8 @@ const JOB_BODY = JSON.stringify({
 interface Plan {
   mode: "full" | "quick";
   httpS: number;
+  /** Seconds of the same load before each measured HTTP run (not counted). */
+  warmupS: number;
   connections: number;
   coldStartTrials: number;
   smallJobs: number;
@@ -56,6 +59,7 @@ const PLANS: Record<Plan["mode"], Plan> = {
   full: {
     mode: "full",
     httpS: 10,
+    warmupS: 3,
     connections: 32,
     coldStartTrials: 3,
     smallJobs: 60,
@@ -65,6 +69,7 @@ const PLANS: Record<Plan["mode"], Plan> = {
   quick: {
     mode: "quick",
     httpS: 3,
+    warmupS: 1,
     connections: 32,
     coldStartTrials: 1,
     smallJobs: 60,
@@ -475,9 +480,18 @@ async function measureHttp(
   roles: Record<string, number | undefined>,
 ): Promise<HttpMeasure> {
   checkInterrupted();
+  const { path, ...rest } = spec;
+  // A warm-up at the same load first: the JIT compiles the hot path before anything is timed.
+  log(`${name}: warm-up, ${ctx.plan.connections} connections for ${ctx.plan.warmupS} s`);
+  await runLoadProcess({
+    ...rest,
+    idsOut: rest.idsOut ? `${rest.idsOut}.warmup` : undefined,
+    url: `${ctx.base}${path}`,
+    connections: ctx.plan.connections,
+    durationS: ctx.plan.warmupS,
+  }, { useWrk: ctx.useWrk, tmp: ctx.tmp, name: `${name}_warmup`, signal: interruption.signal });
   log(`${name}: ${ctx.plan.connections} connections for ${ctx.plan.httpS} s`);
   const before = await cpuSnapshot(roles);
-  const { path, ...rest } = spec;
   const result = await runLoadProcess({
     ...rest,
     url: `${ctx.base}${path}`,
@@ -888,12 +902,15 @@ async function httpScenario(ctx: RunContext): Promise<void> {
     idsOut: idsFile,
   }, { api: apiPid, worker: workerPid });
   r.workerCompletedDuringPostFlood = await countJobs(stack.base, "completed");
-  const ids = (await Deno.readTextFile(idsFile)).split("\n").filter((l) => l.length > 0);
+  const readIds = async (file: string) =>
+    (await Deno.readTextFile(file)).split("\n").filter((l) => l.length > 0);
+  const ids = await readIds(idsFile);
   const answered202 = Number(r.post.statuses["202"] ?? ids.length);
   if (answered202 !== ids.length) {
     log(`warning: ${answered202} answers were 202 but ${ids.length} job ids were recorded`);
   }
-  r.accepted = await readBack(stack.base, ids);
+  // Every accepted job is read back, the warm-up's too.
+  r.accepted = await readBack(stack.base, [...ids, ...await readIds(`${idsFile}.warmup`)]);
 
   // The worker's backlog would compete with the read loads for the two cores: stop it.
   r.rss.workerPeakHttp = await peakMb(workerPid);

@@ -1,6 +1,7 @@
 /** The BullMQ-on-Redis backend of the job queue (the scaled-out shape: many APIs, many workers). */
 import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
+import { createBatcher, settleEach } from "../batcher.ts";
 import type { Logger } from "../logger.ts";
 import {
   backoffDelayMs,
@@ -34,6 +35,11 @@ export interface BullmqOptions {
 
 const DEFAULT_QUEUE = "generate";
 
+interface Adding {
+  message: QueueMessage;
+  opts: EnqueueOptions;
+}
+
 /** Opens the producer side; workers are created on `listenQueue`. */
 export function createBullmqQueue(options: BullmqOptions): JobQueue {
   const queueName = options.queueName ?? DEFAULT_QUEUE;
@@ -52,6 +58,36 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
   });
   queue.on("error", (err) => options.logger.warn("queue error", { err }));
   const listeners = new Set<QueueListener>();
+  const enqueueTimeoutMs = options.enqueueTimeoutMs ?? 3000;
+  const timedOut = "Redis did not answer in time";
+  const jobOf = ({ message, opts }: Adding) => ({
+    name: "generate",
+    data: message,
+    opts: {
+      jobId: opts.id ?? message.jobId,
+      delay: opts.delayMs,
+      ...bullmqOrder(opts.priority),
+      attempts: maxAttempts,
+      backoff: { type: "darkroom" },
+      removeOnComplete: true,
+      removeOnFail: { count: 5000 },
+    },
+  });
+  // Concurrent enqueues leave as one pipelined round trip (addBulk). addBulk stops at the first
+  // refused job, so after any error other than a timeout each job is added again on its own:
+  // adding an id that is already queued is a no-op, so that is safe.
+  const addOne = createBatcher(async (items: Adding[]) => {
+    try {
+      await withTimeout(queue.addBulk(items.map(jobOf)), enqueueTimeoutMs, timedOut);
+      return items.map(() => ({ ok: true as const, value: undefined }));
+    } catch (err) {
+      if (items.length === 1 || (err as Error).message === timedOut) throw err;
+      return await settleEach(items, (item) => {
+        const { name, data, opts } = jobOf(item);
+        return withTimeout(queue.add(name, data, opts), enqueueTimeoutMs, timedOut).then(() => {});
+      });
+    }
+  }, { maxInFlight: 1 });
 
   return {
     backend: "bullmq",
@@ -65,16 +101,7 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
         );
         if (old && (await old.getState()) === "failed") await old.remove().catch(() => {});
       }
-      const add = queue.add("generate", message, {
-        jobId: opts.id ?? message.jobId,
-        delay: opts.delayMs,
-        ...bullmqOrder(opts.priority),
-        attempts: maxAttempts,
-        backoff: { type: "darkroom" },
-        removeOnComplete: true,
-        removeOnFail: { count: 5000 },
-      });
-      await withTimeout(add, options.enqueueTimeoutMs ?? 3000, "Redis did not answer in time");
+      await addOne({ message, opts });
     },
 
     listenQueue(handler: QueueHandler, listen: ListenOptions): QueueListener {

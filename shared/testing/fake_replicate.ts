@@ -504,10 +504,13 @@ export async function startFakeReplicate(
         headers: { "content-type": "text/html; charset=utf-8" },
       });
     }
-    const key = `${p.id}/${n}`;
+    // The image depends on size and index only: one encoding serves every prediction.
+    const width = integerOr(p.input.width, 64);
+    const height = integerOr(p.input.height, 64);
+    const key = `${width}x${height}/${n}`;
     let png = files.get(key);
     if (!png) {
-      png = makePng(integerOr(p.input.width, 64), integerOr(p.input.height, 64), n);
+      png = makePng(width, height, n);
       files.set(key, png);
     }
     const headers = {

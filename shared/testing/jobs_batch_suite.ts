@@ -1,0 +1,121 @@
+/**
+ * The batched jobs-repository calls (group commit on submit, shared reads and progress writes),
+ * checked the same way on Postgres (jobs_repo_test.ts) and PGlite (jobs_repo_pglite_test.ts).
+ */
+import assert from "node:assert/strict";
+import { type Db, sql } from "../db.ts";
+import {
+  addJobs,
+  batchedAddJob,
+  batchedGetJob,
+  batchedJobPolls,
+  cancelJob,
+  getJob,
+  getJobs,
+  getStatuses,
+  insertJob,
+  markProcessing,
+  type NewJob,
+  setProgresses,
+} from "../jobs_repo.ts";
+
+function newJob(prompt: string, extra: Partial<NewJob> = {}): NewJob {
+  return {
+    id: crypto.randomUUID(),
+    prompt,
+    model: "local/abstract",
+    parameters: { width: 256, nested: { list: [1, "two"] }, quote: 'say "hi"\n' },
+    provider: "local",
+    ...extra,
+  };
+}
+
+/** Runs every check against `db` (a migrated, empty jobs table). */
+export async function checkBatchedJobCalls(db: Db): Promise<void> {
+  // addJobs: every field of every row, one statement, rows in the order given.
+  const many = [
+    newJob("first", { negative_prompt: "blur", priority: "high", request_id: "req-1" }),
+    newJob("second ✓ \u00e9\u{1F600}", {
+      webhook_url: "https://example.com/hook",
+      webhook_events: ["completed", "failed"],
+    }),
+    newJob("third"),
+  ];
+  await addJobs(db, many);
+  const stored = await getJobs(db, many.map((j) => j.id));
+  assert.equal(stored.length, 3);
+  const byId = new Map(stored.map((row) => [row.id, row]));
+  for (const job of many) {
+    const row = byId.get(job.id)!;
+    assert.equal(row.prompt, job.prompt);
+    assert.equal(row.status, "pending");
+    assert.deepEqual(row.parameters, job.parameters);
+    assert.equal(row.negative_prompt, job.negative_prompt ?? null);
+    assert.equal(row.priority, job.priority ?? "normal");
+    assert.equal(row.request_id, job.request_id ?? null);
+    assert.equal(row.webhook_url, job.webhook_url ?? null);
+    assert.deepEqual(row.webhook_events, job.webhook_events ?? null);
+  }
+  const times = many.map((j) => byId.get(j.id)!.created_at.getTime());
+  assert.ok(times[0] <= times[1] && times[1] <= times[2], "created_at follows the batch order");
+
+  // batchedAddJob: concurrent submits all land; a bad row fails alone.
+  const add = batchedAddJob(db);
+  const fresh = Array.from({ length: 20 }, (_, i) => newJob(`concurrent ${i}`));
+  fresh[3].prompt = "a lone \ud800 surrogate"; // JSON cannot carry it into jsonb: row by row
+  const duplicate = { ...newJob("duplicate"), id: many[0].id };
+  const outcomes = await Promise.allSettled([
+    ...fresh.slice(0, 10).map(add),
+    add(duplicate),
+    ...fresh.slice(10).map(add),
+  ]);
+  assert.equal(outcomes[10].status, "rejected", "the duplicate id is refused");
+  assert.equal(outcomes.filter((o) => o.status === "fulfilled").length, 20);
+  assert.equal((await getJobs(db, fresh.map((j) => j.id))).length, 20);
+  assert.equal((await getJob(db, many[0].id))?.prompt, "first", "the existing row is untouched");
+
+  // batchedGetJob: concurrent reads, missing ids, and a read right after a commit.
+  const read = batchedGetJob(db);
+  const missing = crypto.randomUUID();
+  const reads = await Promise.all([...fresh.map((j) => read(j.id)), read(missing), read(missing)]);
+  assert.deepEqual(
+    reads.slice(0, 20).map((r) => r?.id),
+    fresh.map((j) => j.id),
+  );
+  assert.deepEqual(reads.slice(20), [null, null]);
+  const late = await insertJob(db, newJob("late"));
+  assert.equal((await read(late.id))?.id, late.id, "a read sees what was committed before it");
+
+  // Statuses and progress for a worker's running jobs.
+  const [a, b, c] = fresh;
+  await markProcessing(db, a.id);
+  await markProcessing(db, b.id);
+  await cancelJob(db, c.id);
+  const statuses = await getStatuses(db, [a.id, c.id, missing]);
+  assert.deepEqual([...statuses].sort(), [[a.id, "processing"], [c.id, "canceled"]].sort());
+  const updated = await setProgresses(db, [
+    { id: a.id, progress: 30 },
+    { id: a.id, progress: 40 }, // the last value for a job wins
+    { id: b.id, progress: 250 }, // clamped to 100
+    { id: c.id, progress: 50 }, // canceled: left alone
+  ]);
+  assert.deepEqual([...updated].sort(), [a.id, b.id].sort());
+  assert.equal((await getJob(db, a.id))?.progress, 40);
+  assert.equal((await getJob(db, b.id))?.progress, 100);
+  assert.equal((await getJob(db, c.id))?.progress, 0);
+
+  const polls = batchedJobPolls(db);
+  const answers = await Promise.all([
+    polls.status(a.id),
+    polls.status(c.id),
+    polls.status(missing),
+    polls.progress(a.id, 55),
+    polls.progress(b.id, 100), // unchanged: not written
+    polls.progress(c.id, 10),
+  ]);
+  assert.deepEqual(answers, ["processing", "canceled", null, true, false, false]);
+  const [row] = await db.query<{ progress: number }>(
+    sql`SELECT progress FROM jobs WHERE id = ${a.id}`,
+  );
+  assert.equal(row.progress, 55);
+}
