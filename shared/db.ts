@@ -8,6 +8,8 @@ import postgres from "postgres";
 export interface Query {
   text: string;
   values: unknown[];
+  /** This statement's own deadline (ms), instead of the pool's (postgres.js only). */
+  timeoutMs?: number;
 }
 
 export type Row = Record<string, unknown>;
@@ -122,7 +124,7 @@ function wrapPostgres(client: AnySql, timeoutMs: number): Db {
       const rows = await withDeadline(
         // deno-lint-ignore no-explicit-any
         client.unsafe(q.text, q.values as any[], { prepare: true }),
-        timeoutMs,
+        q.timeoutMs ?? timeoutMs,
       );
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },

@@ -69,9 +69,15 @@ export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
   return row;
 }
 
+/**
+ * How long a submit may wait on its INSERT: a statement lost with its connection (Postgres
+ * restarting) answers 503 after this instead of holding the client for the pool's deadline.
+ */
+const SUBMIT_DEADLINE_MS = 5000;
+
 /** Inserts a new pending job without reading it back (the submit hot path). */
 export async function addJob(db: Db, job: NewJob): Promise<void> {
-  await db.query(insertStatement(job));
+  await db.query({ ...insertStatement(job), timeoutMs: SUBMIT_DEADLINE_MS });
 }
 
 /**
@@ -97,7 +103,9 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
     webhook_url: job.webhook_url ?? null,
     webhook_events: job.webhook_events ?? null,
   }));
-  await db.query(sql`
+  await db.query({
+    timeoutMs: SUBMIT_DEADLINE_MS,
+    ...sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
                       request_id, owner_key_id, webhook_url, webhook_events, created_at, updated_at)
     SELECT r.id, r.prompt, r.negative_prompt, r.model, r.parameters, r.provider, r.priority,
@@ -107,7 +115,8 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
       n int, id uuid, prompt text, negative_prompt text, model text, parameters jsonb,
       provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
       webhook_events text[])
-    ORDER BY r.n`);
+    ORDER BY r.n`,
+  });
 }
 
 /**
@@ -120,10 +129,20 @@ export function batchedAddJob(db: Db, options: BatcherOptions = {}): Batched<New
       await addJobs(db, jobs);
       return jobs.map(() => ({ ok: true, value: undefined }));
     } catch (err) {
-      if (jobs.length === 1) return [{ ok: false, error: err }];
+      if (jobs.length === 1 || !isRowError(err)) throw err;
       return await settleEach(jobs, (job) => addJob(db, job));
     }
   }, { maxInFlight: 1, ...options });
+}
+
+/**
+ * True for an error about the data of some row (SQLSTATE class 22, data exception, or 23,
+ * integrity constraint): worth retrying the batch row by row. A connection or timeout error
+ * would fail every row again.
+ */
+function isRowError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
 function insertStatement(job: NewJob) {
@@ -338,56 +357,147 @@ export async function setProgress(db: Db, id: string, progress: number): Promise
   return rows.length > 0;
 }
 
-/** Statuses of several jobs (lower-case UUIDs) in one query; missing ids are absent. */
-export async function getStatuses(db: Db, ids: string[]): Promise<Map<string, JobStatus>> {
-  if (ids.length === 0) return new Map();
+/**
+ * A worker's between-polls check for several jobs in one statement: writes each job's new
+ * progress (when given, and only while it is processing) and answers every job's status
+ * (missing ids are absent: deleted). The last entry for a job wins.
+ */
+export async function checkInMany(
+  db: Db,
+  items: { id: string; progress: number | null }[],
+): Promise<Map<string, JobStatus>> {
+  if (items.length === 0) return new Map();
+  const last = new Map(
+    items.map((i) => [i.id, i.progress === null ? null : Math.max(0, Math.min(100, i.progress))]),
+  );
+  const values = JSON.stringify([...last].map(([id, progress]) => ({ id, progress })));
   const rows = await db.query<{ id: string; status: JobStatus }>(sql`
-    SELECT id, status FROM jobs WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])`);
+    WITH v AS (
+      SELECT * FROM jsonb_to_recordset(${values}::text::jsonb) AS v(id uuid, progress real)
+    ), written AS (
+      UPDATE jobs j SET progress = v.progress, updated_at = now()
+      FROM v
+      WHERE j.id = v.id AND v.progress IS NOT NULL AND j.status = 'processing'
+        AND j.progress IS DISTINCT FROM v.progress
+      RETURNING j.id
+    )
+    SELECT j.id, j.status FROM jobs j JOIN v ON j.id = v.id`);
   return new Map(rows.map((row) => [row.id, row.status]));
 }
 
-/**
- * Progress of several processing jobs in one statement; returns the ids that were updated
- * (a job that is no longer processing, or already at that value, is left alone).
- */
-export async function setProgresses(
+/** Claims several jobs at once (pending/processing → processing), like `markProcessing`. */
+export async function markProcessingMany(db: Db, ids: string[]): Promise<JobRow[]> {
+  if (ids.length === 0) return [];
+  return await db.query<JobRow>(sql`
+    UPDATE jobs SET status = 'processing', started_at = coalesce(started_at, now()),
+                    error_message = NULL, updated_at = now()
+    WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])
+      AND status IN ('pending', 'processing')
+    RETURNING ${COLUMNS}`);
+}
+
+/** `setPrediction` for several processing jobs in one statement. */
+export async function setPredictions(
   db: Db,
-  updates: { id: string; progress: number }[],
+  updates: { id: string; predictionId: string }[],
+): Promise<void> {
+  if (updates.length === 0) return;
+  await db.query(sql`
+    UPDATE jobs j SET provider_prediction_id = v.prediction_id, updated_at = now()
+    FROM jsonb_to_recordset(${
+    JSON.stringify(updates.map((u) => ({ id: u.id, prediction_id: u.predictionId })))
+  }::text::jsonb) AS v(id uuid, prediction_id text)
+    WHERE j.id = v.id AND j.status = 'processing'`);
+}
+
+/** `markCompleted` for several jobs in one statement; returns the ids that were completed. */
+export async function markCompletedMany(
+  db: Db,
+  updates: { id: string; images: StoredImage[] }[],
 ): Promise<Set<string>> {
   if (updates.length === 0) return new Set();
-  const last = new Map(updates.map((u) => [u.id, Math.max(0, Math.min(100, u.progress))]));
-  const values = JSON.stringify([...last].map(([id, progress]) => ({ id, progress })));
   const rows = await db.query<{ id: string }>(sql`
-    UPDATE jobs j SET progress = v.progress, updated_at = now()
-    FROM jsonb_to_recordset(${values}::text::jsonb) AS v(id uuid, progress real)
-    WHERE j.id = v.id AND j.status = 'processing' AND j.progress IS DISTINCT FROM v.progress
+    UPDATE jobs j SET status = 'completed', images = v.images, progress = 100,
+                      error_message = NULL, completed_at = now(), updated_at = now()
+    FROM jsonb_to_recordset(${JSON.stringify(updates)}::text::jsonb) AS v(id uuid, images jsonb)
+    WHERE j.id = v.id AND j.status IN ('pending', 'processing')
     RETURNING j.id`);
   return new Set(rows.map((row) => row.id));
 }
 
-/** What a worker asks about its running jobs between provider polls, many jobs per query. */
-export interface JobPolls {
-  /** The job's status (null once deleted). */
-  status(id: string): Promise<JobStatus | null>;
-  /** Records progress; false when the job is no longer processing or already there. */
-  progress(id: string, value: number): Promise<boolean>;
+/** The statements a worker makes for each job it runs, from claim to completion. */
+export interface WorkerQueries {
+  /** Claims the job (see `markProcessing`); null when it is finished or gone. */
+  claim(id: string): Promise<JobRow | null>;
+  /** Stores the provider's prediction id (see `setPrediction`). */
+  setPrediction(id: string, predictionId: string): Promise<void>;
+  /**
+   * Between polls: records the progress (when not null) and answers the job's status (null once
+   * deleted), so a cancel or delete shows up.
+   */
+  checkIn(id: string, progress: number | null): Promise<JobStatus | null>;
+  /** Marks the job completed with its images; false when it was no longer running. */
+  complete(id: string, images: StoredImage[]): Promise<boolean>;
+}
+
+/** WorkerQueries with one statement per call (tests, tools). */
+export function directWorkerQueries(db: Db): WorkerQueries {
+  return {
+    claim: (id) => markProcessing(db, id),
+    setPrediction: (id, predictionId) => setPrediction(db, id, predictionId),
+    checkIn: async (id, progress) => {
+      if (progress !== null) await setProgress(db, id, progress);
+      return await getStatus(db, id);
+    },
+    complete: async (id, images) => (await markCompleted(db, id, images)) !== null,
+  };
 }
 
 /**
- * JobPolls with concurrent calls sharing one statement each: a worker running 64 jobs asks
- * Postgres a few times per poll round instead of once per job. A call joins only a statement
- * that has not started, so a status read still sees every commit made before it was asked.
+ * WorkerQueries where the running jobs share statements (group commit): a worker running 64
+ * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
+ * its own statement to commit, and a read joins only a statement that has not started, so it
+ * sees every commit made before it was asked.
  */
-export function batchedJobPolls(db: Db, options: BatcherOptions = {}): JobPolls {
-  const status = createBatcher(async (ids: string[]) => {
-    const found = await getStatuses(db, [...new Set(ids)]);
-    return ids.map((id) => ({ ok: true, value: found.get(id) ?? null }));
-  }, { maxInFlight: 2, ...options });
-  const progress = createBatcher(async (updates: { id: string; progress: number }[]) => {
-    const updated = await setProgresses(db, updates);
-    return updates.map((u) => ({ ok: true, value: updated.has(u.id) }));
-  }, { maxInFlight: 2, ...options });
-  return { status, progress: (id, value) => progress({ id, progress: value }) };
+export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
+  const opts = { maxInFlight: 2, ...options };
+  const claim = createBatcher(async (ids: string[]) => {
+    const rows = await markProcessingMany(db, [...new Set(ids)]);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
+  }, opts);
+  const predictions = createBatcher(
+    (updates: { id: string; predictionId: string }[]) =>
+      eachOrAll(updates, () => setPredictions(db, updates)),
+    opts,
+  );
+  const checkIn = createBatcher(async (items: { id: string; progress: number | null }[]) => {
+    const found = await checkInMany(db, items);
+    return items.map((i) => ({ ok: true, value: found.get(i.id) ?? null }));
+  }, opts);
+  const complete = createBatcher(async (updates: { id: string; images: StoredImage[] }[]) => {
+    let done: Set<string>;
+    try {
+      done = await markCompletedMany(db, updates);
+    } catch (err) {
+      // One refused row (odd characters in a file name?) must not fail the others.
+      if (updates.length === 1 || !isRowError(err)) throw err;
+      return await settleEach(updates, (u) => markCompleted(db, u.id, u.images).then(Boolean));
+    }
+    return updates.map((u) => ({ ok: true, value: done.has(u.id) }));
+  }, opts);
+  return {
+    claim,
+    setPrediction: (id, predictionId) => predictions({ id, predictionId }),
+    checkIn: (id, progress) => checkIn({ id, progress }),
+    complete: (id, images) => complete({ id, images }),
+  };
+}
+
+/** Runs one statement for all items; they all succeed or all fail with it. */
+async function eachOrAll<I>(items: I[], statement: () => Promise<void>) {
+  await statement();
+  return items.map(() => ({ ok: true as const, value: undefined }));
 }
 
 /** Marks a processing job completed with its stored images. */

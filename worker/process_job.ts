@@ -7,18 +7,14 @@ import type { Db } from "../shared/db.ts";
 import { DownloadError, PredictionNotFoundError, ProviderError } from "../shared/errors.ts";
 import {
   clearPrediction,
+  directWorkerQueries,
   getJob,
-  getStatus,
-  type JobPolls,
   type JobRow,
   type JobStatus,
-  markCompleted,
   markFailed,
-  markProcessing,
   markRetrying,
-  setPrediction,
-  setProgress,
   type StoredImage,
+  type WorkerQueries,
 } from "../shared/jobs_repo.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
@@ -27,6 +23,7 @@ import { isFinished, type Prediction, type Provider } from "../shared/providers/
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
+import { nextPollDelayMs, pollDelayMs, type ProgressSample } from "./poll_schedule.ts";
 
 export interface ProcessDeps {
   db: Db;
@@ -35,8 +32,8 @@ export interface ProcessDeps {
   logger: Logger;
   config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
   metrics?: Metrics;
-  /** Status checks and progress writes between polls, shared by the running jobs. */
-  polls?: JobPolls;
+  /** The per-job statements; a worker shares them between its running jobs (batched). */
+  queries?: WorkerQueries;
   /** Early wake-ups from provider webhooks; with them, polling is only a slow fallback. */
   wakeups?: { sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void> };
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
@@ -44,22 +41,12 @@ export interface ProcessDeps {
   now?: () => number;
 }
 
-/** JobPolls without batching: one query per call (tests, or a worker built without them). */
-function directPolls(db: Db): JobPolls {
-  return {
-    status: (id) => getStatus(db, id),
-    progress: (id, value) => setProgress(db, id, value),
-  };
+function queriesOf(deps: ProcessDeps): WorkerQueries {
+  return deps.queries ?? directWorkerQueries(deps.db);
 }
 
 /** The job was canceled or deleted while it ran: stop quietly. */
 class JobStopped extends Error {}
-
-/** Throws JobStopped unless the job is still processing (a cancel or delete came in). */
-async function assertStillWanted(polls: JobPolls, id: string): Promise<void> {
-  const status = await polls.status(id);
-  if (status !== "processing") throw new JobStopped(`job is ${status ?? "deleted"}`);
-}
 
 /** Records duration and outcome of a job this process finished (no extra query). */
 function recordOutcome(deps: ProcessDeps, job: JobRow, status: JobStatus | null): void {
@@ -67,12 +54,6 @@ function recordOutcome(deps: ProcessDeps, job: JobRow, status: JobStatus | null)
   const started = job.started_at ? new Date(job.started_at).getTime() : Date.now();
   deps.metrics.jobDuration.observe({ model: job.model, status }, (Date.now() - started) / 1000);
   deps.metrics.jobsFinished.inc({ model: job.model, status });
-}
-
-/** Polling delays: quick at first (a 1 s prediction finishes in about 1 s), then backing off. */
-export function pollDelayMs(poll: number): number {
-  if (poll < 8) return 250;
-  return Math.min(3000, Math.round(250 * Math.pow(1.3, poll - 7)));
 }
 
 /** The queue handler for one message. */
@@ -83,7 +64,7 @@ export async function processJob(
 ): Promise<void> {
   const log = deps.logger.child({ jobId: message.jobId, requestId: message.requestId });
   // One statement claims the job (pending/processing → processing); the row comes back with it.
-  const job = await markProcessing(deps.db, message.jobId);
+  const job = await queriesOf(deps).claim(message.jobId);
   if (!job) {
     const existing = await getJob(deps.db, message.jobId);
     if (!existing) log.warn("job not found; dropping message");
@@ -137,7 +118,7 @@ async function run(
       throw new ProviderError("Prediction succeeded with no output", false);
     }
     const images = await storeOutputs(deps, job, provider, done, signal);
-    const completed = await markCompleted(deps.db, job.id, images);
+    const completed = await queriesOf(deps).complete(job.id, images);
     log.info("job completed", { predictionId: done.id, images: images.length });
     return completed ? "completed" : null;
   }
@@ -177,7 +158,7 @@ async function resumeOrCreate(
     negative_prompt: job.negative_prompt,
     parameters: job.parameters,
   }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
-  await setPrediction(deps.db, job.id, created.id);
+  await queriesOf(deps).setPrediction(job.id, created.id);
   log.info("prediction created", { predictionId: created.id });
   return created;
 }
@@ -194,15 +175,12 @@ async function waitForPrediction(
   const now = deps.now ?? Date.now;
   // The provider enforces the deadline (Cancel-After); this is the worker's own backstop.
   const giveUpAt = now() + (deps.config.PREDICTION_DEADLINE_S + 60) * 1000;
-  const polls = deps.polls ?? directPolls(deps.db);
+  const queries = queriesOf(deps);
   let prediction = first;
   let lastProgress = job.progress;
+  /** Progress seen so far, for the expected end (the first and the latest few are kept). */
+  const samples: ProgressSample[] = [];
   for (let poll = 0; !isFinished(prediction.status); poll++) {
-    const progress = parseProgress(prediction.logs);
-    if (progress !== null && Math.abs(progress - lastProgress) >= 1) {
-      lastProgress = progress;
-      await polls.progress(job.id, progress);
-    }
     if (now() > giveUpAt) {
       await provider.cancel(prediction.id).catch(() => {});
       throw new ProviderError(
@@ -213,15 +191,24 @@ async function waitForPrediction(
     if (deps.wakeups) {
       // Webhooks announce the end: poll four times less often, but wake at once when told.
       await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
-    } else await sleep(pollDelayMs(poll), signal);
-    try {
-      await assertStillWanted(polls, job.id);
-    } catch (err) {
-      await provider.cancel(prediction.id).catch(() => {});
-      log.info("prediction canceled at the provider", { predictionId: prediction.id });
-      throw err;
-    }
+    } else await sleep(nextPollDelayMs(poll, samples), signal);
     prediction = await provider.get(prediction.id, { signal });
+    const progress = parseProgress(prediction.logs);
+    let report: number | null = null;
+    if (progress !== null) {
+      samples.push({ at: now(), percent: progress });
+      if (samples.length > 8) samples.splice(1, 1);
+      if (Math.abs(progress - lastProgress) >= 1) report = lastProgress = progress;
+    }
+    // One statement records the progress and tells whether the job is still wanted.
+    const status = await queries.checkIn(job.id, report);
+    if (status !== "processing") {
+      if (!isFinished(prediction.status)) {
+        await provider.cancel(prediction.id).catch(() => {});
+        log.info("prediction canceled at the provider", { predictionId: prediction.id });
+      }
+      throw new JobStopped(`job is ${status ?? "deleted"}`);
+    }
   }
   log.debug("prediction finished", { predictionId: prediction.id, status: prediction.status });
   return prediction;

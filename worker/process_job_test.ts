@@ -11,7 +11,7 @@ import { createReplicateProvider } from "../shared/providers/replicate.ts";
 import { RetryLaterError } from "../shared/queue/queue.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
 import { type FakeReplicate, startFakeReplicate } from "../shared/testing/fake_replicate.ts";
-import { pollDelayMs, processJob } from "./process_job.ts";
+import { processJob } from "./process_job.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -200,13 +200,6 @@ withWorker("worker: finished and missing jobs are skipped", async (t) => {
   const again = await getJob(t.deps.db, job.id);
   assert.deepEqual(again?.updated_at, first?.updated_at);
   await t.run(crypto.randomUUID());
-});
-
-Deno.test("worker: polling starts at 250 ms and backs off to 3 s", () => {
-  assert.equal(pollDelayMs(0), 250);
-  assert.equal(pollDelayMs(7), 250);
-  assert.ok(pollDelayMs(10) > 250);
-  assert.equal(pollDelayMs(100), 3000);
 });
 
 withWorker("worker: a cancel while running stops the job and cancels the prediction", async (t) => {

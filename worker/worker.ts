@@ -1,6 +1,6 @@
 /** A running worker: the queue listener plus its heartbeat. */
 import { hostname } from "node:os";
-import { batchedJobPolls, heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
+import { batchedWorkerQueries, heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { DispatchDeps } from "../shared/webhook_deliveries.ts";
 import {
@@ -30,10 +30,10 @@ export interface RunningWorker {
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const id = `${hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
   const log = deps.logger.child({ workerId: id });
-  // The running jobs share their between-poll queries (a few statements per round, not 64).
-  const polls = deps.polls ?? batchedJobPolls(deps.db);
+  // The running jobs share their statements (a few per round, not one per job).
+  const queries = deps.queries ?? batchedWorkerQueries(deps.db);
   const listener = deps.queue.listenQueue(
-    (message, ctx) => processJob({ ...deps, polls, logger: log }, message, ctx),
+    (message, ctx) => processJob({ ...deps, queries, logger: log }, message, ctx),
     { concurrency: deps.concurrency },
   );
   const beat = () =>

@@ -9,8 +9,9 @@
  *  1. cold start: spawn the api, time until /api/v1/health answers (3 trials, median).
  *  2. HTTP: POST /generate, GET /status/{id}, GET /jobs?limit=20, 32 connections, 10 s each
  *     after a 3 s warm-up at the same load (the JIT compiles the hot path first);
- *     every 202 job id of the POST flood is then read back. The worker runs during the POST
- *     flood (provider 1 s) and is stopped before the GET loads, so its backlog does not compete.
+ *     the worker runs during the POST flood (provider 1 s). It is then stopped, so its backlog
+ *     does not compete, and the POST flood is run once more for the API alone (orientation).
+ *     Every 202 job id is then read back.
  *  3. 60 jobs submitted at once, provider 1 s: makespan and per-job created→completed.
  *  4. 500 jobs at once, provider instant; then 5,000 more for the worker's RSS growth.
  * The services run with LOG_LEVEL=warn, AUTH_MODE=none and no per-client limits: the benchmark
@@ -747,6 +748,37 @@ async function backgroundBusyPct(ms = 1000): Promise<number> {
   return round(((b.busy - a.busy) / (b.total - a.total)) * 100);
 }
 
+/**
+ * The issue's yardstick for the machine: single-row INSERT commits per second on one connection
+ * and on ten (its machine: 3.4k and 16–17k). A slower machine gives lower figures everywhere.
+ */
+async function calibratePostgres(seconds = 2): Promise<{ one: number; ten: number }> {
+  const table = `bench_calibrate_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+  const admin = connectPostgres(testDatabaseUrl(), { max: 1 });
+  await admin.exec(`CREATE TABLE "${table}" (id bigserial PRIMARY KEY, v text NOT NULL)`);
+  const rate = async (connections: number) => {
+    const db = connectPostgres(testDatabaseUrl(), { max: connections });
+    const insert = { text: `INSERT INTO "${table}" (v) VALUES ($1)`, values: ["x"] };
+    await Promise.all(Array.from({ length: connections }, () => db.query(insert))); // connect
+    let done = 0;
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        await db.query(insert);
+        done++;
+      }
+    }));
+    await db.close();
+    return Math.round(done / seconds);
+  };
+  try {
+    return { one: await rate(1), ten: await rate(10) };
+  } finally {
+    await admin.exec(`DROP TABLE "${table}"`).catch(() => {});
+    await admin.close();
+  }
+}
+
 async function machineInfo(loadgen: string): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
@@ -766,6 +798,7 @@ async function machineInfo(loadgen: string): Promise<Record<string, unknown>> {
       loadGenerator: loadgen,
       revision: await gitRevision(),
       backgroundBusyPct: await backgroundBusyPct(),
+      postgresInsertsPerS: await calibratePostgres(),
     };
   } finally {
     await db.close();
@@ -803,6 +836,8 @@ interface Results {
   machine: Record<string, unknown>;
   coldStart?: { medianMs: number; trialsMs: number[]; firstStatus: number };
   post?: HttpMeasure;
+  /** The POST flood again with the worker stopped (orientation; no target). */
+  postAlone?: HttpMeasure;
   status?: HttpMeasure;
   jobsList?: HttpMeasure & { tableRows: number };
   accepted?: Accepted;
@@ -909,13 +944,27 @@ async function httpScenario(ctx: RunContext): Promise<void> {
   if (answered202 !== ids.length) {
     log(`warning: ${answered202} answers were 202 but ${ids.length} job ids were recorded`);
   }
-  // Every accepted job is read back, the warm-up's too.
-  r.accepted = await readBack(stack.base, [...ids, ...await readIds(`${idsFile}.warmup`)]);
 
-  // The worker's backlog would compete with the read loads for the two cores: stop it.
+  // The worker's backlog would compete with the next loads for the two cores: stop it.
   r.rss.workerPeakHttp = await peakMb(workerPid);
   await stopChecked(stack.worker);
   stack.worker = undefined;
+
+  // The same flood with the worker stopped: what the API alone takes (for orientation).
+  const aloneFile = `${ctx.tmp}/accepted-alone.ids`;
+  r.postAlone = await measureHttp(load, "post_generate_api_alone", {
+    method: "POST",
+    path: `${API}/generate`,
+    body: JOB_BODY,
+    idsOut: aloneFile,
+  }, { api: apiPid });
+  // Every accepted job is read back, the warm-ups' too.
+  r.accepted = await readBack(stack.base, [
+    ...ids,
+    ...await readIds(`${idsFile}.warmup`),
+    ...await readIds(aloneFile),
+    ...await readIds(`${aloneFile}.warmup`),
+  ]);
 
   r.status = await measureHttp(load, "get_status", {
     method: "GET",
@@ -1030,7 +1079,19 @@ function peakOf(rss: Record<string, number>, ...keys: string[]): number {
 
 /** measure | measured | old stack | target | met */
 function summaryRows(r: Results): string[][] {
-  const { plan, post, status, jobsList, small, large, accepted, coldStart, growth, rss } = r;
+  const {
+    plan,
+    post,
+    postAlone,
+    status,
+    jobsList,
+    small,
+    large,
+    accepted,
+    coldStart,
+    growth,
+    rss,
+  } = r;
   const e2eMet = (m: E2eMeasure | undefined, limitS: number) =>
     verdict(m && !m.timedOut && m.failed === 0 && m.makespanS <= limitS);
   return [
@@ -1040,6 +1101,13 @@ function summaryRows(r: Results): string[][] {
       "180–300 req/s, p99 280–580 ms",
       "≥ 3,000 req/s, p99 ≤ 25 ms",
       verdict(post && post.rps >= TARGETS.post.rps && post.latencyMs.p99 <= TARGETS.post.p99Ms),
+    ],
+    [
+      `POST generate ${plan.connections} conns, worker stopped (API alone)`,
+      fmtHttp(postAlone),
+      "–",
+      "–",
+      "–",
     ],
     [
       `GET status ${plan.connections} conns`,
@@ -1136,6 +1204,7 @@ function cpuRows(r: Results): string[][] {
     ]);
   };
   add("POST generate", r.post?.cpu);
+  add("POST generate, worker stopped", r.postAlone?.cpu);
   add("GET status", r.status?.cpu);
   add("GET jobs?limit=20", r.jobsList?.cpu);
   add(`${r.plan.smallJobs} jobs, provider 1 s`, r.small?.cpu);
@@ -1151,6 +1220,12 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
   console.log(
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB; Deno ${m.deno}, ` +
       `Postgres ${m.postgres}, Redis ${m.redis}; load: ${m.loadGenerator}; revision ${m.revision}`,
+  );
+  const calibration = m.postgresInsertsPerS as { one: number; ten: number };
+  console.log(
+    `machine yardstick: Postgres single-row inserts ${calibration.one.toLocaleString("en-US")}/s ` +
+      `on one connection, ${calibration.ten.toLocaleString("en-US")}/s on ten ` +
+      `(the issue's machine: 3,400 and 16,000–17,000)`,
   );
   const background = Number(m.backgroundBusyPct);
   console.log(
@@ -1182,6 +1257,7 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
       connections: r.plan.connections,
       durationS: r.plan.httpS,
       post_generate: r.post,
+      post_generate_api_alone: r.postAlone,
       get_status: r.status,
       get_jobs: r.jobsList,
       workerCompletedDuringPostFlood: r.workerCompletedDuringPostFlood,
