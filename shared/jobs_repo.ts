@@ -136,6 +136,16 @@ export function batchedAddJob(db: Db, options: BatcherOptions = {}): Batched<New
 }
 
 /**
+ * A list of job ids as rows `k(kid)`, to join with jobs in the batched statements: one JSON
+ * parameter through `darkroom_ids` (migration 00008), whose small row estimate keeps the join
+ * on the primary key, and whose unknown length lets Postgres keep one generic plan instead of
+ * planning again at every call (as it does for `id = ANY($1)`).
+ */
+function idRows(ids: string[]) {
+  return fragment(sql`darkroom_ids(${JSON.stringify(ids)}) AS k`);
+}
+
+/**
  * True for an error about the data of some row (SQLSTATE class 22, data exception, or 23,
  * integrity constraint): worth retrying the batch row by row. A connection or timeout error
  * would fail every row again.
@@ -257,7 +267,7 @@ export async function getJobs(db: Db, ids: string[]): Promise<JobRow[]> {
     return row ? [row] : [];
   }
   return await db.query<JobRow>(
-    sql`SELECT ${COLUMNS} FROM jobs WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])`,
+    sql`SELECT ${COLUMNS} FROM ${idRows(ids)} JOIN jobs ON jobs.id = k.kid`,
   );
 }
 
@@ -370,18 +380,18 @@ export async function checkInMany(
   const last = new Map(
     items.map((i) => [i.id, i.progress === null ? null : Math.max(0, Math.min(100, i.progress))]),
   );
-  const values = JSON.stringify([...last].map(([id, progress]) => ({ id, progress })));
+  const writes = [...last].filter(([, progress]) => progress !== null);
+  const values = JSON.stringify(writes.map(([id, progress]) => ({ id, progress })));
   const rows = await db.query<{ id: string; status: JobStatus }>(sql`
-    WITH v AS (
-      SELECT * FROM jsonb_to_recordset(${values}::text::jsonb) AS v(id uuid, progress real)
-    ), written AS (
+    WITH written AS (
       UPDATE jobs j SET progress = v.progress, updated_at = now()
-      FROM v
-      WHERE j.id = v.id AND v.progress IS NOT NULL AND j.status = 'processing'
+      FROM ${idRows(writes.map(([id]) => id))},
+           jsonb_to_recordset(${values}::text::jsonb) AS v(id uuid, progress real)
+      WHERE j.id = k.kid AND v.id = k.kid AND j.status = 'processing'
         AND j.progress IS DISTINCT FROM v.progress
       RETURNING j.id
     )
-    SELECT j.id, j.status FROM jobs j JOIN v ON j.id = v.id`);
+    SELECT id, status FROM ${idRows([...last.keys()])} JOIN jobs ON jobs.id = k.kid`);
   return new Map(rows.map((row) => [row.id, row.status]));
 }
 
@@ -391,8 +401,8 @@ export async function markProcessingMany(db: Db, ids: string[]): Promise<JobRow[
   return await db.query<JobRow>(sql`
     UPDATE jobs SET status = 'processing', started_at = coalesce(started_at, now()),
                     error_message = NULL, updated_at = now()
-    WHERE id = ANY(string_to_array(${ids.join(",")}, ',')::uuid[])
-      AND status IN ('pending', 'processing')
+    FROM ${idRows(ids)}
+    WHERE jobs.id = k.kid AND status IN ('pending', 'processing')
     RETURNING ${COLUMNS}`);
 }
 
@@ -404,10 +414,10 @@ export async function setPredictions(
   if (updates.length === 0) return;
   await db.query(sql`
     UPDATE jobs j SET provider_prediction_id = v.prediction_id, updated_at = now()
-    FROM jsonb_to_recordset(${
+    FROM ${idRows(updates.map((u) => u.id))}, jsonb_to_recordset(${
     JSON.stringify(updates.map((u) => ({ id: u.id, prediction_id: u.predictionId })))
   }::text::jsonb) AS v(id uuid, prediction_id text)
-    WHERE j.id = v.id AND j.status = 'processing'`);
+    WHERE j.id = k.kid AND v.id = k.kid AND j.status = 'processing'`);
 }
 
 /** `markCompleted` for several jobs in one statement; returns the ids that were completed. */
@@ -419,8 +429,9 @@ export async function markCompletedMany(
   const rows = await db.query<{ id: string }>(sql`
     UPDATE jobs j SET status = 'completed', images = v.images, progress = 100,
                       error_message = NULL, completed_at = now(), updated_at = now()
-    FROM jsonb_to_recordset(${JSON.stringify(updates)}::text::jsonb) AS v(id uuid, images jsonb)
-    WHERE j.id = v.id AND j.status IN ('pending', 'processing')
+    FROM ${idRows(updates.map((u) => u.id))},
+         jsonb_to_recordset(${JSON.stringify(updates)}::text::jsonb) AS v(id uuid, images jsonb)
+    WHERE j.id = k.kid AND v.id = k.kid AND j.status IN ('pending', 'processing')
     RETURNING j.id`);
   return new Set(rows.map((row) => row.id));
 }

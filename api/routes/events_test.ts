@@ -25,14 +25,27 @@ Deno.test({
       const res = await app.request("/api/v1/events", { signal: controller.signal });
       assert.equal(res.status, 200);
       assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-      const collecting = collectSse(res, (evs) => evs.filter((e) => e.event === "job").length >= 3);
+      // Each change is made once the previous one was seen: the feed sends the latest snapshot
+      // of a job at each poll, so changes closer together than a poll may arrive as one.
+      let step = 0;
+      const changes: Promise<unknown>[] = [];
+      const collecting = collectSse(res, (evs) => {
+        const seen = evs.filter((e) => e.event === "job").map((e) => JSON.parse(e.data));
+        const pending = seen.find((j) => j.status === "pending");
+        if (step === 0 && pending) {
+          step = 1;
+          changes.push(markProcessing(deps.db, pending.id));
+        }
+        if (step === 1 && seen.some((j) => j.status === "processing")) {
+          step = 2;
+          changes.push(setProgress(deps.db, pending.id, 40));
+        }
+        return seen.some((j) => j.progress === 40);
+      });
       await new Promise((r) => setTimeout(r, 100));
       const { job_id } = await (await submit(app, "<img src=x onerror=alert(1)>")).json();
-      await new Promise((r) => setTimeout(r, 50));
-      await markProcessing(deps.db, job_id);
-      await new Promise((r) => setTimeout(r, 50));
-      await setProgress(deps.db, job_id, 40);
       const events = await collecting;
+      await Promise.all(changes);
       controller.abort();
       assert.equal(events[0].event, "ready");
       const jobs = events.filter((e) => e.event === "job").map((e) => ({

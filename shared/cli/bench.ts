@@ -750,21 +750,44 @@ async function backgroundBusyPct(ms = 1000): Promise<number> {
 
 /**
  * The issue's yardstick for the machine: single-row INSERT commits per second on one connection
- * and on ten (its machine: 3.4k and 16–17k). A slower machine gives lower figures everywhere.
+ * and on ten (its machine: 3.4k and 16–17k), measured with pgbench when it is installed (else
+ * postgres.js, whose client side costs more). A slower machine gives lower figures everywhere.
  */
-async function calibratePostgres(seconds = 2): Promise<{ one: number; ten: number }> {
+async function calibratePostgres(seconds = 2): Promise<{ one: number; ten: number; by: string }> {
   const table = `bench_calibrate_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const admin = connectPostgres(testDatabaseUrl(), { max: 1 });
   await admin.exec(`CREATE TABLE "${table}" (id bigserial PRIMARY KEY, v text NOT NULL)`);
-  const rate = async (connections: number) => {
+  const insert = `INSERT INTO "${table}" (v) VALUES ('x')`;
+  const script = await Deno.makeTempFile({ suffix: ".sql" });
+  await Deno.writeTextFile(script, `${insert};\n`);
+  const pgbench = async (connections: number): Promise<number | null> => {
+    const url = new URL(testDatabaseUrl());
+    try {
+      const out = await new Deno.Command("pgbench", {
+        args: [
+          ...["-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username)],
+          ...["-n", "-f", script, "-c", String(connections), "-j", "2", "-T", String(seconds)],
+          decodeURIComponent(url.pathname.slice(1)),
+        ],
+        env: url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {},
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const tps = /tps = ([\d.]+)/.exec(new TextDecoder().decode(out.stdout))?.[1];
+      return out.success && tps ? Math.round(Number(tps)) : null;
+    } catch {
+      return null; // not installed
+    }
+  };
+  const postgresJs = async (connections: number) => {
     const db = connectPostgres(testDatabaseUrl(), { max: connections });
-    const insert = { text: `INSERT INTO "${table}" (v) VALUES ($1)`, values: ["x"] };
-    await Promise.all(Array.from({ length: connections }, () => db.query(insert))); // connect
+    const query = { text: insert, values: [] };
+    await Promise.all(Array.from({ length: connections }, () => db.query(query))); // connect
     let done = 0;
     const until = performance.now() + seconds * 1000;
     await Promise.all(Array.from({ length: connections }, async () => {
       while (performance.now() < until) {
-        await db.query(insert);
+        await db.query(query);
         done++;
       }
     }));
@@ -772,8 +795,12 @@ async function calibratePostgres(seconds = 2): Promise<{ one: number; ten: numbe
     return Math.round(done / seconds);
   };
   try {
-    return { one: await rate(1), ten: await rate(10) };
+    const one = await pgbench(1);
+    const ten = one === null ? null : await pgbench(10);
+    if (one !== null && ten !== null) return { one, ten, by: "pgbench" };
+    return { one: await postgresJs(1), ten: await postgresJs(10), by: "postgres.js" };
   } finally {
+    await Deno.remove(script).catch(() => {});
     await admin.exec(`DROP TABLE "${table}"`).catch(() => {});
     await admin.close();
   }
@@ -1221,11 +1248,11 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB; Deno ${m.deno}, ` +
       `Postgres ${m.postgres}, Redis ${m.redis}; load: ${m.loadGenerator}; revision ${m.revision}`,
   );
-  const calibration = m.postgresInsertsPerS as { one: number; ten: number };
+  const calibration = m.postgresInsertsPerS as { one: number; ten: number; by: string };
   console.log(
     `machine yardstick: Postgres single-row inserts ${calibration.one.toLocaleString("en-US")}/s ` +
       `on one connection, ${calibration.ten.toLocaleString("en-US")}/s on ten ` +
-      `(the issue's machine: 3,400 and 16,000–17,000)`,
+      `(${calibration.by}; the issue's machine: 3,400 and 16,000–17,000)`,
   );
   const background = Number(m.backgroundBusyPct);
   console.log(
