@@ -1,5 +1,6 @@
 /** Image storage: the interface the worker and API use, and the local-disk implementation. */
 import { join } from "node:path";
+import { createBatcher } from "./batcher.ts";
 import { DownloadError, NotFoundError, toError } from "./errors.ts";
 import { detectImageType, imageDimensions, type ImageType } from "./image_info.ts";
 import type { StoredImage } from "./jobs_repo.ts";
@@ -25,7 +26,9 @@ export interface SaveOptions {
 export interface Storage {
   /**
    * Streams a download into storage: capped at maxBytes, type checked by magic bytes, stored
-   * atomically. Returns the StoredImage record. Throws DownloadError when the body is refused.
+   * atomically and durably (on disk before it resolves, so a job marked completed never points
+   * at an image a power cut could lose). Returns the StoredImage record. Throws DownloadError
+   * when the body is refused.
    */
   save(body: ReadableStream<Uint8Array>, options: SaveOptions): Promise<StoredImage>;
   /** Size and mtime of a stored file; null if missing or the name is invalid. */
@@ -60,6 +63,16 @@ export function createLocalStorage(root: string): Storage {
   // The folders are made once per process (two mkdir calls per image showed in profiles); if
   // someone removes them later, the open below notices and they are made again.
   let dirsReady: Promise<void> | undefined;
+  // A rename is durable once its folder is synced; saves finishing together share one sync.
+  const syncGenerated = createBatcher(async (names: string[]) => {
+    const dir = await Deno.open(generatedDir, { read: true });
+    try {
+      await dir.syncData();
+    } finally {
+      dir.close();
+    }
+    return names.map(() => ({ ok: true as const, value: undefined }));
+  });
   function ensureDirs(): Promise<void> {
     dirsReady ??= (async () => {
       await Deno.mkdir(generatedDir, { recursive: true });
@@ -148,11 +161,13 @@ export function createLocalStorage(root: string): Storage {
             true,
           );
         }
+        await file.syncData();
         file.close();
         file = null;
         const dims = imageDimensions(head.subarray(0, headLength));
         const fileName = `${name}.${type.ext}`;
         await Deno.rename(tmpPath, join(generatedDir, fileName));
+        await syncGenerated(fileName);
         return {
           file: fileName,
           content_type: type.contentType,
