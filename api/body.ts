@@ -1,4 +1,4 @@
-/** Reads a JSON request body with a size cap, strict UTF-8 and a content-type check. */
+/** Reads request bodies with a size cap: raw bytes, or JSON with strict UTF-8 and a content-type check. */
 import type { Context } from "hono";
 import { AppError } from "../shared/errors.ts";
 
@@ -8,33 +8,10 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type.trim())) {
     throw new AppError(415, "unsupported_media_type", "Content-Type must be application/json");
   }
-  const declared = Number(c.req.header("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
-  const body = c.req.raw.body;
-  if (!body) throw new AppError(400, "bad_request", "Request body is empty");
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes);
-      }
-      chunks.push(value);
-    }
-  } catch (err) {
-    if (err instanceof AppError) throw err;
+  const bytes = await readRawBody(c.req.raw, maxBytes);
+  if (bytes === "too_large") throw tooLarge(maxBytes);
+  if (bytes === "unreadable") {
     throw new AppError(400, "bad_request", "Could not read the request body");
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
   }
   let text: string;
   try {
@@ -52,6 +29,40 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
       `Malformed JSON in request body: ${(err as Error).message}`,
     );
   }
+}
+
+/** Reads the whole body as bytes, stopping as soon as it grows past `maxBytes`. */
+export async function readRawBody(
+  req: Request,
+  maxBytes: number,
+): Promise<Uint8Array | "too_large" | "unreadable"> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) return "too_large";
+  if (!req.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = req.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return "too_large";
+      }
+      chunks.push(value);
+    }
+  } catch {
+    return "unreadable";
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }
 
 function tooLarge(maxBytes: number): AppError {

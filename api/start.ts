@@ -23,9 +23,7 @@ import { onShutdown, warnIfOpen } from "../shared/runtime.ts";
 import { createMemoryRateLimiter, createRedisRateLimiter } from "../shared/rate_limit.ts";
 import { Redis } from "ioredis";
 import { createLocalStorage } from "../shared/storage.ts";
-import { createSafeFetch } from "../shared/safe_fetch.ts";
-import { createWakeups } from "../worker/wakeups.ts";
-import { startWorker } from "../worker/worker.ts";
+import { startWorker, workerSettings } from "../worker/worker.ts";
 import { createApp } from "./app.ts";
 
 interface Embedded {
@@ -91,20 +89,7 @@ if (import.meta.main) {
     logger,
     config,
     metrics,
-    concurrency: config.WORKER_CONCURRENCY,
-    maintenance: {
-      retentionDays: config.RETENTION_DAYS,
-      reconcileIntervalS: config.RECONCILE_INTERVAL_S,
-      staleAfterS: config.RECONCILE_STALE_S,
-    },
-    // With provider webhooks on, jobs wake on the webhook's NOTIFY instead of polling fast.
-    wakeups: config.PUBLIC_BASE_URL && config.REPLICATE_WEBHOOK_SECRET
-      ? await createWakeups(db)
-      : undefined,
-    webhooks: {
-      send: createSafeFetch({ allowHosts: config.WEBHOOK_ALLOW_HOSTS, timeoutMs: 10_000 }),
-      defaultSecret: config.WEBHOOK_SECRET,
-    },
+    ...await workerSettings(config, db),
   });
   warnIfOpen(config, logger);
   const security = {

@@ -1,5 +1,11 @@
 /** Data access for the `jobs` table: plain functions taking the Db handle first. */
-import { type Batched, type BatcherOptions, createBatcher, settleEach } from "./batcher.ts";
+import {
+  type Batched,
+  type BatcherOptions,
+  createBatcher,
+  type Settled,
+  settleEach,
+} from "./batcher.ts";
 import { type Db, fragment, join, sql } from "./db.ts";
 
 export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
@@ -89,20 +95,7 @@ export async function addJob(db: Db, job: NewJob): Promise<void> {
 export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
   if (jobs.length === 0) return;
   if (jobs.length === 1) return await addJob(db, jobs[0]);
-  const rows = jobs.map((job, n) => ({
-    n,
-    id: job.id,
-    prompt: job.prompt,
-    negative_prompt: job.negative_prompt ?? null,
-    model: job.model,
-    parameters: job.parameters,
-    provider: job.provider,
-    priority: job.priority ?? "normal",
-    request_id: job.request_id ?? null,
-    owner_key_id: job.owner_key_id ?? null,
-    webhook_url: job.webhook_url ?? null,
-    webhook_events: job.webhook_events ?? null,
-  }));
+  const rows = jobs.map((job, n) => ({ n, ...insertValues(job) }));
   await db.query({
     timeoutMs: SUBMIT_DEADLINE_MS,
     ...sql`
@@ -124,15 +117,10 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
  * batch is refused, each job is tried on its own, so one bad row fails alone.
  */
 export function batchedAddJob(db: Db, options: BatcherOptions = {}): Batched<NewJob, void> {
-  return createBatcher(async (jobs: NewJob[]) => {
-    try {
-      await addJobs(db, jobs);
-      return jobs.map(() => ({ ok: true, value: undefined }));
-    } catch (err) {
-      if (jobs.length === 1 || !isRowError(err)) throw err;
-      return await settleEach(jobs, (job) => addJob(db, job));
-    }
-  }, { maxInFlight: 1, ...options });
+  return createBatcher(
+    (jobs: NewJob[]) => allOrEach(jobs, () => addJobs(db, jobs), (job) => addJob(db, job)),
+    { maxInFlight: 1, ...options },
+  );
 }
 
 /**
@@ -146,6 +134,31 @@ function idRows(ids: string[]) {
 }
 
 /**
+ * Runs the multi-row statement for a batch (`all` answers one value per item, or nothing for a
+ * statement without results); when the statement refuses the batch because of one row's data,
+ * runs the one-row statement for each item, so that row fails alone.
+ */
+async function allOrEach<I, O>(
+  items: I[],
+  all: () => Promise<O[] | void>,
+  one: (item: I) => Promise<O>,
+): Promise<Settled<O>[]> {
+  try {
+    const values = await all();
+    return items.map((_, i) => ({ ok: true, value: (values ? values[i] : undefined) as O }));
+  } catch (err) {
+    if (items.length === 1 || !isRowError(err)) throw err;
+    return await settleEach(items, one);
+  }
+}
+
+/** Rows matched back to the ids asked for, in order (null for an id no row answered). */
+function rowsFor(ids: string[], rows: JobRow[]): Settled<JobRow | null>[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
+}
+
+/**
  * True for an error about the data of some row (SQLSTATE class 22, data exception, or 23,
  * integrity constraint): worth retrying the batch row by row. A connection or timeout error
  * would fail every row again.
@@ -155,14 +168,31 @@ function isRowError(err: unknown): boolean {
   return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
 }
 
+/** A new job's column values, defaults filled in (one row of an INSERT). */
+function insertValues(job: NewJob) {
+  return {
+    id: job.id,
+    prompt: job.prompt,
+    negative_prompt: job.negative_prompt ?? null,
+    model: job.model,
+    parameters: job.parameters,
+    provider: job.provider,
+    priority: job.priority ?? "normal",
+    request_id: job.request_id ?? null,
+    owner_key_id: job.owner_key_id ?? null,
+    webhook_url: job.webhook_url ?? null,
+    webhook_events: job.webhook_events ?? null,
+  };
+}
+
 function insertStatement(job: NewJob) {
+  const v = insertValues(job);
   return fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
                       owner_key_id, webhook_url, webhook_events)
-    VALUES (${job.id}, ${job.prompt}, ${job.negative_prompt ?? null}, ${job.model},
-            ${job.parameters}, ${job.provider}, ${job.priority ?? "normal"},
-            ${job.request_id ?? null}, ${job.owner_key_id ?? null}, ${job.webhook_url ?? null},
-            ${job.webhook_events ?? null})`);
+    VALUES (${v.id}, ${v.prompt}, ${v.negative_prompt}, ${v.model}, ${v.parameters}, ${v.provider},
+            ${v.priority}, ${v.request_id}, ${v.owner_key_id}, ${v.webhook_url},
+            ${v.webhook_events})`);
 }
 
 /** The job's status only (the worker checks it between polls to notice a cancel). */
@@ -280,11 +310,10 @@ export function batchedGetJob(
   db: Db,
   options: BatcherOptions = {},
 ): Batched<string, JobRow | null> {
-  return createBatcher(async (ids: string[]) => {
-    const rows = await getJobs(db, [...new Set(ids)]);
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
-  }, { maxInFlight: 3, ...options });
+  return createBatcher(
+    async (ids: string[]) => rowsFor(ids, await getJobs(db, [...new Set(ids)])),
+    { maxInFlight: 3, ...options },
+  );
 }
 
 export interface ListOptions {
@@ -472,43 +501,41 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
   const opts = { maxInFlight: 2, ...options };
-  const claim = createBatcher(async (ids: string[]) => {
-    const rows = await markProcessingMany(db, [...new Set(ids)]);
-    const byId = new Map(rows.map((row) => [row.id, row]));
-    return ids.map((id) => ({ ok: true, value: byId.get(id) ?? null }));
-  }, opts);
+  const claim = createBatcher(
+    async (ids: string[]) => rowsFor(ids, await markProcessingMany(db, [...new Set(ids)])),
+    opts,
+  );
   const predictions = createBatcher(
     (updates: { id: string; predictionId: string }[]) =>
-      eachOrAll(updates, () => setPredictions(db, updates)),
+      allOrEach(
+        updates,
+        () => setPredictions(db, updates),
+        (u) => setPrediction(db, u.id, u.predictionId),
+      ),
     opts,
   );
   const checkIn = createBatcher(async (items: { id: string; progress: number | null }[]) => {
     const found = await checkInMany(db, items);
     return items.map((i) => ({ ok: true, value: found.get(i.id) ?? null }));
   }, opts);
-  const complete = createBatcher(async (updates: { id: string; images: StoredImage[] }[]) => {
-    let done: Set<string>;
-    try {
-      done = await markCompletedMany(db, updates);
-    } catch (err) {
-      // One refused row (odd characters in a file name?) must not fail the others.
-      if (updates.length === 1 || !isRowError(err)) throw err;
-      return await settleEach(updates, (u) => markCompleted(db, u.id, u.images).then(Boolean));
-    }
-    return updates.map((u) => ({ ok: true, value: done.has(u.id) }));
-  }, opts);
+  const complete = createBatcher(
+    (updates: { id: string; images: StoredImage[] }[]) =>
+      allOrEach(
+        updates,
+        async () => {
+          const done = await markCompletedMany(db, updates);
+          return updates.map((u) => done.has(u.id));
+        },
+        async (u) => (await markCompleted(db, u.id, u.images)) !== null,
+      ),
+    opts,
+  );
   return {
     claim,
     setPrediction: (id, predictionId) => predictions({ id, predictionId }),
     checkIn: (id, progress) => checkIn({ id, progress }),
     complete: (id, images) => complete({ id, images }),
   };
-}
-
-/** Runs one statement for all items; they all succeed or all fail with it. */
-async function eachOrAll<I>(items: I[], statement: () => Promise<void>) {
-  await statement();
-  return items.map(() => ({ ok: true as const, value: undefined }));
 }
 
 /** Marks a processing job completed with its stored images. */

@@ -1,7 +1,10 @@
 /** A running worker: the queue listener plus its heartbeat. */
 import { hostname } from "node:os";
+import type { Config } from "../shared/config.ts";
+import type { Db } from "../shared/db.ts";
 import { batchedWorkerQueries, heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import { createSafeFetch } from "../shared/safe_fetch.ts";
 import type { DispatchDeps } from "../shared/webhook_deliveries.ts";
 import {
   type MaintenanceOptions,
@@ -9,6 +12,7 @@ import {
   startWebhookDispatcher,
 } from "./maintenance.ts";
 import { type ProcessDeps, processJob } from "./process_job.ts";
+import { createWakeups } from "./wakeups.ts";
 
 export interface WorkerDeps extends ProcessDeps {
   queue: JobQueue;
@@ -24,6 +28,32 @@ export interface RunningWorker {
   readonly id: string;
   /** Stops taking jobs, drains the running ones and removes the heartbeat. */
   close(): Promise<void>;
+}
+
+/**
+ * The worker's settings from the configuration (shared by `deno task worker` and the all-in-one
+ * `deno task start`): concurrency, maintenance, webhook wake-ups and outgoing webhooks.
+ */
+export async function workerSettings(
+  config: Config,
+  db: Db,
+): Promise<Pick<WorkerDeps, "concurrency" | "maintenance" | "wakeups" | "webhooks">> {
+  return {
+    concurrency: config.WORKER_CONCURRENCY,
+    maintenance: {
+      retentionDays: config.RETENTION_DAYS,
+      reconcileIntervalS: config.RECONCILE_INTERVAL_S,
+      staleAfterS: config.RECONCILE_STALE_S,
+    },
+    // With provider webhooks on, jobs wake on the webhook's NOTIFY instead of polling fast.
+    wakeups: config.PUBLIC_BASE_URL && config.REPLICATE_WEBHOOK_SECRET
+      ? await createWakeups(db)
+      : undefined,
+    webhooks: {
+      send: createSafeFetch({ allowHosts: config.WEBHOOK_ALLOW_HOSTS, timeoutMs: 10_000 }),
+      defaultSecret: config.WEBHOOK_SECRET,
+    },
+  };
 }
 
 /** Starts listening to the queue and beating the heartbeat. */

@@ -14,6 +14,7 @@ import {
   WebhookVerificationError,
 } from "../../shared/webhook_signature.ts";
 import type { AppEnv } from "../app.ts";
+import { readRawBody } from "../body.ts";
 import { errorBody } from "../http_errors.ts";
 
 /** Largest webhook body accepted (a prediction with long logs and many output URLs fits). */
@@ -150,38 +151,4 @@ function predictionOf(json: unknown): WebhookPrediction | null {
   }
   if (typeof status !== "string") return null;
   return { id, status, logs: typeof logs === "string" ? logs : null };
-}
-
-/** Reads the whole body as bytes, stopping as soon as it grows past `maxBytes`. */
-async function readRawBody(
-  req: Request,
-  maxBytes: number,
-): Promise<Uint8Array | "too_large" | "unreadable"> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) return "too_large";
-  if (!req.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = req.body.getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        return "too_large";
-      }
-      chunks.push(value);
-    }
-  } catch {
-    return "unreadable";
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
 }

@@ -31,7 +31,6 @@ import {
   serviceEnv,
   type ServiceProcess,
   startService,
-  taskCommand,
 } from "../testing/processes.ts";
 import { hasWrk, type LoadResult, type LoadSpec, quantile, runLoadProcess } from "./bench_load.ts";
 
@@ -316,39 +315,13 @@ async function deleteQueueKeys(prefix: string): Promise<number> {
 }
 
 /** Starts a role like `startService`, adding `--cpu-prof` when profiling is on. */
-async function startRole(
+function startRole(
   role: string,
   env: Record<string, string>,
   profileDir: string | undefined,
 ): Promise<ServiceProcess> {
-  if (!profileDir) return await startService(role, env);
-  const [run, ...rest] = await taskCommand(role);
-  const child = new Deno.Command("deno", {
-    args: [run, "--cpu-prof", `--cpu-prof-dir=${profileDir}/${role}`, ...rest],
-    cwd: ROOT,
-    env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...env },
-    clearEnv: true,
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  return {
-    role,
-    child,
-    output: () => "",
-    async stop(graceMs = 10_000) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, graceMs);
-      const status = await child.status;
-      clearTimeout(timer);
-      return status;
-    },
-  };
+  const denoFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/${role}`] : [];
+  return startService(role, env, { denoFlags });
 }
 
 const stops = new WeakMap<ServiceProcess, Promise<void>>();

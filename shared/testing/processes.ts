@@ -99,14 +99,19 @@ function buildUiOnce(): Promise<unknown> {
   return uiBuilt;
 }
 
-/** Starts the command of `deno task <role>` with `env` (nothing inherited that could point elsewhere). */
+/**
+ * Starts the command of `deno task <role>` with `env` (nothing inherited that could point
+ * elsewhere); `denoFlags` go after `deno run` (the benchmark's `--cpu-prof`).
+ */
 export async function startService(
   role: string,
   env: Record<string, string>,
+  options: { denoFlags?: string[] } = {},
 ): Promise<ServiceProcess> {
   await buildUiOnce();
+  const [run, ...rest] = await taskCommand(role);
   const child = new Deno.Command("deno", {
-    args: await taskCommand(role),
+    args: [run, ...options.denoFlags ?? [], ...rest],
     cwd: ROOT,
     env: { ...baseEnv(), ...env },
     clearEnv: true,
