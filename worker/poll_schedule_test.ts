@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { nextPollDelayMs, pollDelayMs, remainingMs } from "./poll_schedule.ts";
+import {
+  createRunTimes,
+  firstPollDelayMs,
+  nextPollDelayMs,
+  pollDelayMs,
+  remainingMs,
+} from "./poll_schedule.ts";
 
 Deno.test("poll schedule: 250 ms for the first two seconds, then backs off to 3 s", () => {
   assert.equal(pollDelayMs(0), 250);
@@ -35,4 +41,35 @@ Deno.test("poll schedule: sleeps until just after the expected end, within the b
   const slow = [{ at: 0, percent: 1 }, { at: 1000, percent: 2 }];
   assert.equal(nextPollDelayMs(2, slow), 3000, "never longer than 3 s");
   assert.equal(nextPollDelayMs(100, slow), 3000);
+});
+
+Deno.test("poll schedule: the first poll waits for the usual run time, within 250 ms and 3 s", () => {
+  assert.equal(firstPollDelayMs(null), 250, "nothing known: the base schedule");
+  assert.equal(firstPollDelayMs(1000), Math.round(1000 * 1.05 + 25));
+  assert.equal(firstPollDelayMs(100), 250, "never sooner than the base schedule");
+  assert.equal(firstPollDelayMs(60_000), 3000, "never longer than 3 s: progress still shows");
+  assert.equal(firstPollDelayMs(0), 250);
+  assert.equal(firstPollDelayMs(NaN), 250);
+});
+
+Deno.test("poll schedule: run times give a low estimate per kind once three are known", () => {
+  const times = createRunTimes({ kinds: 2, keep: 4 });
+  assert.equal(times.expectedMs("a"), null);
+  times.record("a", 1000);
+  times.record("a", 1200);
+  assert.equal(times.expectedMs("a"), null, "two runs are not enough");
+  times.record("a", 900);
+  assert.equal(times.expectedMs("a"), 900, "the 25th percentile of 900, 1000, 1200");
+  for (const ms of [5000, 5000, 5000, 5000]) times.record("a", ms);
+  assert.equal(times.expectedMs("a"), 5000, "only the last four runs count");
+  times.record("a", NaN);
+  times.record("a", -1);
+  assert.equal(times.expectedMs("a"), 5000, "nonsense is ignored");
+  for (const ms of [1, 2, 3]) times.record("b", ms);
+  times.expectedMs("a");
+  times.record("a", 5000); // "a" used last: "b" is now the oldest kind
+  for (const ms of [7, 8, 9]) times.record("c", ms);
+  assert.equal(times.expectedMs("b"), null, "the least recently recorded kind is forgotten");
+  assert.equal(times.expectedMs("a"), 5000);
+  assert.equal(times.expectedMs("c"), 7);
 });

@@ -23,7 +23,13 @@ import { isFinished, type Prediction, type Provider } from "../shared/providers/
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage.ts";
-import { nextPollDelayMs, pollDelayMs, type ProgressSample } from "./poll_schedule.ts";
+import {
+  firstPollDelayMs,
+  nextPollDelayMs,
+  pollDelayMs,
+  type ProgressSample,
+  type RunTimes,
+} from "./poll_schedule.ts";
 
 export interface ProcessDeps {
   db: Db;
@@ -34,6 +40,8 @@ export interface ProcessDeps {
   metrics?: Metrics;
   /** The per-job statements; a worker shares them between its running jobs (batched). */
   queries?: WorkerQueries;
+  /** Recent run times by kind of prediction: the first poll waits for the usual end. */
+  runTimes?: RunTimes;
   /** Early wake-ups from provider webhooks; with them, polling is only a slow fallback. */
   wakeups?: { sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void> };
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
@@ -111,8 +119,8 @@ async function run(
   signal: AbortSignal,
   log: Logger,
 ): Promise<JobStatus | null> {
-  const prediction = await resumeOrCreate(deps, job, provider, signal, log);
-  const done = await waitForPrediction(deps, job, provider, prediction, signal, log);
+  const { prediction, created } = await resumeOrCreate(deps, job, provider, signal, log);
+  const done = await waitForPrediction(deps, job, provider, prediction, created, signal, log);
   if (done.status === "succeeded") {
     if (done.output.length === 0) {
       throw new ProviderError("Prediction succeeded with no output", false);
@@ -138,12 +146,12 @@ async function resumeOrCreate(
   provider: Provider,
   signal: AbortSignal,
   log: Logger,
-): Promise<Prediction> {
+): Promise<{ prediction: Prediction; created: boolean }> {
   if (job.provider_prediction_id) {
     try {
       const resumed = await provider.get(job.provider_prediction_id, { signal });
       log.info("resuming prediction", { predictionId: resumed.id, status: resumed.status });
-      return resumed;
+      return { prediction: resumed, created: false };
     } catch (err) {
       if (!(err instanceof PredictionNotFoundError)) throw err;
       log.warn("stored prediction is gone; creating a new one", {
@@ -160,7 +168,12 @@ async function resumeOrCreate(
   }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
   await queriesOf(deps).setPrediction(job.id, created.id);
   log.info("prediction created", { predictionId: created.id });
-  return created;
+  return { prediction: created, created: true };
+}
+
+/** Predictions of one kind (provider, model, parameters) usually take about as long. */
+function kindOf(job: JobRow): string {
+  return `${job.provider}\n${job.model}\n${JSON.stringify(job.parameters)}`;
 }
 
 async function waitForPrediction(
@@ -168,6 +181,7 @@ async function waitForPrediction(
   job: JobRow,
   provider: Provider,
   first: Prediction,
+  createdNow: boolean,
   signal: AbortSignal,
   log: Logger,
 ): Promise<Prediction> {
@@ -191,6 +205,9 @@ async function waitForPrediction(
     if (deps.wakeups) {
       // Webhooks announce the end: poll four times less often, but wake at once when told.
       await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
+    } else if (poll === 0 && createdNow) {
+      // Just created: no progress yet, but the last runs of its kind say when it may end.
+      await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job)) ?? null), signal);
     } else await sleep(nextPollDelayMs(poll, samples), signal);
     prediction = await provider.get(prediction.id, { signal });
     const progress = parseProgress(prediction.logs);
@@ -209,6 +226,9 @@ async function waitForPrediction(
       }
       throw new JobStopped(`job is ${status ?? "deleted"}`);
     }
+  }
+  if (prediction.status === "succeeded" && prediction.runMs !== undefined) {
+    deps.runTimes?.record(kindOf(job), prediction.runMs);
   }
   log.debug("prediction finished", { predictionId: prediction.id, status: prediction.status });
   return prediction;

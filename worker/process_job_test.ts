@@ -11,7 +11,8 @@ import { createReplicateProvider } from "../shared/providers/replicate.ts";
 import { RetryLaterError } from "../shared/queue/queue.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
 import { type FakeReplicate, startFakeReplicate } from "../shared/testing/fake_replicate.ts";
-import { processJob } from "./process_job.ts";
+import { createRunTimes } from "./poll_schedule.ts";
+import { type ProcessDeps, processJob } from "./process_job.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -21,7 +22,12 @@ interface Ctx {
   deps: TestDeps;
   fake: FakeReplicate;
   submit(model: string, parameters?: Record<string, unknown>): Promise<JobRow>;
-  run(id: string, attempt?: number, maxAttempts?: number): Promise<void>;
+  run(
+    id: string,
+    attempt?: number,
+    maxAttempts?: number,
+    extra?: Partial<ProcessDeps>,
+  ): Promise<void>;
 }
 
 function withWorker(name: string, fn: (ctx: Ctx) => Promise<void>) {
@@ -51,8 +57,8 @@ function withWorker(name: string, fn: (ctx: Ctx) => Promise<void>) {
             provider: resolved.provider.name,
           });
         },
-        run(id, attempt = 1, maxAttempts = 3) {
-          return processJob({ ...deps, sleep }, { jobId: id }, {
+        run(id, attempt = 1, maxAttempts = 3, extra = {}) {
+          return processJob({ ...deps, sleep, ...extra }, { jobId: id }, {
             attempt,
             maxAttempts,
             signal: new AbortController().signal,
@@ -108,6 +114,49 @@ withWorker("worker: a Replicate job completes, reporting progress from the logs"
   assert.equal(t.fake.createdCount, 1);
   assert.ok([...seen].some((p) => p > 0 && p < 100), `intermediate progress seen: ${[...seen]}`);
 });
+
+withWorker(
+  "worker: predictions of a kind seen before are polled once, at their usual end",
+  async (t) => {
+    t.fake.latencyMs = 300;
+    const runTimes = createRunTimes();
+    const asked: number[] = [];
+    // Real waits (the ctx's own sleep is shortened), and every requested delay recorded.
+    const sleep = (ms: number) => {
+      asked.push(ms);
+      return new Promise<void>((r) => setTimeout(r, ms));
+    };
+    const kindPolls: number[] = [];
+    for (let n = 0; n < 4; n++) {
+      const job = await t.submit("black-forest-labs/flux-schnell", { width: 64, height: 64 });
+      asked.length = 0;
+      const before = t.fake.requestsTo("GET", /^\/v1\/predictions\//).length;
+      await t.run(job.id, 1, 3, { runTimes, sleep });
+      assert.equal((await getJob(t.deps.db, job.id))?.status, "completed");
+      kindPolls.push(t.fake.requestsTo("GET", /^\/v1\/predictions\//).length - before);
+      if (n < 3) {
+        assert.equal(asked[0], 250, `run ${n}: nothing known yet, the base schedule`);
+      } else {
+        // Three runs of 300 ms at the provider: the first poll waits until just past 300 ms.
+        assert.equal(asked[0], Math.round(300 * 1.05 + 25));
+      }
+    }
+    assert.equal(
+      runTimes.expectedMs(`replicate\nblack-forest-labs/flux-schnell\n{"width":64,"height":64}`),
+      300,
+    );
+    assert.ok(
+      kindPolls.slice(0, 3).every((n) => n >= 2),
+      `first runs poll on the way: ${kindPolls}`,
+    );
+    assert.equal(kindPolls[3], 1, `a known kind is asked once: ${kindPolls}`);
+    // Other parameters are another kind: back to the base schedule.
+    const other = await t.submit("black-forest-labs/flux-schnell", { width: 128, height: 64 });
+    asked.length = 0;
+    await t.run(other.id, 1, 3, { runTimes, sleep });
+    assert.equal(asked[0], 250);
+  },
+);
 
 withWorker("worker: a stored prediction is resumed, not paid for twice", async (t) => {
   const job = await t.submit("black-forest-labs/flux-schnell");

@@ -11,6 +11,7 @@ import {
   startMaintenance,
   startWebhookDispatcher,
 } from "./maintenance.ts";
+import { createRunTimes } from "./poll_schedule.ts";
 import { type ProcessDeps, processJob } from "./process_job.ts";
 import { createWakeups } from "./wakeups.ts";
 
@@ -62,8 +63,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const log = deps.logger.child({ workerId: id });
   // The running jobs share their statements (a few per round, not one per job).
   const queries = deps.queries ?? batchedWorkerQueries(deps.db);
+  // What its recent predictions took, so a new one of the same kind is polled when it may end.
+  const runTimes = deps.runTimes ?? createRunTimes();
   const listener = deps.queue.listenQueue(
-    (message, ctx) => processJob({ ...deps, queries, logger: log }, message, ctx),
+    (message, ctx) => processJob({ ...deps, queries, runTimes, logger: log }, message, ctx),
     { concurrency: deps.concurrency },
   );
   const beat = () =>

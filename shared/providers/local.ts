@@ -232,6 +232,7 @@ function snapshot(p: LocalPrediction, at: number, stepMs: number): Prediction {
       : [],
     logs: started ? progressLogs(p.seed, stepsDone, p.steps, stepMs) : "",
     error: null,
+    ...(status === "succeeded" ? { runMs: doneAt - p.createdAt } : {}),
   };
 }
 

@@ -82,6 +82,8 @@ Deno.test("create starts a prediction; steps advance with the clock to succeeded
   assert.equal(done.status, "succeeded");
   assert.deepEqual(done.output, [`local://${created.id}/0`]);
   assert.equal(done.error, null);
+  assert.equal(done.runMs, 1000, "20 steps of 50 ms");
+  assert.equal(almost.runMs, undefined);
   const doneLines = lines(done.logs);
   assert.equal(doneLines.length, 2 + 20);
   assert.equal(doneLines.at(-1), "100%|██████████| 20/20 [00:01<00:00, 20.00it/s]");

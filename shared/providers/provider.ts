@@ -18,6 +18,8 @@ export interface Prediction {
   logs: string;
   /** The provider's error message when status is failed. */
   error: string | null;
+  /** Creation to completion at the provider (ms, by its own clock), once finished and known. */
+  runMs?: number;
 }
 
 export interface PredictionInput {

@@ -333,12 +333,14 @@ function toPrediction(raw: unknown, action: string): Prediction {
     : typeof raw.error === "string"
     ? raw.error
     : JSON.stringify(raw.error);
+  const runMs = Date.parse(String(raw.completed_at)) - Date.parse(String(raw.created_at));
   return {
     id: raw.id,
     status,
     output: outputUrls(raw.output),
     logs: typeof raw.logs === "string" ? raw.logs : "",
     error,
+    ...(runMs >= 0 ? { runMs } : {}),
   };
 }
 

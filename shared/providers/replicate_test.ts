@@ -126,6 +126,9 @@ Deno.test("get follows a prediction to succeeded, with progress in the logs", as
   assert.equal(last.output.length, 2);
   for (const url of last.output) assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/files\//);
   assert.equal(parseProgress(last.logs), 100);
+  // created_at → completed_at at the provider: the fake's latency.
+  assert.equal(last.runMs, 400);
+  assert.ok(seen.slice(0, -1).every((p) => p.runMs === undefined), "no run time before the end");
 
   const running = seen.filter((p) => p.status === "processing");
   assert.ok(running.length > 0, "saw the prediction processing");
