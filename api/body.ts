@@ -2,6 +2,9 @@
 import type { Context } from "hono";
 import { AppError } from "../shared/errors.ts";
 
+/** Strict UTF-8 (a lone surrogate or overlong form is refused, not replaced); stateless. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Parses the body as JSON or throws 415/413/400 AppErrors with clear messages. */
 export async function readJsonBody(c: Context, maxBytes: number): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
@@ -15,7 +18,7 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new AppError(400, "bad_request", "Request body is not valid UTF-8");
   }
@@ -36,9 +39,22 @@ export async function readRawBody(
   req: Request,
   maxBytes: number,
 ): Promise<Uint8Array | "too_large" | "unreadable"> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
+  const length = req.headers.get("content-length");
+  const declared = Number(length ?? "0");
   if (declared > maxBytes) return "too_large";
   if (!req.body) return new Uint8Array(0);
+  if (length !== null && /^\d+$/.test(length)) {
+    // A declared length within the cap: the server reads exactly that many bytes (a body that
+    // ends early fails the read), so the whole body can be taken at once.
+    let bytes: Uint8Array;
+    try {
+      bytes = await req.bytes();
+    } catch {
+      return "unreadable";
+    }
+    // A Request built in process (not by the server) may not match its header: check anyway.
+    return bytes.byteLength > maxBytes ? "too_large" : bytes;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
