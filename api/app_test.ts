@@ -182,6 +182,43 @@ withApp("api: GET /jobs pages newest first and validates its query", async (deps
 });
 
 withApp(
+  "api: lists asked while jobs are submitted show every job accepted before them",
+  async (_deps, app) => {
+    const list = async (query = "") =>
+      (await (await app.request(`/api/v1/jobs${query}`)).json()).map((j: { id: string }) => j.id);
+    const accepted: string[] = [];
+    const seen: { before: string[]; ids: string[] }[] = [];
+    // Submits and lists interleave: every list starts after the 202s before it and must show them.
+    await Promise.all(Array.from({ length: 6 }, async (_, worker) => {
+      for (let round = 0; round < 4; round++) {
+        if (worker % 2 === 0) {
+          const res = await post(app, { prompt: `w${worker} r${round}`, model: "local/abstract" });
+          assert.equal(res.status, 202);
+          accepted.push((await res.json()).job_id);
+        } else {
+          const before = [...accepted];
+          seen.push({ before, ids: await list("?limit=100") });
+        }
+      }
+    }));
+    for (const { before, ids } of seen) {
+      for (const id of before) {
+        assert.ok(
+          ids.includes(id),
+          `a list misses ${id}, accepted before it`,
+        );
+      }
+    }
+    const all = await list("?limit=100");
+    assert.equal(all.length, 12);
+    assert.deepEqual(new Set(all), new Set(accepted));
+    // Different queries are different reads.
+    const [two, one] = await Promise.all([list("?limit=2"), list("?limit=1")]);
+    assert.deepEqual([two.length, one.length], [2, 1]);
+  },
+);
+
+withApp(
   "api: GET /models lists the local styles and says Replicate needs a token",
   async (_deps, app) => {
     const body = await (await app.request("/api/v1/models")).json();

@@ -114,6 +114,13 @@ withAuth("auth: a key sees, cancels and deletes only its own jobs; admin sees al
   assert.equal(bobList.headers.get("x-total-count"), "0");
   const adminList = await (await call(app, "/api/v1/jobs", keys.admin)).json();
   assert.deepEqual(adminList.map((j: { id: string }) => j.id), [job_id]);
+  // Lists asked at the same moment by different keys are read for each key apart.
+  const together = await Promise.all(
+    [keys.alice, keys.bob, keys.admin, keys.bob, keys.alice].map(async (key) =>
+      (await (await call(app, "/api/v1/jobs", key)).json()).map((j: { id: string }) => j.id)
+    ),
+  );
+  assert.deepEqual(together, [[job_id], [], [job_id], [], [job_id]]);
   assert.equal((await call(app, `/api/v1/status/${job_id}`, keys.admin)).status, 200);
   // Metrics are for admins.
   assert.equal((await call(app, "/metrics")).status, 401);

@@ -114,3 +114,70 @@ export async function settleEach<I, O>(
     r.status === "fulfilled" ? { ok: true, value: r.value } : { ok: false, error: r.reason }
   );
 }
+
+/** Options of `createSharedReads`. */
+export interface SharedReadsOptions {
+  /** After this long a running read is no longer joined: new callers read on their own (ms). */
+  staleMs?: number;
+}
+
+/**
+ * The same read for many callers at once ("single flight" that never answers from the past).
+ * A call finding no read of its key running starts one at once. Calls made while one runs wait
+ * for it to end and then share the next read, started after every one of them was made: a client
+ * still sees what it wrote before asking. Under load, N identical requests then cost about one
+ * query and one serialisation. A failed read fails only the calls that shared it.
+ */
+export function createSharedReads<T>(
+  options: SharedReadsOptions = {},
+): (key: string, read: () => Promise<T>) => Promise<T> {
+  const staleMs = options.staleMs ?? 250;
+  interface Next {
+    read: () => Promise<T>;
+    promise: Promise<T>;
+    resolve: (value: T) => void;
+    reject: (error: unknown) => void;
+  }
+  interface State {
+    startedAt: number;
+    next: Next | null;
+  }
+  const states = new Map<string, State>();
+
+  const start = (key: string, read: () => Promise<T>): Promise<T> => {
+    const state: State = { startedAt: performance.now(), next: null };
+    states.set(key, state);
+    let running: Promise<T>;
+    try {
+      running = read();
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const settle = () => {
+      if (states.get(key) === state) states.delete(key);
+      const next = state.next;
+      if (next) start(key, next.read).then(next.resolve, next.reject);
+    };
+    running.then(settle, settle);
+    return running;
+  };
+
+  return (key, read) => {
+    const state = states.get(key);
+    if (!state) return start(key, read);
+    if (performance.now() - state.startedAt > staleMs) {
+      // Stuck (a query waiting for its deadline): read alone rather than queue behind it.
+      return read();
+    }
+    if (!state.next) {
+      let resolve!: (value: T) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      state.next = { read, promise, resolve, reject };
+    }
+    return state.next.promise;
+  };
+}

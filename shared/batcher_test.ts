@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createBatcher, type Settled, settleEach } from "./batcher.ts";
+import { createBatcher, createSharedReads, type Settled, settleEach } from "./batcher.ts";
 
 /** A run function that records its batches and answers when released. */
 function gated() {
@@ -104,4 +104,77 @@ Deno.test("batcher: a batch stuck past staleMs no longer holds back the calls be
   assert.deepEqual(await Promise.all(next), [20, 30]);
   g.gates[0]();
   assert.equal(await stuck, 10);
+});
+
+/** A read that counts its runs and answers when released. */
+function gatedReads() {
+  const gates: { resolve: (v: string) => void; reject: (e: unknown) => void }[] = [];
+  let runs = 0;
+  const read = () => {
+    const n = ++runs;
+    return new Promise<string>((resolve, reject) =>
+      gates.push({ resolve: (v) => resolve(`${v}#${n}`), reject })
+    );
+  };
+  return { gates, read, runs: () => runs };
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 0));
+
+Deno.test("shared reads: an idle call reads at once; calls during a read share the next one", async () => {
+  const g = gatedReads();
+  const shared = createSharedReads<string>();
+  const first = shared("k", g.read);
+  assert.equal(g.runs(), 1, "an idle call reads at once");
+  await tick();
+  const later = [shared("k", g.read), shared("k", g.read), shared("k", g.read)];
+  await tick();
+  assert.equal(g.runs(), 1, "nobody joins a read that started before they asked");
+  g.gates.shift()!.resolve("a");
+  assert.equal(await first, "a#1");
+  await tick();
+  assert.equal(g.runs(), 2, "the waiting calls share one new read");
+  g.gates.shift()!.resolve("b");
+  assert.deepEqual(await Promise.all(later), ["b#2", "b#2", "b#2"]);
+  await tick();
+  const again = shared("k", g.read);
+  assert.equal(g.runs(), 3, "idle again: the next call reads at once");
+  g.gates.shift()!.resolve("c");
+  assert.equal(await again, "c#3");
+});
+
+Deno.test("shared reads: keys are independent and a failure fails only its own callers", async () => {
+  const g = gatedReads();
+  const shared = createSharedReads<string>();
+  const a = shared("a", g.read);
+  const b = shared("b", g.read);
+  assert.equal(g.runs(), 2, "another key does not wait");
+  const aNext = shared("a", g.read);
+  g.gates.shift()!.reject(new Error("boom"));
+  await assert.rejects(a, /boom/);
+  await tick();
+  g.gates.shift()!.resolve("b");
+  assert.equal(await b, "b#2");
+  g.gates.shift()!.resolve("a");
+  assert.equal(await aNext, "a#3", "the callers after a failed read get a fresh one");
+  const thrown = shared("t", () => {
+    throw new Error("sync");
+  });
+  await assert.rejects(thrown, /sync/);
+  const after = shared("t", g.read);
+  g.gates.shift()!.resolve("t");
+  assert.equal(await after, "t#4", "a read that throws at once leaves the key free");
+});
+
+Deno.test("shared reads: a read stuck past staleMs is not joined", async () => {
+  const g = gatedReads();
+  const shared = createSharedReads<string>({ staleMs: 20 });
+  const stuck = shared("k", g.read);
+  await new Promise((r) => setTimeout(r, 40));
+  const fresh = shared("k", g.read);
+  assert.equal(g.runs(), 2, "a new read instead of waiting behind the stuck one");
+  g.gates[1].resolve("fresh");
+  assert.equal(await fresh, "fresh#2");
+  g.gates[0].resolve("late");
+  assert.equal(await stuck, "late#1");
 });

@@ -29,6 +29,7 @@ import {
   listQuery,
 } from "../../shared/schemas.ts";
 import { listDeliveries } from "../../shared/webhook_deliveries.ts";
+import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
@@ -48,6 +49,8 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const addPending = batchedAddJob(deps.db);
   // Concurrent reads by id share one SELECT in the same way.
   const readJob = batchedGetJob(deps.db);
+  // Identical list requests made while one is being read share the next read and its JSON.
+  const listReads = createSharedReads<string>();
 
   /** Queues a job; when the queue refuses, the job is removed and the client told 503. */
   const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
@@ -188,15 +191,20 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const principal = principalOf(c);
     const owner = principal.admin ? undefined : principal.key?.id;
-    const [rows, total] = await Promise.all([
-      listJobs(deps.db, { ...parsed.data, owner }),
+    const filters = { ...parsed.data, owner };
+    // The owner is the only thing about the caller that changes the answer: it is in the key.
+    const [body, total] = await Promise.all([
+      listReads(
+        JSON.stringify(filters),
+        async () => JSON.stringify((await listJobs(deps.db, filters)).map(jobToJson)),
+      ),
       totals.get(
         `${parsed.data.status ?? ""}:${owner ?? ""}`,
         () => countJobs(deps.db, parsed.data.status, owner),
       ),
     ]);
     c.header("X-Total-Count", String(total));
-    return c.json(rows.map(jobToJson));
+    return c.body(body, 200, { "Content-Type": "application/json" });
   });
 
   app.post("/jobs/:id/cancel", async (c) => {
