@@ -14,11 +14,11 @@ export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHan
     c.set("requestId", requestId);
     c.set("logger", log);
     const started = performance.now();
-    // Headers set before the handler ride on its response; setting them afterwards would make
-    // Hono copy the whole response (a fifth of the time of a small GET).
+    // Headers set before the handler ride on its response: every response is built through the
+    // context (tested for every kind of answer). Reading c.res.headers afterwards would make Deno
+    // copy them out of its native fast path (about a tenth of the time of a small GET).
     c.header("X-Request-Id", requestId);
     await next();
-    if (!c.res.headers.has("X-Request-Id")) c.res.headers.set("X-Request-Id", requestId);
     const status = c.res.status;
     const ms = performance.now() - started;
     // The matched route pattern (not the raw path) keeps the label set small.
@@ -39,18 +39,10 @@ export function securityHeaders(): MiddlewareHandler {
     ["X-Frame-Options", "DENY"],
     ["Cross-Origin-Opener-Policy", "same-origin"],
   ];
+  // Set before the handler, so they ride on every response built through the context (all of
+  // them: routes, errors, streams, static files, CORS preflights; tested).
   return async (c, next) => {
     for (const [name, value] of headers) c.header(name, value);
     await next();
-    // Responses built without c (streams, errors) still get them, without copying the body.
-    for (const [name, value] of headers) {
-      if (!c.res.headers.has(name)) {
-        try {
-          c.res.headers.set(name, value);
-        } catch {
-          // Immutable headers (a fetched Response): leave them.
-        }
-      }
-    }
   };
 }

@@ -4,6 +4,8 @@ import { createLogger } from "../../shared/logger.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { processJob } from "../../worker/process_job.ts";
 import { createApp } from "../app.ts";
+import { testQueuePrefix, testRedisUrl } from "../../shared/testing/db.ts";
+import { adminQueueRoutes } from "./admin_queues.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -145,6 +147,84 @@ Deno.test({
       const text = await boom.text();
       assert.doesNotMatch(text, /at .*\.ts:\d+|SELECT|INSERT/);
     } finally {
+      await deps.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "security: every kind of answer carries the security headers and a request id",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    const board = adminQueueRoutes({ redisUrl: testRedisUrl(), prefix: testQueuePrefix() });
+    try {
+      // With and without CORS: its middleware reads c.res early, which changes how Hono builds
+      // answers, so both must carry the headers.
+      for (const origins of [["https://app.example.com"], []]) {
+        const app = createApp({
+          ...deps,
+          config: { ...deps.config, CORS_ORIGINS: origins },
+          extraRoutes: [board.app],
+        });
+        const json = { "content-type": "application/json" };
+        const job = { prompt: "a harbour", model: "local/abstract" };
+        const requests: [string, RequestInit?][] = [
+          ["/"],
+          ["/assets/missing.js"],
+          ["/api/v1/models"],
+          ["/api/v1/health"],
+          ["/api/v1/ready"],
+          ["/api/v1/stats"],
+          ["/api/v1/me"],
+          ["/api/v1/jobs"],
+          ["/api/v1/jobs?limit=0"],
+          ["/api/v1/status/not-a-uuid"],
+          [`/api/v1/status/${crypto.randomUUID()}`],
+          ["/api/v1/generate", { method: "POST", headers: json, body: JSON.stringify(job) }],
+          ["/api/v1/generate", { method: "POST", headers: json, body: "{bad" }],
+          ["/api/v1/generate", { method: "POST", headers: { "content-type": "text/plain" } }],
+          ["/api/v1/generate", { method: "POST", headers: json, body: "x".repeat(2_000_000) }],
+          ["/api/v1/generate", { method: "POST", headers: json, body: "{}" }],
+          ["/api/v1/models", { method: "DELETE" }],
+          ["/api/v1/nothing"],
+          ["/api/v1/openapi.json"],
+          ["/api/v1/docs"],
+          ["/api/v1/docs/init.js"],
+          ["/api/v1/events"],
+          ["/metrics"],
+          ["/images/x.png"],
+          ["/images/x.png", { method: "HEAD" }],
+          ["/api/v1/models", {
+            method: "OPTIONS",
+            headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+          }],
+          ["/admin/queues"],
+          ["/admin/queues/"],
+          ["/admin/queues/api/queues"],
+        ];
+        const statuses: number[] = [];
+        for (const [path, init] of requests) {
+          const res = await app.request(path, init);
+          const what = `${init?.method ?? "GET"} ${path} (${res.status}, CORS ${origins.length})`;
+          statuses.push(res.status);
+          assert.equal(res.headers.get("x-content-type-options"), "nosniff", what);
+          assert.equal(res.headers.get("x-frame-options"), "DENY", what);
+          assert.equal(res.headers.get("referrer-policy"), "no-referrer", what);
+          assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/, what);
+          await res.body?.cancel();
+        }
+        // The list covers successes, redirects, client errors and streams alike.
+        const expected = [200, 202, 301, 400, 404, 413, 415, 422, ...origins.length ? [204] : []];
+        for (const status of expected) {
+          assert.ok(statuses.includes(status), `no answer with status ${status}: ${statuses}`);
+        }
+        const given = await app.request("/api/v1/models", { headers: { "x-request-id": "abc-1" } });
+        assert.equal(given.headers.get("x-request-id"), "abc-1", "a sane incoming id is kept");
+        await given.body?.cancel();
+      }
+    } finally {
+      await board.close();
       await deps.cleanup();
     }
   },
