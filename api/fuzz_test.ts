@@ -11,8 +11,9 @@ import { sql } from "../shared/db.ts";
 import type { JobEventHub } from "../shared/job_events.ts";
 import { countJobs } from "../shared/jobs_repo.ts";
 import { LIMITS } from "../shared/schemas.ts";
-import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
+import type { TestDeps } from "../shared/testing/app_deps.ts";
 import { createApp } from "./app.ts";
+import { withApp } from "./app_testing.ts";
 
 type App = ReturnType<typeof createApp>;
 
@@ -44,21 +45,8 @@ const FC_PARAMS = { numRuns: RUNS, ...(seedText ? { seed: Number(seedText) } : {
 // Harness
 // ---------------------------------------------------------------------------------------------
 
-function fuzzTest(name: string, fn: (deps: TestDeps, app: App) => Promise<void>): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      const deps = await createTestDeps();
-      try {
-        await fn(deps, createApp(deps));
-      } finally {
-        await deps.cleanup();
-      }
-    },
-  });
-}
+/** Each fuzz test gets its own real dependencies and app (the shared test harness). */
+const fuzzTest = withApp;
 
 /** Counts property executions (shrinking included) and prints them when the test ends. */
 class CaseCounter {

@@ -102,52 +102,77 @@ async function tabReady(page: Page, tab: string): Promise<void> {
   await imagesLoaded(page);
 }
 
-Deno.test({
-  name: "ui: a prompt goes from the keyboard to a stored image in a real browser",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const started = Date.now();
-    const database = await createTestDatabase();
-    const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
-    const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
-    const env = serviceEnv({
-      databaseUrl: database.url,
-      storagePath: storage,
-      extra: { LOCAL_STEP_MS: "80" },
-    });
-    const base = `http://127.0.0.1:${env.PORT}`;
-    const services: ServiceProcess[] = [];
-    try {
-      const migrated = await runTask(["migrate"], env);
-      assert.equal(migrated.code, 0, migrated.output);
-      const api = await startService("api", env);
-      services.push(api);
-      services.push(await startService("worker", env));
-      // The api task may build the UI first: give it time.
-      await waitForHttp(`${base}/api/v1/health`, 120_000, api);
-      // Setup, not a check: the worker's first heartbeat, so the page starts from a steady state.
-      await poll("a worker online", async () => {
-        const h = await getJson<{ checks: { workers?: { online: number } } }>(
-          `${base}/api/v1/health`,
-        );
-        return (h.checks.workers?.online ?? 0) >= 1 ? true : undefined;
-      });
-      await runBrowser(base, profile);
-    } catch (err) {
-      for (const s of services) {
-        console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
+interface UiStack {
+  env: Record<string, string>;
+  base: string;
+  /** A fresh Chromium profile folder. */
+  profile: string;
+  /** Started services: stopped afterwards, their output printed when the test fails. */
+  services: ServiceProcess[];
+}
+
+/**
+ * A browser test on a migrated database of its own, temp storage and a Chromium profile; `run`
+ * starts the services it needs. Everything is removed afterwards, and the time is printed.
+ */
+function uiTest(
+  name: string,
+  label: string,
+  extra: Record<string, string>,
+  run: (stack: UiStack) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const started = Date.now();
+      const database = await createTestDatabase();
+      const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
+      const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
+      const env = serviceEnv({ databaseUrl: database.url, storagePath: storage, extra });
+      const base = `http://127.0.0.1:${env.PORT}`;
+      const services: ServiceProcess[] = [];
+      try {
+        const migrated = await runTask(["migrate"], env);
+        assert.equal(migrated.code, 0, migrated.output);
+        await run({ env, base, profile, services });
+      } catch (err) {
+        for (const s of services) {
+          console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
+        }
+        throw err;
+      } finally {
+        for (const s of services.reverse()) await s.stop();
+        await database.drop();
+        await Deno.remove(storage, { recursive: true }).catch(() => {});
+        await Deno.remove(profile, { recursive: true }).catch(() => {});
+        console.log(`${label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
       }
-      throw err;
-    } finally {
-      for (const s of services.reverse()) await s.stop();
-      await database.drop();
-      await Deno.remove(storage, { recursive: true }).catch(() => {});
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-      console.log(`ui browser test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
+    },
+  });
+}
+
+uiTest(
+  "ui: a prompt goes from the keyboard to a stored image in a real browser",
+  "ui browser test",
+  { LOCAL_STEP_MS: "80" },
+  async ({ env, base, profile, services }) => {
+    const api = await startService("api", env);
+    services.push(api);
+    services.push(await startService("worker", env));
+    // The api task may build the UI first: give it time.
+    await waitForHttp(`${base}/api/v1/health`, 120_000, api);
+    // Setup, not a check: the worker's first heartbeat, so the page starts from a steady state.
+    await poll("a worker online", async () => {
+      const h = await getJson<{ checks: { workers?: { online: number } } }>(
+        `${base}/api/v1/health`,
+      );
+      return (h.checks.workers?.online ?? 0) >= 1 ? true : undefined;
+    });
+    await runBrowser(base, profile);
   },
-});
+);
 
 async function runBrowser(base: string, profile: string): Promise<void> {
   const origin = new URL(base);
@@ -441,45 +466,19 @@ async function createKey(
   return { key, id };
 }
 
-Deno.test({
-  name: "ui: with API keys, the page asks for one, checks it, notices a revoked one, forgets it",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    const started = Date.now();
-    const database = await createTestDatabase();
-    const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
-    const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
-    // No worker: jobs stay queued, so cancel and retry are not a race with the run.
-    const env = serviceEnv({
-      databaseUrl: database.url,
-      storagePath: storage,
-      extra: { AUTH_MODE: "api_key", RATE_LIMIT_PER_MINUTE: "2" },
-    });
-    const base = `http://127.0.0.1:${env.PORT}`;
-    const services: ServiceProcess[] = [];
-    try {
-      const migrated = await runTask(["migrate"], env);
-      assert.equal(migrated.code, 0, migrated.output);
-      const first = await createKey(env, "ui-browser");
-      const api = await startService("api", env);
-      services.push(api);
-      await waitForHttp(`${base}/api/v1/health`, 120_000, api);
-      await runKeyBrowser(base, profile, env, first);
-    } catch (err) {
-      for (const s of services) {
-        console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
-      }
-      throw err;
-    } finally {
-      for (const s of services.reverse()) await s.stop();
-      await database.drop();
-      await Deno.remove(storage, { recursive: true }).catch(() => {});
-      await Deno.remove(profile, { recursive: true }).catch(() => {});
-      console.log(`ui key browser test: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    }
+// No worker: jobs stay queued, so cancel and retry are not a race with the run.
+uiTest(
+  "ui: with API keys, the page asks for one, checks it, notices a revoked one, forgets it",
+  "ui key browser test",
+  { AUTH_MODE: "api_key", RATE_LIMIT_PER_MINUTE: "2" },
+  async ({ env, base, profile, services }) => {
+    const first = await createKey(env, "ui-browser");
+    const api = await startService("api", env);
+    services.push(api);
+    await waitForHttp(`${base}/api/v1/health`, 120_000, api);
+    await runKeyBrowser(base, profile, env, first);
   },
-});
+);
 
 async function runKeyBrowser(
   base: string,
