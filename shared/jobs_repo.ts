@@ -79,7 +79,7 @@ export async function insertJob(db: Db, job: NewJob): Promise<JobRow> {
  * How long a submit may wait on its INSERT: a statement lost with its connection (Postgres
  * restarting) answers 503 after this instead of holding the client for the pool's deadline.
  */
-const SUBMIT_DEADLINE_MS = 5000;
+export const SUBMIT_DEADLINE_MS = 5000;
 
 /** Inserts a new pending job without reading it back (the submit hot path). */
 export async function addJob(db: Db, job: NewJob): Promise<void> {

@@ -71,14 +71,8 @@ export async function processJob(
   ctx: DeliveryContext,
 ): Promise<void> {
   const log = deps.logger.child({ jobId: message.jobId, requestId: message.requestId });
-  // One statement claims the job (pending/processing → processing); the row comes back with it.
-  const job = await queriesOf(deps).claim(message.jobId);
-  if (!job) {
-    const existing = await getJob(deps.db, message.jobId);
-    if (!existing) log.warn("job not found; dropping message");
-    else log.info("job already finished; skipping", { status: existing.status });
-    return;
-  }
+  const job = await claimWhenStored(deps, message, ctx.signal, log);
+  if (!job) return;
   const provider = deps.providers.byName(job.provider);
   if (!provider) {
     await markFailed(
@@ -109,6 +103,36 @@ export async function processJob(
     finished = await handleFailure(deps, job, err, ctx, log);
   } finally {
     recordOutcome(deps, job, finished);
+  }
+}
+
+/**
+ * Claims the job: one statement moves it pending/processing → processing and returns the row.
+ * A submit sends the message while the job's INSERT is still committing, so a worker may hear
+ * of a job before its row exists: until the message's `insertDeadline` the claim is tried again
+ * (after 5 ms, 10 ms, … at most 250 ms apart). Resolves null when there is nothing to run.
+ */
+async function claimWhenStored(
+  deps: ProcessDeps,
+  message: QueueMessage,
+  signal: AbortSignal,
+  log: Logger,
+): Promise<JobRow | null> {
+  const sleep = deps.sleep ?? abortableSleep;
+  const now = deps.now ?? Date.now;
+  for (let waitMs = 5;; waitMs = Math.min(waitMs * 2, 250)) {
+    const job = await queriesOf(deps).claim(message.jobId);
+    if (job) return job;
+    const existing = await getJob(deps.db, message.jobId);
+    if (existing) {
+      log.info("job already finished; skipping", { status: existing.status });
+      return null;
+    }
+    if (message.insertDeadline === undefined || now() + waitMs > message.insertDeadline) {
+      log.warn("job not found; dropping message");
+      return null;
+    }
+    await sleep(waitMs, signal);
   }
 }
 

@@ -8,7 +8,7 @@ import {
   setPrediction,
 } from "../shared/jobs_repo.ts";
 import { createReplicateProvider } from "../shared/providers/replicate.ts";
-import { RetryLaterError } from "../shared/queue/queue.ts";
+import { type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
 import { type FakeReplicate, startFakeReplicate } from "../shared/testing/fake_replicate.ts";
 import { createRunTimes } from "./poll_schedule.ts";
@@ -27,6 +27,7 @@ interface Ctx {
     attempt?: number,
     maxAttempts?: number,
     extra?: Partial<ProcessDeps>,
+    message?: Partial<QueueMessage>,
   ): Promise<void>;
 }
 
@@ -57,8 +58,8 @@ function withWorker(name: string, fn: (ctx: Ctx) => Promise<void>) {
             provider: resolved.provider.name,
           });
         },
-        run(id, attempt = 1, maxAttempts = 3, extra = {}) {
-          return processJob({ ...deps, sleep, ...extra }, { jobId: id }, {
+        run(id, attempt = 1, maxAttempts = 3, extra = {}, message = {}) {
+          return processJob({ ...deps, sleep, ...extra }, { jobId: id, ...message }, {
             attempt,
             maxAttempts,
             signal: new AbortController().signal,
@@ -246,6 +247,46 @@ withWorker("worker: finished and missing jobs are skipped", async (t) => {
   assert.deepEqual(again?.updated_at, first?.updated_at);
   await t.run(crypto.randomUUID());
 });
+
+withWorker(
+  "worker: a job heard of before its row commits is waited for until the message's deadline",
+  async (t) => {
+    const sleeps: number[] = [];
+    const sleep = async (ms: number) => {
+      sleeps.push(ms);
+      await new Promise((r) => setTimeout(r, ms));
+    };
+    const newJob = (id: string) => ({
+      id,
+      prompt: "a quiet harbour at dawn",
+      model: "local/abstract",
+      parameters: { width: 64, height: 64 },
+      provider: "local",
+    });
+    // The submit's INSERT commits 150 ms after its message reached the worker.
+    const late = crypto.randomUUID();
+    const running = t.run(late, 1, 3, { sleep }, { insertDeadline: Date.now() + 10_000 });
+    await new Promise((r) => setTimeout(r, 150));
+    await insertJob(t.deps.db, newJob(late));
+    await running;
+    assert.equal((await getJob(t.deps.db, late))?.status, "completed");
+    assert.ok(sleeps.length >= 2, `the worker tried again while the row was missing: ${sleeps}`);
+    assert.ok(sleeps.every((ms) => ms >= 5 && ms <= 250), `waits stay short: ${sleeps}`);
+
+    // A message without a deadline (re-queued, retried) or past it is dropped at once.
+    sleeps.length = 0;
+    await t.run(crypto.randomUUID(), 1, 3, { sleep });
+    await t.run(crypto.randomUUID(), 1, 3, { sleep }, { insertDeadline: Date.now() - 1 });
+    assert.deepEqual(sleeps, []);
+
+    // Within the deadline, a row that never comes is given up on at the deadline, not before.
+    const never = crypto.randomUUID();
+    const deadline = Date.now() + 400;
+    await t.run(never, 1, 3, { sleep }, { insertDeadline: deadline });
+    assert.ok(Date.now() >= deadline - 250, "gave up well before the deadline");
+    assert.equal(await getJob(t.deps.db, never), null);
+  },
+);
 
 withWorker("worker: a cancel while running stops the job and cancels the prediction", async (t) => {
   t.fake.latencyMs = 5000;

@@ -17,6 +17,7 @@ import {
   listJobs,
   type NewJob,
   resetForRetry,
+  SUBMIT_DEADLINE_MS,
 } from "../../shared/jobs_repo.ts";
 import { PRIORITIES } from "../../shared/queue/queue.ts";
 import {
@@ -52,19 +53,55 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   // Identical list requests made while one is being read share the next read and its JSON.
   const listReads = createSharedReads<string>();
 
-  /** Queues a job; when the queue refuses, the job is removed and the client told 503. */
+  /** Removes a job the queue refused and tells the client 503. */
+  const unqueued = async (job: NewJob, err: unknown, log: AppDeps["logger"]): Promise<never> => {
+    log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
+    await deleteJob(deps.db, job.id).catch((e) =>
+      log.error("cannot remove unqueued job", { jobId: job.id, err: e })
+    );
+    throw new UnavailableError("The job queue is unavailable; the job was not accepted");
+  };
+
+  /** Queues a job already stored; when the queue refuses, the job is removed (503). */
   const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
     try {
       await deps.queue.enqueue({ jobId: job.id, requestId }, {
         priority: PRIORITIES[job.priority ?? "normal"],
       });
     } catch (err) {
-      log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
-      await deleteJob(deps.db, job.id).catch((e) =>
-        log.error("cannot remove unqueued job", { jobId: job.id, err: e })
-      );
-      throw new UnavailableError("The job queue is unavailable; the job was not accepted");
+      await unqueued(job, err, log);
     }
+  };
+
+  /**
+   * Stores and queues a new job at once: the INSERT (group commit) and the enqueue travel
+   * together, so a submit waits for the slower of the two instead of both in turn. The message
+   * says until when its row may still be committing, and a worker that hears of the job first
+   * waits for the row. Either failing undoes the other once both have settled: a refused INSERT
+   * takes its message back, a refused enqueue removes the row; the client hears 503 or the
+   * INSERT's error, and nothing is left behind.
+   */
+  const store = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
+    const message = {
+      jobId: job.id,
+      requestId,
+      // The INSERT gives up after SUBMIT_DEADLINE_MS; the margin covers clocks a little apart.
+      insertDeadline: Date.now() + SUBMIT_DEADLINE_MS + 2000,
+    };
+    const [inserted, queued] = await Promise.allSettled([
+      addPending(job),
+      deps.queue.enqueue(message, { priority: PRIORITIES[job.priority ?? "normal"] }),
+    ]);
+    if (inserted.status === "rejected") {
+      if (queued.status === "fulfilled") {
+        // A worker that took it already finds no row by the deadline and drops it.
+        await deps.queue.remove(job.id).catch((err) =>
+          log.warn("cannot take back the message of a job not stored", { jobId: job.id, err })
+        );
+      }
+      throw inserted.reason;
+    }
+    if (queued.status === "rejected") await unqueued(job, queued.reason, log);
   };
 
   const accepted = (id: string, replayed = false) => ({
@@ -144,7 +181,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       request_id: requestId,
     };
     if (idemKey === undefined) {
-      await addPending(job);
+      await store(job, requestId, log);
     } else {
       const requestHash = await sha256(canonicalJson(input));
       const result = await insertJobOnce(deps.db, job, {
@@ -165,8 +202,8 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
         c.header("Idempotent-Replayed", "true");
         return c.json(again.body, 202);
       }
+      await enqueue(job, requestId, log);
     }
-    await enqueue(job, requestId, log);
     log.info("job accepted", { jobId: job.id, model: job.model });
     const created = accepted(job.id);
     c.header("Location", created.location);

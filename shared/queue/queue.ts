@@ -8,6 +8,12 @@ export interface QueueMessage {
   jobId: string;
   /** The request that created the job, to follow it through the logs. */
   requestId?: string;
+  /**
+   * Set by a submit, which sends the message while the job's INSERT is still committing (the
+   * two travel at once): until this time (ms since the epoch) a worker that cannot find the job
+   * waits for its row instead of dropping the message.
+   */
+  insertDeadline?: number;
 }
 
 export interface EnqueueOptions {
