@@ -42,7 +42,6 @@ export async function readRawBody(
   const length = req.headers.get("content-length");
   const declared = Number(length ?? "0");
   if (declared > maxBytes) return "too_large";
-  if (!req.body) return new Uint8Array(0);
   if (length !== null && /^\d+$/.test(length)) {
     // A declared length within the cap: the server reads exactly that many bytes (a body that
     // ends early fails the read), so the whole body can be taken at once.
@@ -55,6 +54,7 @@ export async function readRawBody(
     // A Request built in process (not by the server) may not match its header: check anyway.
     return bytes.byteLength > maxBytes ? "too_large" : bytes;
   }
+  if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = req.body.getReader();
