@@ -9,6 +9,7 @@ import {
   clearPrediction,
   directWorkerQueries,
   getJob,
+  isTerminal,
   type JobRow,
   type JobStatus,
   markFailed,
@@ -124,14 +125,16 @@ async function claimWhenStored(
     const job = await queriesOf(deps).claim(message.jobId);
     if (job) return job;
     const existing = await getJob(deps.db, message.jobId);
-    if (existing) {
+    if (existing && isTerminal(existing.status)) {
       log.info("job already finished; skipping", { status: existing.status });
       return null;
     }
-    if (message.insertDeadline === undefined || now() + waitMs > message.insertDeadline) {
+    const late = message.insertDeadline === undefined || now() + waitMs > message.insertDeadline;
+    if (!existing && late) {
       log.warn("job not found; dropping message");
       return null;
     }
+    // Not stored yet, or its INSERT committed between the two reads: claim again shortly.
     await sleep(waitMs, signal);
   }
 }

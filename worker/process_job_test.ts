@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   cancelJob,
+  directWorkerQueries,
   getJob,
   insertJob,
   type JobRow,
@@ -272,6 +273,24 @@ withWorker(
     assert.equal((await getJob(t.deps.db, late))?.status, "completed");
     assert.ok(sleeps.length >= 2, `the worker tried again while the row was missing: ${sleeps}`);
     assert.ok(sleeps.every((ms) => ms >= 5 && ms <= 250), `waits stay short: ${sleeps}`);
+
+    // The INSERT commits between the worker's claim (which missed it) and its read of the row.
+    const between = crypto.randomUUID();
+    const real = directWorkerQueries(t.deps.db);
+    let claims = 0;
+    const racing = {
+      ...real,
+      async claim(id: string) {
+        if (++claims > 1) return await real.claim(id);
+        await insertJob(t.deps.db, newJob(id));
+        return null;
+      },
+    };
+    await t.run(between, 1, 3, { sleep, queries: racing }, {
+      insertDeadline: Date.now() + 10_000,
+    });
+    assert.equal((await getJob(t.deps.db, between))?.status, "completed");
+    assert.equal(claims, 2);
 
     // A message without a deadline (re-queued, retried) or past it is dropped at once.
     sleeps.length = 0;
