@@ -118,8 +118,7 @@ export function createLocalStorage(root: string): Storage {
           await ensureDirs();
           file = await Deno.open(tmpPath, { write: true, createNew: true });
         }
-        const head = new Uint8Array(HEAD_BYTES);
-        let headLength = 0;
+        const head = createHead(HEAD_BYTES);
         let total = 0;
         let type: ImageType | null = null;
         while (true) {
@@ -141,20 +140,16 @@ export function createLocalStorage(root: string): Storage {
               false,
             );
           }
-          if (headLength < HEAD_BYTES) {
-            const take = Math.min(value.byteLength, HEAD_BYTES - headLength);
-            head.set(value.subarray(0, take), headLength);
-            headLength += take;
-          }
-          if (type === null && headLength >= MAGIC_BYTES) {
-            type = detectImageType(head.subarray(0, headLength));
-            if (type === null) throw notAnImage(head.subarray(0, headLength));
+          head.keep(value);
+          if (type === null && head.length >= MAGIC_BYTES) {
+            type = detectImageType(head.bytes());
+            if (type === null) throw notAnImage(head.bytes());
           }
           await writeAll(file, value);
         }
         // Bodies shorter than MAGIC_BYTES are checked once complete.
-        type ??= detectImageType(head.subarray(0, headLength));
-        if (type === null) throw notAnImage(head.subarray(0, headLength));
+        type ??= detectImageType(head.bytes());
+        if (type === null) throw notAnImage(head.bytes());
         if (expectedBytes !== undefined && total < expectedBytes) {
           throw new DownloadError(
             `Output was truncated (got ${total} of ${expectedBytes} bytes)`,
@@ -164,7 +159,7 @@ export function createLocalStorage(root: string): Storage {
         await file.syncData();
         file.close();
         file = null;
-        const dims = imageDimensions(head.subarray(0, headLength));
+        const dims = imageDimensions(head.bytes());
         const fileName = `${name}.${type.ext}`;
         await Deno.rename(tmpPath, join(generatedDir, fileName));
         await syncGenerated(fileName);
@@ -292,6 +287,37 @@ function abortedError(signal: AbortSignal): DownloadError {
 }
 
 /** The refusal for a body that is not an image, quoting its first bytes for the logs. */
+/**
+ * The first `max` bytes of a download, for its type and dimensions. Chunks are kept as they come
+ * (no copy, no buffer of `max` bytes per image) and joined once when read.
+ */
+function createHead(max: number) {
+  let chunks: Uint8Array[] = [];
+  let length = 0;
+  return {
+    get length() {
+      return length;
+    },
+    keep(chunk: Uint8Array): void {
+      if (length >= max) return;
+      const take = chunk.byteLength <= max - length ? chunk : chunk.subarray(0, max - length);
+      chunks.push(take);
+      length += take.byteLength;
+    },
+    bytes(): Uint8Array {
+      if (chunks.length <= 1) return chunks[0] ?? new Uint8Array(0);
+      const joined = new Uint8Array(length);
+      let at = 0;
+      for (const chunk of chunks) {
+        joined.set(chunk, at);
+        at += chunk.byteLength;
+      }
+      chunks = [joined];
+      return joined;
+    },
+  };
+}
+
 function notAnImage(head: Uint8Array): DownloadError {
   const start = head.subarray(0, 32);
   let got: string;
