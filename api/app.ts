@@ -1,5 +1,5 @@
 /** Builds the HTTP application from its dependencies (no I/O at import time). */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { Db } from "../shared/db.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
@@ -42,8 +42,12 @@ export interface AppDeps {
     WEBHOOK_SECRET?: string;
     WEBHOOK_ALLOW_HOSTS?: string[];
   };
-  /** Extra routes mounted at the root (Bull Board, in the BullMQ shape). */
-  extraRoutes?: Hono[];
+  /**
+   * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay
+   * out of this app's router: Bull Board has patterns Hono's RegExpRouter does not take, and one
+   * of them in this app would send every request through the slower TrieRouter.
+   */
+  mounted?: { path: string; app: Hono }[];
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
 }
@@ -114,13 +118,21 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
   app.route("/", metricsRoutes(deps));
-  for (const extra of deps.extraRoutes ?? []) app.route("/", extra);
+  for (const { path, app: sub } of deps.mounted ?? []) {
+    // Answered through this context, so the headers set before the handler are kept.
+    const serve = async (c: Context<AppEnv>) => {
+      const res = await sub.fetch(c.req.raw);
+      return c.newResponse(res.body, res);
+    };
+    app.all(path, serve);
+    app.all(`${path}/*`, serve);
+  }
   app.route(
     "/",
     docsRoutes({
       prefix,
       version: VERSION,
-      adminQueuesPath: deps.extraRoutes?.length ? "/admin/queues" : undefined,
+      adminQueuesPath: deps.mounted?.[0]?.path,
     }),
   );
   app.route("/", uiRoutes(deps));

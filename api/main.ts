@@ -16,7 +16,7 @@ if (import.meta.main) {
   await runtime.events.start();
   // Bull Board (read-only) for the BullMQ queue; behind the admin key when auth is on.
   const board = adminQueueRoutes({ redisUrl: config.REDIS_URL!, prefix: config.QUEUE_PREFIX });
-  const app = createApp({ ...runtime, extraRoutes: [board.app] });
+  const app = createApp({ ...runtime, mounted: [board] });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,

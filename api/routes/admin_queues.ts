@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { serveStatic } from "hono/deno";
 import { Redis } from "ioredis";
 import type { QueueMessage } from "../../shared/queue/queue.ts";
+import { errorBody } from "../http_errors.ts";
 
 export interface AdminQueueOptions {
   redisUrl: string;
@@ -33,10 +34,10 @@ export const ADMIN_QUEUES_CSP = "default-src 'self'; script-src 'self'; " +
 /** Bull Board's page loads IBM Plex from Google Fonts; the board works with the fallback fonts. */
 const EXTERNAL_STYLESHEET = /<link\b[^>]*href="https?:\/\/[^"]*"[^>]*>\s*/gi;
 
-/** The dashboard's routes (absolute paths under basePath) and its own Redis connection. */
+/** The dashboard: an app of its own serving basePath (absolute paths), and its Redis connection. */
 export function adminQueueRoutes(
   options: AdminQueueOptions,
-): { app: Hono; close(): Promise<void> } {
+): { path: string; app: Hono; close(): Promise<void> } {
   const basePath = (options.basePath ?? "/admin/queues").replace(/\/+$/, "");
   const connection = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 1,
@@ -77,11 +78,18 @@ export function adminQueueRoutes(
     c.res = new Response(html, { status: c.res.status, headers });
   });
   app.route(basePath, serverAdapter.registerPlugin());
-  // Mounted in a strict app, `${basePath}/` would be a 404: send it to the page (whose absolute
-  // <base href> makes the slash unnecessary).
-  app.get(`${basePath}/`, (c) => c.redirect(basePath, 301));
+
+  // Served as an app of its own (see `mounted` in app.ts): the same JSON 404 as the API, and
+  // errors go to the API's handler, which logs them and answers JSON.
+  app.notFound((c) =>
+    c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404)
+  );
+  app.onError((err) => {
+    throw err;
+  });
 
   return {
+    path: basePath,
     app,
     async close() {
       await queue.close();
