@@ -153,9 +153,12 @@ async function run(
       throw new ProviderError("Prediction succeeded with no output", false);
     }
     const images = await storeOutputs(deps, job, provider, done, signal);
-    const completed = await queriesOf(deps).complete(job.id, images);
+    if (!(await queriesOf(deps).complete(job.id, images))) {
+      await discardImages(deps, job.id, images, log);
+      return null;
+    }
     log.info("job completed", { predictionId: done.id, images: images.length });
-    return completed ? "completed" : null;
+    return "completed";
   }
   const message = done.status === "failed"
     ? `Prediction failed: ${done.error ?? "the provider gave no reason"}`
@@ -165,6 +168,26 @@ async function run(
   const failed = await markFailed(deps.db, job.id, message);
   log.warn("job failed at the provider", { predictionId: done.id, status: done.status });
   return failed ? "failed" : null;
+}
+
+/**
+ * The job was canceled or deleted while its outputs were being stored: the images belong to
+ * nothing, so they are removed. Not when another delivery of the same job completed it: that job
+ * points at the same file names.
+ */
+async function discardImages(
+  deps: ProcessDeps,
+  jobId: string,
+  images: StoredImage[],
+  log: Logger,
+): Promise<void> {
+  const now = await getJob(deps.db, jobId);
+  if (now?.status === "completed") return;
+  await Promise.all(images.map((image) => deps.storage.remove(image.file).catch(() => {})));
+  log.info("job stopped while its outputs were stored; removed them", {
+    status: now?.status ?? "deleted",
+    images: images.length,
+  });
 }
 
 async function resumeOrCreate(
@@ -244,6 +267,9 @@ async function waitForPrediction(
       if (samples.length > 8) samples.splice(1, 1);
       if (Math.abs(progress - lastProgress) >= 1) report = lastProgress = progress;
     }
+    // A finished prediction goes straight to its outputs: the statement that completes the job
+    // tells whether it is still wanted (see `run`), so no check-in is needed first.
+    if (isFinished(prediction.status) && report === null) break;
     // One statement records the progress and tells whether the job is still wanted.
     const status = await queries.checkIn(job.id, report);
     if (status !== "processing") {

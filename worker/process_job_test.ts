@@ -7,6 +7,7 @@ import {
   type JobRow,
   markProcessing,
   setPrediction,
+  type StoredImage,
 } from "../shared/jobs_repo.ts";
 import { createReplicateProvider } from "../shared/providers/replicate.ts";
 import { type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
@@ -325,3 +326,43 @@ withWorker("worker: a cancel while running stops the job and cancels the predict
   assert.ok(prediction);
   assert.equal(t.fake.requestsTo("POST", /\/cancel$/).length, 1);
 });
+
+withWorker(
+  "worker: outputs stored for a job canceled meanwhile are removed, not for one completed by another delivery",
+  async (t) => {
+    const real = directWorkerQueries(t.deps.db);
+    const stored = async (id: string) =>
+      (await Array.fromAsync(Deno.readDir(`${t.deps.storageRoot}/generated`)))
+        .map((e) => e.name).filter((name) => name.startsWith(id));
+
+    // Canceled after the prediction finished, while its outputs were being stored.
+    const canceled = await t.submit("black-forest-labs/flux-schnell");
+    const cancelFirst = {
+      ...real,
+      async complete(id: string, images: StoredImage[]) {
+        assert.equal((await stored(id)).length, images.length, "the outputs were stored");
+        await cancelJob(t.deps.db, id);
+        return await real.complete(id, images);
+      },
+    };
+    await t.run(canceled.id, 1, 3, { queries: cancelFirst });
+    const after = await getJob(t.deps.db, canceled.id);
+    assert.equal(after?.status, "canceled");
+    assert.deepEqual(after?.images, []);
+    assert.deepEqual(await stored(canceled.id), []);
+
+    // Another delivery of the same job completed it with the same file names: they stay.
+    const twice = await t.submit("black-forest-labs/flux-schnell");
+    const otherFirst = {
+      ...real,
+      async complete(id: string, images: StoredImage[]) {
+        assert.ok(await real.complete(id, images));
+        return await real.complete(id, images);
+      },
+    };
+    await t.run(twice.id, 1, 3, { queries: otherFirst });
+    const done = await getJob(t.deps.db, twice.id);
+    assert.equal(done?.status, "completed");
+    assert.deepEqual(await stored(twice.id), done?.images?.map((i) => i.file));
+  },
+);
