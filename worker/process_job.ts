@@ -268,8 +268,8 @@ async function waitForPrediction(
       if (Math.abs(progress - lastProgress) >= 1) report = lastProgress = progress;
     }
     // A finished prediction goes straight to its outputs: the statement that completes the job
-    // tells whether it is still wanted (see `run`), so no check-in is needed first.
-    if (isFinished(prediction.status) && report === null) break;
+    // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.
+    if (isFinished(prediction.status)) break;
     // One statement records the progress and tells whether the job is still wanted.
     const status = await queries.checkIn(job.id, report);
     if (status !== "processing") {
