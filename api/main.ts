@@ -1,5 +1,6 @@
 /** `deno task api`: the HTTP server. */
 import { loadConfigOrExit } from "../shared/config.ts";
+import { survivesConnectionDrops } from "../shared/connection_drops.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { createApp } from "./app.ts";
 import { adminQueueRoutes } from "./routes/admin_queues.ts";
@@ -13,6 +14,7 @@ if (import.meta.main) {
     console.error((err as Error).message);
     Deno.exit(1);
   }
+  survivesConnectionDrops(runtime.logger);
   await runtime.events.start();
   // Bull Board (read-only) for the BullMQ queue; behind the admin key when auth is on.
   const board = adminQueueRoutes({ redisUrl: config.REDIS_URL!, prefix: config.QUEUE_PREFIX });

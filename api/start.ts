@@ -10,6 +10,7 @@ import { acquireDataLock, type DataLock } from "../shared/data_lock.ts";
 import { connectPostgres, type Db } from "../shared/db.ts";
 import { openPglite } from "../shared/db_pglite.ts";
 import { createJobEventHub } from "../shared/job_events.ts";
+import { survivesConnectionDrops } from "../shared/connection_drops.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { createMetrics } from "../shared/metrics.ts";
 import { instrumentRegistry } from "../shared/providers/instrumented.ts";
@@ -65,6 +66,7 @@ if (import.meta.main) {
   const started = performance.now();
   const config = await loadConfigOrExit();
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: "darkroom" } });
+  survivesConnectionDrops(logger);
   let stores: Embedded;
   try {
     stores = await openStores(config, logger);

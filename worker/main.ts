@@ -1,5 +1,6 @@
 /** `deno task worker`: the queue worker process. */
 import { loadConfigOrExit } from "../shared/config.ts";
+import { survivesConnectionDrops } from "../shared/connection_drops.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { workerHealthHandler } from "./health.ts";
 import { startWorker, workerSettings } from "./worker.ts";
@@ -13,6 +14,7 @@ if (import.meta.main) {
     console.error((err as Error).message);
     Deno.exit(1);
   }
+  survivesConnectionDrops(runtime.logger);
   const worker = startWorker({
     ...runtime,
     ...await workerSettings(config, runtime.db),
