@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countJobs, getJob, insertJob } from "../shared/jobs_repo.ts";
+import { sql } from "../shared/db.ts";
 import { silentLogger } from "../shared/logger.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { testQueuePrefix } from "../shared/testing/db.ts";
@@ -37,6 +38,26 @@ withApp("api: POST /generate answers 202, stores the job and queues it", async (
   const stats = await deps.queue.stats();
   assert.equal(stats.waiting, 1);
 });
+
+withApp(
+  "api: a submit whose INSERT is stuck past its deadline answers 503 and leaves nothing",
+  async (deps, app) => {
+    let res: Response | undefined;
+    // Another session holds a lock that blocks every INSERT into jobs for longer than the
+    // submit's 5 s deadline, then lets go.
+    await deps.db.transaction(async (tx) => {
+      await tx.query(sql`LOCK TABLE jobs IN EXCLUSIVE MODE`);
+      res = await post(app, { prompt: "a red fox in snow", model: "local/abstract" });
+    });
+    assert.equal(res?.status, 503);
+    assert.equal((await res!.json()).error?.code, "service_unavailable");
+    // Were the statement still waiting in Postgres, it would commit now that the lock is gone.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await countJobs(deps.db), 0, "the canceled INSERT left a row");
+    const stats = await deps.queue.stats();
+    assert.equal(stats.waiting, 0, "the job's queue message was not taken back");
+  },
+);
 
 withApp("api: status and jobs/:id keep the old fields and add the new ones", async (_deps, app) => {
   const { job_id } = await (await post(app, { prompt: "p", model: "local/plasma" })).json();

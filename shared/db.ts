@@ -121,11 +121,11 @@ function wrapPostgres(client: AnySql, timeoutMs: number): Db {
   return {
     kind: "postgres",
     async query<T>(q: Query) {
-      const rows = await withDeadline(
-        // deno-lint-ignore no-explicit-any
-        client.unsafe(q.text, q.values as any[], { prepare: true }),
-        q.timeoutMs ?? timeoutMs,
-      );
+      // deno-lint-ignore no-explicit-any
+      const pending = client.unsafe(q.text, q.values as any[], { prepare: true });
+      // Past its deadline the statement is canceled in Postgres too: a caller told "failed" must
+      // not find it committed later (a submit answered 503 whose row appears afterwards).
+      const rows = await withDeadline(pending, q.timeoutMs ?? timeoutMs, () => pending.cancel());
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },
     async exec(script: string) {
@@ -146,19 +146,18 @@ function wrapPostgres(client: AnySql, timeoutMs: number): Db {
   };
 }
 
-/** Rejects with code QUERY_TIMEOUT when `p` has not settled within `ms`. */
-function withDeadline<T>(p: PromiseLike<T>, ms: number): Promise<T> {
+/** Rejects with code QUERY_TIMEOUT when `p` has not settled within `ms` (after `onTimeout`). */
+function withDeadline<T>(p: PromiseLike<T>, ms: number, onTimeout?: () => void): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          Object.assign(new Error(`Query did not finish within ${ms} ms`), {
-            code: "QUERY_TIMEOUT",
-          }),
-        ),
-      ms,
-    );
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(
+        Object.assign(new Error(`Query did not finish within ${ms} ms`), {
+          code: "QUERY_TIMEOUT",
+        }),
+      );
+    }, ms);
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
