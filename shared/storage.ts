@@ -286,7 +286,6 @@ function abortedError(signal: AbortSignal): DownloadError {
   return new DownloadError(`Download was aborted${reason}`, true);
 }
 
-/** The refusal for a body that is not an image, quoting its first bytes for the logs. */
 /**
  * The first `max` bytes of a download, for its type and dimensions. Chunks are kept as they come
  * (no copy, no buffer of `max` bytes per image) and joined once when read.
@@ -318,6 +317,7 @@ function createHead(max: number) {
   };
 }
 
+/** The refusal for a body that is not an image, quoting its first bytes for the logs. */
 function notAnImage(head: Uint8Array): DownloadError {
   const start = head.subarray(0, 32);
   let got: string;

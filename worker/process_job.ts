@@ -181,11 +181,11 @@ async function discardImages(
   images: StoredImage[],
   log: Logger,
 ): Promise<void> {
-  const now = await getJob(deps.db, jobId);
-  if (now?.status === "completed") return;
+  const current = await getJob(deps.db, jobId);
+  if (current?.status === "completed") return;
   await Promise.all(images.map((image) => deps.storage.remove(image.file).catch(() => {})));
   log.info("job stopped while its outputs were stored; removed them", {
-    status: now?.status ?? "deleted",
+    status: current?.status ?? "deleted",
     images: images.length,
   });
 }
@@ -260,6 +260,9 @@ async function waitForPrediction(
       await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job)) ?? null), signal);
     } else await sleep(nextPollDelayMs(poll, samples), signal);
     prediction = await provider.get(prediction.id, { signal });
+    // A finished prediction goes straight to its outputs: the statement that completes the job
+    // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.
+    if (isFinished(prediction.status)) break;
     const progress = parseProgress(prediction.logs);
     let report: number | null = null;
     if (progress !== null) {
@@ -267,16 +270,12 @@ async function waitForPrediction(
       if (samples.length > 8) samples.splice(1, 1);
       if (Math.abs(progress - lastProgress) >= 1) report = lastProgress = progress;
     }
-    // A finished prediction goes straight to its outputs: the statement that completes the job
-    // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.
-    if (isFinished(prediction.status)) break;
     // One statement records the progress and tells whether the job is still wanted.
     const status = await queries.checkIn(job.id, report);
     if (status !== "processing") {
-      if (!isFinished(prediction.status)) {
-        await provider.cancel(prediction.id).catch(() => {});
-        log.info("prediction canceled at the provider", { predictionId: prediction.id });
-      }
+      // Still running (a finished one left the loop above): stop paying for it.
+      await provider.cancel(prediction.id).catch(() => {});
+      log.info("prediction canceled at the provider", { predictionId: prediction.id });
       throw new JobStopped(`job is ${status ?? "deleted"}`);
     }
   }
