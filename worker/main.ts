@@ -3,6 +3,7 @@ import { loadConfigOrExit } from "../shared/config.ts";
 import { survivesConnectionDrops } from "../shared/connection_drops.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { workerHealthHandler } from "./health.ts";
+import { lowerPriority } from "./priority.ts";
 import { startWorker, workerSettings } from "./worker.ts";
 
 if (import.meta.main) {
@@ -15,6 +16,8 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   survivesConnectionDrops(runtime.logger);
+  // Before any connection or job: the threads started from here on inherit the priority.
+  lowerPriority(config.WORKER_NICE, runtime.logger);
   const worker = startWorker({
     ...runtime,
     ...await workerSettings(config, runtime.db),

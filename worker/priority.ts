@@ -1,0 +1,28 @@
+/**
+ * The worker's CPU priority. A worker's jobs wait on the provider; the API's requests wait on
+ * the CPU. Where both share a machine, the worker takes a lower priority (a higher niceness), so
+ * a request's turn comes first and the worker works in the gaps: its jobs take as long as
+ * before, the API's tail latency shrinks (docs/benchmarks.md).
+ */
+import { getPriority, setPriority } from "node:os";
+import type { Logger } from "../shared/logger.ts";
+
+/**
+ * Raises this process's niceness to `nice` (never lowers it: a worker started with `nice 19`
+ * stays there). On Linux the priority belongs to the calling thread; the threads the runtime
+ * starts afterwards (its file and DNS pool) inherit it. Returns the niceness now in force, or
+ * null where the platform refuses to tell or to change it (logged; the worker runs on).
+ */
+export function lowerPriority(nice: number, logger: Logger): number | null {
+  try {
+    const current = getPriority();
+    if (nice <= current) return current;
+    setPriority(nice);
+    const now = getPriority();
+    logger.info("worker priority lowered", { nice: now, was: current });
+    return now;
+  } catch (err) {
+    logger.warn("cannot lower the worker's CPU priority", { nice, err });
+    return null;
+  }
+}
