@@ -1,8 +1,8 @@
 /**
  * The worker's CPU priority. A worker's jobs wait on the provider; the API's requests wait on
  * the CPU. Where both share a machine, the worker takes a lower priority (a higher niceness), so
- * a request's turn comes first and the worker works in the gaps: its jobs take as long as
- * before, the API's tail latency shrinks (docs/benchmarks.md).
+ * a request's turn comes first and the worker works in the gaps (measured in
+ * docs/benchmarks.md, item 18).
  */
 import { getPriority, setPriority } from "node:os";
 import type { Logger } from "../shared/logger.ts";

@@ -9,9 +9,9 @@ import { startService, startStack } from "../shared/testing/processes.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** The niceness of a thread, field 19 of /proc/<pid>/task/<tid>/stat. */
-async function niceOf(pid: number, tid = pid): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/${pid}/task/${tid}/stat`);
+/** The niceness of a process's main thread, field 19 of /proc/<pid>/stat. */
+async function niceOf(pid: number): Promise<number> {
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
 }
 
