@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { getPriority } from "node:os";
 import { startService, startStack } from "../shared/testing/processes.ts";
+import { waitFor } from "../shared/testing/queue_contract.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -13,14 +14,6 @@ const opts = { sanitizeOps: false, sanitizeResources: false };
 async function niceOf(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-}
-
-async function waitForLine(output: () => string, pattern: RegExp, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!pattern.test(output())) {
-    if (Date.now() > until) throw new Error(`no line matching ${pattern} in:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 Deno.test({
@@ -32,13 +25,11 @@ Deno.test({
     const worker = await startService("worker", { ...t.env, WORKER_NICE: "7" });
     const plain = await startService("worker", { ...t.env, WORKER_NICE: "0", WORKER_PORT: "0" });
     try {
-      await waitForLine(worker.output, /worker priority lowered/);
+      const lowered = () => worker.output().split("\n").find((l) => l.includes("priority lowered"));
+      await waitFor(() => lowered() !== undefined, 15_000, "the worker's priority line");
       assert.equal(await niceOf(worker.child.pid), 7);
-      const line = worker.output().split("\n").find((l) => l.includes("priority lowered"))!;
-      assert.deepEqual(
-        [JSON.parse(line).nice, JSON.parse(line).was],
-        [7, getPriority()],
-      );
+      const { nice, was } = JSON.parse(lowered()!);
+      assert.deepEqual([nice, was], [7, getPriority()]);
       // Both workers take jobs; the one at 0 kept the priority it was started with.
       const ids = await Promise.all(Array.from({ length: 6 }, (_, i) => t.submit(`nice ${i}`)));
       for (const id of ids) {
