@@ -41,10 +41,11 @@ export const configSchema = z.object({
   STORAGE_PATH: z.string().trim().min(1).default("./storage"),
   WORKER_CONCURRENCY: intVar(64, 1, 1000),
   /**
-   * CPU niceness the worker takes at start (0 keeps the one it was started with): on a machine
-   * it shares with the API, the API's requests run first and the worker's jobs in the gaps.
+   * CPU niceness the worker takes at start (0, the default, keeps the one it was started with):
+   * on a machine it shares with the API, the API's requests run first and the worker's jobs in
+   * the gaps. For remote providers; the `local` provider's jobs are CPU work and would starve.
    */
-  WORKER_NICE: intVar(10, 0, 19),
+  WORKER_NICE: intVar(0, 0, 19),
   MAX_RETRIES: intVar(3, 0, 20),
   RETRY_BACKOFF_BASE: z.coerce.number().min(1).max(10).default(2),
   LOG_LEVEL: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS)).default("info"),

@@ -1,8 +1,9 @@
 /**
- * The worker's CPU priority. A worker's jobs wait on the provider; the API's requests wait on
- * the CPU. Where both share a machine, the worker takes a lower priority (a higher niceness), so
- * a request's turn comes first and the worker works in the gaps (measured in
- * docs/benchmarks.md, item 18).
+ * The worker's CPU priority (WORKER_NICE, off by default). With a remote provider a worker's jobs
+ * wait on the provider while the API's requests wait on the CPU: where both share a machine, the
+ * worker can take a lower priority (a higher niceness), so a request's turn comes first and the
+ * worker works in the gaps (measured in docs/benchmarks.md, item 18). The `local` provider's jobs
+ * are CPU work themselves, and a flood of requests then starves them: hence off by default.
  */
 import { getPriority, setPriority } from "node:os";
 import type { Logger } from "../shared/logger.ts";
