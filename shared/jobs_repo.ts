@@ -304,7 +304,11 @@ export async function getJobs(db: Db, ids: string[]): Promise<JobRow[]> {
 /**
  * `getJob` for the read hot path (GET /status/{id}): concurrent reads share one query. A read
  * joins only a query that has not started yet, so it still sees every commit made before it
- * arrived.
+ * arrived. One query at a time (like the submit's INSERT): the reads that arrive meanwhile leave
+ * together in the next, so under load there are fewer, larger queries. Against three at a time,
+ * 32 clients reading 10,000 jobs got 6–36 % more reads a second in 7 of 8 alternating pairs, with
+ * less API CPU per read (docs/benchmarks.md); a stuck query holds the others for at most the
+ * batcher's `staleMs`.
  */
 export function batchedGetJob(
   db: Db,
@@ -312,7 +316,7 @@ export function batchedGetJob(
 ): Batched<string, JobRow | null> {
   return createBatcher(
     async (ids: string[]) => rowsFor(ids, await getJobs(db, [...new Set(ids)])),
-    { maxInFlight: 3, ...options },
+    { maxInFlight: 1, ...options },
   );
 }
 
