@@ -501,10 +501,12 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * WorkerQueries where the running jobs share statements (group commit): a worker running 64
  * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
  * its own statement to commit, and a read joins only a statement that has not started, so it
- * sees every commit made before it was asked.
+ * sees every commit made before it was asked. One statement of each kind at a time: against two,
+ * the worker spent less CPU per job in 8 of 10 alternating pairs of a POST flood and the API's p99
+ * was lower in 9 of 10 (docs/benchmarks.md, item 20).
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
-  const opts = { maxInFlight: 2, ...options };
+  const opts = { maxInFlight: 1, ...options };
   const claim = createBatcher(
     async (ids: string[]) => rowsFor(ids, await markProcessingMany(db, [...new Set(ids)])),
     opts,
