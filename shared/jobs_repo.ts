@@ -503,7 +503,8 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * its own statement to commit, and a read joins only a statement that has not started, so it
  * sees every commit made before it was asked. One statement of each kind at a time: against two,
  * the worker spent less CPU per job in 8 of 10 alternating pairs of a POST flood and the API's p99
- * was lower in 9 of 10 (docs/benchmarks.md, item 20).
+ * was lower in 9 of 10; a job's statement may wait behind one batch more, so a worker sharing a
+ * flooded machine finished 3–8 % fewer one-second jobs (docs/benchmarks.md, item 20).
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
   const opts = { maxInFlight: 1, ...options };
