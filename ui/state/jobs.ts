@@ -24,7 +24,13 @@ export interface JobsStore {
   readonly queuePositions: ReadonlySignal<ReadonlyMap<string, number>>;
   upsert(job: Job): UpsertResult;
   upsertMany(jobs: Job[]): void;
+  /**
+   * Forgets a job for good: upserts of it are ignored afterwards, so a list read that started
+   * before a delete and answers after it cannot bring the job back.
+   */
   remove(id: string): void;
+  /** Takes back a `remove` (the delete was refused) and holds `job` again. */
+  restore(job: Job): void;
   /** Forgets every job (another key signed in, or the key was forgotten). */
   clear(): void;
   /** Inserts a placeholder for a job being submitted; returns its local id. */
@@ -72,7 +78,11 @@ export function createJobsStore(): JobsStore {
     return new Map(pending.map((j, i) => [j.id, j.queue_position ?? i + 1]));
   });
 
+  /** Ids removed for good (deleted jobs: they never come back). */
+  const removed = new Set<string>();
+
   function apply(map: Map<string, Job>, job: Job): UpsertResult {
+    if (removed.has(job.id)) return { previous: undefined, changed: false };
     const previous = map.get(job.id);
     if (previous && isStale(previous, job)) return { previous, changed: false };
     map.set(job.id, job);
@@ -98,12 +108,18 @@ export function createJobsStore(): JobsStore {
       if (changed) byId.value = map;
     },
     remove(id) {
+      removed.add(id);
       if (!byId.value.has(id)) return;
       const map = new Map(byId.value);
       map.delete(id);
       byId.value = map;
     },
+    restore(job) {
+      removed.delete(job.id);
+      this.upsert(job);
+    },
     clear() {
+      removed.clear();
       if (byId.value.size) byId.value = new Map();
     },
     addOptimistic(body, now = Date.now()) {

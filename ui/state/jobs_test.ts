@@ -81,6 +81,31 @@ Deno.test("running, queue positions and remove", () => {
   assert.equal(store.sorted.value.length, 3);
 });
 
+Deno.test("a removed job stays removed: a list read from before its delete does not bring it back", () => {
+  const store = createJobsStore();
+  const doomed = job("doomed", { status: "completed" });
+  store.upsertMany([doomed, job("kept", { status: "completed" })]);
+  store.remove("doomed");
+  // The list read that started before the DELETE answers after it, with the job still in it.
+  store.upsertMany([{ ...doomed }, job("kept", { status: "completed" })]);
+  store.upsert({ ...doomed, updated_at: "2030-01-01T00:00:00Z" });
+  assert.deepEqual(store.sorted.value.map((j) => j.id), ["kept"]);
+  // Removed before it was ever held (a delete heard while the first list read is in flight).
+  store.remove("early");
+  store.upsert(job("early"));
+  assert.equal(store.byId.value.has("early"), false);
+  // A refused delete takes the removal back.
+  store.restore(doomed);
+  assert.equal(store.byId.value.get("doomed")?.status, "completed");
+  store.upsert({ ...doomed, status: "failed", updated_at: "2030-01-01T00:00:00Z" });
+  assert.equal(store.byId.value.get("doomed")?.status, "failed");
+  // Another key: the page starts over.
+  store.remove("kept");
+  store.clear();
+  store.upsert(job("kept"));
+  assert.equal(store.byId.value.has("kept"), true);
+});
+
 Deno.test("an optimistic job appears at once, on top, and is replaced by the server's", () => {
   const store = createJobsStore();
   store.upsert(job("old", { status: "completed", created_at: "2025-01-01T00:00:00Z" }));

@@ -214,8 +214,10 @@ export function retryJob(id: string): Promise<void> {
 
 /** A job is gone (deleted here or elsewhere): off the store, out of the lightbox, lists refetch. */
 export function forgetJob(id: string): void {
-  if (!jobsStore.byId.value.has(id)) return;
+  const held = jobsStore.byId.value.has(id);
+  // For good, even when not held: a list read still in flight must not bring it back.
   jobsStore.remove(id);
+  if (!held) return;
   leaveDeletedJob(id, (other) => jobsStore.byId.value.has(other));
   resyncTick.value++;
 }
@@ -231,7 +233,7 @@ export async function deleteJob(id: string): Promise<void> {
     const status = err instanceof ApiError ? err.status : 0;
     if (status === 404) return; // gone already
     if (held && !jobsStore.byId.value.has(id)) {
-      jobsStore.upsert(held);
+      jobsStore.restore(held);
       resyncTick.value++;
     }
     if (status === 401) return;
