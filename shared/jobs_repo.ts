@@ -502,9 +502,9 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
  * its own statement to commit, and a read joins only a statement that has not started, so it
  * sees every commit made before it was asked. One statement of each kind at a time: against two,
- * the worker spent less CPU per job in 8 of 10 alternating pairs of a POST flood and the API's p99
- * was lower in 9 of 10; a job's statement may wait behind one batch more, so a worker sharing a
- * flooded machine finished 3–8 % fewer one-second jobs (docs/benchmarks.md, item 20).
+ * in alternating pairs of a POST flood the worker spent less CPU per job in 16 of 20 and the API's
+ * p99 was lower in 17 of 20; a job's statement may wait behind one batch more, so a worker sharing a
+ * flooded machine finished up to 8 % fewer one-second jobs (docs/benchmarks.md, item 20).
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
   const opts = { maxInFlight: 1, ...options };
