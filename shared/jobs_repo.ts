@@ -501,13 +501,12 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * WorkerQueries where the running jobs share statements (group commit): a worker running 64
  * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
  * its own statement to commit, and a read joins only a statement that has not started, so it
- * sees every commit made before it was asked. One statement of each kind at a time: against two,
- * in alternating pairs of a POST flood the worker spent less CPU per job in 16 of 20 and the API's
- * p99 was lower in 17 of 20; a job's statement may wait behind one batch more, so a worker sharing a
- * flooded machine finished up to 8 % fewer one-second jobs (docs/benchmarks.md, item 20).
+ * sees every commit made before it was asked. Two statements of each kind at a time: one at a
+ * time cost the worker less CPU per job in a short-flood harness, but the full benchmark's POST p99
+ * was better with two in 6 of 9 alternating pairs (docs/benchmarks.md, "measured and not kept").
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
-  const opts = { maxInFlight: 1, ...options };
+  const opts = { maxInFlight: 2, ...options };
   const claim = createBatcher(
     async (ids: string[]) => rowsFor(ids, await markProcessingMany(db, [...new Set(ids)])),
     opts,
