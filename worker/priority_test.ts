@@ -51,12 +51,13 @@ Deno.test({
   ...opts,
   fn: async () => {
     const module = new URL("./priority.ts", import.meta.url).href;
+    const logger = new URL("../shared/logger.ts", import.meta.url).href;
     const script = `
       import { lowerPriority } from ${JSON.stringify(module)};
+      import { createLogger } from ${JSON.stringify(logger)};
       const lines = [];
-      const logger = { debug() {}, info: (m) => lines.push(m), warn: (m) => lines.push(m),
-        error() {}, child() { return logger; } };
-      console.log(JSON.stringify([lowerPriority(5, logger), lowerPriority(15, logger), lines]));
+      const log = createLogger({ write: (line) => lines.push(JSON.parse(line).msg) });
+      console.log(JSON.stringify([lowerPriority(5, log), lowerPriority(15, log), lines]));
     `;
     const out = await new Deno.Command("nice", {
       args: ["-n", "12", Deno.execPath(), "eval", script],
