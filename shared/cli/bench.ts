@@ -14,6 +14,8 @@
  *     Every 202 job id is then read back.
  *  3. 60 jobs submitted at once, provider 1 s: makespan and per-job created→completed.
  *  4. 500 jobs at once, provider instant; then 5,000 more for the worker's RSS growth.
+ * Before the scenarios it measures the machine against the issue's own orientation limits
+ * (Postgres commits, Redis ops, BullMQ no-op jobs: `bench_yardstick.ts`).
  * The services run with LOG_LEVEL=warn, AUTH_MODE=none and no per-client limits: the benchmark
  * measures capacity, not the rate limiter. `--cpu-prof=DIR` profiles the api and worker of
  * scenario 2 and prints their top functions.
@@ -22,7 +24,7 @@
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { connectPostgres, sql } from "../db.ts";
-import { testDatabaseUrl, testRedisUrl } from "../testing/db.ts";
+import { deleteQueueKeys, testDatabaseUrl, testRedisUrl } from "../testing/db.ts";
 import { type FakeReplicate, startFakeReplicate } from "../testing/fake_replicate.ts";
 import {
   createTestDatabase,
@@ -33,6 +35,15 @@ import {
   startService,
 } from "../testing/processes.ts";
 import { hasWrk, type LoadResult, type LoadSpec, quantile, runLoadProcess } from "./bench_load.ts";
+import {
+  type BullmqYardstick,
+  bullmqYardstick,
+  ISSUE_MACHINE,
+  type PostgresYardstick,
+  postgresYardstick,
+  type RedisYardstick,
+  redisYardstick,
+} from "./bench_yardstick.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const API = "/api/v1";
@@ -295,23 +306,6 @@ function newStack(): Stack {
   };
   openStacks.add(stack);
   return stack;
-}
-
-async function deleteQueueKeys(prefix: string): Promise<number> {
-  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, lazyConnect: true });
-  try {
-    await redis.connect();
-    let cursor = "0";
-    let deleted = 0;
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) deleted += await redis.del(...keys);
-    } while (cursor !== "0");
-    return deleted;
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** Starts a role like `startService`, adding `--cpu-prof` when profiling is on. */
@@ -721,65 +715,8 @@ async function backgroundBusyPct(ms = 1000): Promise<number> {
   return round(((b.busy - a.busy) / (b.total - a.total)) * 100);
 }
 
-/**
- * The issue's yardstick for the machine: single-row INSERT commits per second on one connection
- * and on ten (its machine: 3.4k and 16–17k), measured with pgbench when it is installed (else
- * postgres.js, whose client side costs more). A slower machine gives lower figures everywhere.
- */
-async function calibratePostgres(seconds = 2): Promise<{ one: number; ten: number; by: string }> {
-  const table = `bench_calibrate_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const admin = connectPostgres(testDatabaseUrl(), { max: 1 });
-  await admin.exec(`CREATE TABLE "${table}" (id bigserial PRIMARY KEY, v text NOT NULL)`);
-  const insert = `INSERT INTO "${table}" (v) VALUES ('x')`;
-  const script = await Deno.makeTempFile({ suffix: ".sql" });
-  await Deno.writeTextFile(script, `${insert};\n`);
-  const pgbench = async (connections: number): Promise<number | null> => {
-    const url = new URL(testDatabaseUrl());
-    try {
-      const out = await new Deno.Command("pgbench", {
-        args: [
-          ...["-h", url.hostname, "-p", url.port || "5432", "-U", decodeURIComponent(url.username)],
-          ...["-n", "-f", script, "-c", String(connections), "-j", "2", "-T", String(seconds)],
-          decodeURIComponent(url.pathname.slice(1)),
-        ],
-        env: url.password ? { PGPASSWORD: decodeURIComponent(url.password) } : {},
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const tps = /tps = ([\d.]+)/.exec(new TextDecoder().decode(out.stdout))?.[1];
-      return out.success && tps ? Math.round(Number(tps)) : null;
-    } catch {
-      return null; // not installed
-    }
-  };
-  const postgresJs = async (connections: number) => {
-    const db = connectPostgres(testDatabaseUrl(), { max: connections });
-    const query = { text: insert, values: [] };
-    await Promise.all(Array.from({ length: connections }, () => db.query(query))); // connect
-    let done = 0;
-    const until = performance.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: connections }, async () => {
-      while (performance.now() < until) {
-        await db.query(query);
-        done++;
-      }
-    }));
-    await db.close();
-    return Math.round(done / seconds);
-  };
-  try {
-    const one = await pgbench(1);
-    const ten = one === null ? null : await pgbench(10);
-    if (one !== null && ten !== null) return { one, ten, by: "pgbench" };
-    return { one: await postgresJs(1), ten: await postgresJs(10), by: "postgres.js" };
-  } finally {
-    await Deno.remove(script).catch(() => {});
-    await admin.exec(`DROP TABLE "${table}"`).catch(() => {});
-    await admin.close();
-  }
-}
-
 async function machineInfo(loadgen: string): Promise<Record<string, unknown>> {
+  const yardstickPrefix = `darkroom-bench-${crypto.randomUUID().slice(0, 8)}`;
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
   const db = connectPostgres(testDatabaseUrl(), { max: 1 });
@@ -798,9 +735,12 @@ async function machineInfo(loadgen: string): Promise<Record<string, unknown>> {
       loadGenerator: loadgen,
       revision: await gitRevision(),
       backgroundBusyPct: await backgroundBusyPct(),
-      postgresInsertsPerS: await calibratePostgres(),
+      postgresInsertsPerS: await postgresYardstick(testDatabaseUrl()),
+      redisOpsPerS: await redisYardstick(testRedisUrl(), yardstickPrefix),
+      bullmqNoopJobsPerS: await bullmqYardstick(testRedisUrl(), yardstickPrefix),
     };
   } finally {
+    await deleteQueueKeys(yardstickPrefix);
     await db.close();
     redis.disconnect();
   }
@@ -1221,11 +1161,16 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
     `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGb} GB; Deno ${m.deno}, ` +
       `Postgres ${m.postgres}, Redis ${m.redis}; load: ${m.loadGenerator}; revision ${m.revision}`,
   );
-  const calibration = m.postgresInsertsPerS as { one: number; ten: number; by: string };
+  const pg = m.postgresInsertsPerS as PostgresYardstick;
+  const redis = m.redisOpsPerS as RedisYardstick;
+  const bullmq = m.bullmqNoopJobsPerS as BullmqYardstick;
+  const n = (x: number) => x.toLocaleString("en-US");
   console.log(
-    `machine yardstick: Postgres single-row inserts ${calibration.one.toLocaleString("en-US")}/s ` +
-      `on one connection, ${calibration.ten.toLocaleString("en-US")}/s on ten ` +
-      `(${calibration.by}; the issue's machine: 3,400 and 16,000–17,000)`,
+    `machine yardstick: Postgres single-row inserts ${n(pg.one)}/s on one connection, ` +
+      `${n(pg.ten)}/s on ten (${pg.by}; the issue's machine: ${ISSUE_MACHINE.postgres}); ` +
+      `Redis ${n(redis.set)} SET/s and ${n(redis.get)} GET/s (${redis.by}, 50 clients; ` +
+      `${ISSUE_MACHINE.redis}); BullMQ no-op jobs ${n(bullmq.add)}/s added, ` +
+      `${n(bullmq.process)}/s processed (${ISSUE_MACHINE.bullmq})`,
   );
   const background = Number(m.backgroundBusyPct);
   console.log(

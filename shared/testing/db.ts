@@ -1,4 +1,5 @@
 /** Test helper: a Postgres schema of the test's own, migrated, dropped afterwards. */
+import { Redis } from "ioredis";
 import { connectPostgres, type Db } from "../db.ts";
 import { migrate } from "../migrations.ts";
 
@@ -45,4 +46,22 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
 /** A unique BullMQ prefix for one test. */
 export function testQueuePrefix(): string {
   return `darkroom-test-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Removes every Redis key under a queue prefix (a test's or a benchmark's); returns how many. */
+export async function deleteQueueKeys(prefix: string): Promise<number> {
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    let cursor = "0";
+    let deleted = 0;
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) deleted += await redis.del(...keys);
+    } while (cursor !== "0");
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
 }
