@@ -114,11 +114,18 @@ export async function redisYardstick(
   const requests = options.requests ?? 100_000;
   const url = new URL(redisUrl);
   const key = `${prefix}:yardstick`;
-  const csv = await output(options.redisBenchmark ?? "redis-benchmark", [
-    ...["-h", url.hostname, "-p", url.port || "6379"],
-    ...(url.password ? ["-a", decodeURIComponent(url.password)] : []),
-    ...["-t", "set,get", "-n", String(requests), "--csv"],
-  ]);
+  const db = url.pathname.slice(1);
+  // redis-benchmark speaks plain TCP only: a TLS Redis is measured through ioredis.
+  const csv = url.protocol === "rediss:" ? null : await output(
+    options.redisBenchmark ?? "redis-benchmark",
+    [
+      ...["-h", url.hostname, "-p", url.port || "6379"],
+      ...(url.username ? ["--user", decodeURIComponent(url.username)] : []),
+      ...(url.password ? ["-a", decodeURIComponent(url.password)] : []),
+      ...(/^\d+$/.test(db) ? ["--dbnum", db] : []),
+      ...["-t", "set,get", "-n", String(requests), "--csv"],
+    ],
+  );
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     if (csv !== null) {
