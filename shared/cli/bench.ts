@@ -19,6 +19,7 @@
  * The services run with LOG_LEVEL=warn, AUTH_MODE=none and no per-client limits: the benchmark
  * measures capacity, not the rate limiter. `--cpu-prof=DIR` profiles the api and worker of
  * scenario 2 and prints their top functions.
+ * `deno task bench --ab [...]` instead compares two settings in alternating floods (bench_ab.ts).
  * Progress goes to stderr; the table and the JSON go to stdout.
  */
 import { parseArgs } from "node:util";
@@ -35,6 +36,7 @@ import {
   startService,
 } from "../testing/processes.ts";
 import { hasWrk, type LoadResult, type LoadSpec, quantile, runLoadProcess } from "./bench_load.ts";
+import { type AbOptions, abReport, parseSetting, runAb, summarize } from "./bench_ab.ts";
 import {
   type BullmqYardstick,
   bullmqYardstick,
@@ -313,9 +315,10 @@ function startRole(
   role: string,
   env: Record<string, string>,
   profileDir: string | undefined,
+  extraFlags: string[] = [],
 ): Promise<ServiceProcess> {
   const denoFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}/${role}`] : [];
-  return startService(role, env, { denoFlags });
+  return startService(role, env, { denoFlags: [...denoFlags, ...extraFlags] });
 }
 
 const stops = new WeakMap<ServiceProcess, Promise<void>>();
@@ -414,10 +417,15 @@ async function openStack(name: string, options: { latencyMs: number }): Promise<
 async function startProcess(
   stack: Stack,
   role: string,
-  options: { env?: Record<string, string>; profileDir?: string } = {},
+  options: { env?: Record<string, string>; profileDir?: string; denoFlags?: string[] } = {},
 ): Promise<ServiceProcess> {
   checkInterrupted();
-  const proc = await startRole(role, options.env ?? stack.env, options.profileDir);
+  const proc = await startRole(
+    role,
+    options.env ?? stack.env,
+    options.profileDir,
+    options.denoFlags,
+  );
   stack.defer(() => stopChecked(proc));
   return proc;
 }
@@ -442,7 +450,12 @@ interface HttpMeasure extends LoadResult {
 
 /** Runs one load (`spec` without connections and duration: the plan's) and where the CPU went. */
 async function measureHttp(
-  ctx: { base: string; plan: Plan; tmp: string; useWrk: boolean },
+  ctx: {
+    base: string;
+    plan: Pick<Plan, "connections" | "httpS" | "warmupS">;
+    tmp: string;
+    useWrk: boolean;
+  },
   name: string,
   spec: Omit<LoadSpec, "url" | "connections" | "durationS"> & { path: string },
   roles: Record<string, number | undefined>,
@@ -450,14 +463,16 @@ async function measureHttp(
   checkInterrupted();
   const { path, ...rest } = spec;
   // A warm-up at the same load first: the JIT compiles the hot path before anything is timed.
-  log(`${name}: warm-up, ${ctx.plan.connections} connections for ${ctx.plan.warmupS} s`);
-  await runLoadProcess({
-    ...rest,
-    idsOut: rest.idsOut ? `${rest.idsOut}.warmup` : undefined,
-    url: `${ctx.base}${path}`,
-    connections: ctx.plan.connections,
-    durationS: ctx.plan.warmupS,
-  }, { useWrk: ctx.useWrk, tmp: ctx.tmp, name: `${name}_warmup`, signal: interruption.signal });
+  if (ctx.plan.warmupS > 0) {
+    log(`${name}: warm-up, ${ctx.plan.connections} connections for ${ctx.plan.warmupS} s`);
+    await runLoadProcess({
+      ...rest,
+      idsOut: rest.idsOut ? `${rest.idsOut}.warmup` : undefined,
+      url: `${ctx.base}${path}`,
+      connections: ctx.plan.connections,
+      durationS: ctx.plan.warmupS,
+    }, { useWrk: ctx.useWrk, tmp: ctx.tmp, name: `${name}_warmup`, signal: interruption.signal });
+  }
   log(`${name}: ${ctx.plan.connections} connections for ${ctx.plan.httpS} s`);
   const before = await cpuSnapshot(roles);
   const result = await runLoadProcess({
@@ -1243,6 +1258,61 @@ function onInterrupt(): void {
   for (const stack of openStacks) void stack.close();
 }
 
+function positiveInt(value: string | undefined, name: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+): T {
+  if (!allowed.includes(value as T)) {
+    throw new Error(`${name} must be one of ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+/** `--ab`: alternating floods of two settings on one stack (see bench_ab.ts). */
+async function abMain(options: AbOptions, ctx: { tmp: string; useWrk: boolean }): Promise<number> {
+  const stack = await openStack("ab", { latencyMs: 1000 });
+  try {
+    const floods = await runAb({
+      stack,
+      tmp: ctx.tmp,
+      body: JOB_BODY,
+      log,
+      start: (role, env, denoFlags) => startProcess(stack, role, { env, denoFlags }),
+      stop: stopChecked,
+      async ready(what, proc) {
+        if (what === "api") {
+          await firstAnswer(`${stack.base}${API}/health`, performance.now(), 60_000, proc);
+        } else await waitForWorker(stack.base);
+      },
+      measure: (name, spec, roles, plan) =>
+        measureHttp(
+          { base: stack.base, plan, tmp: ctx.tmp, useWrk: ctx.useWrk },
+          name,
+          spec,
+          roles,
+        ),
+    }, options);
+    const summary = summarize(floods);
+    console.log(abReport(options, floods, summary, markdownTable));
+    const at = new Date().toISOString();
+    const revision = await gitRevision();
+    console.log(JSON.stringify({ mode: "ab", at, revision, options, floods, summary }));
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130;
+    throw err;
+  } finally {
+    await stack.close();
+  }
+}
+
 async function main(tmp: string): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -1250,6 +1320,17 @@ async function main(tmp: string): Promise<number> {
       quick: { type: "boolean", default: false },
       loadgen: { type: "string" },
       "cpu-prof": { type: "string" },
+      ab: { type: "boolean", default: false },
+      pairs: { type: "string", default: "5" },
+      seconds: { type: "string", default: "5" },
+      warmup: { type: "string", default: "3" },
+      load: { type: "string", default: "post" },
+      role: { type: "string", default: "api" },
+      "no-worker": { type: "boolean", default: false },
+      "a-env": { type: "string" },
+      "b-env": { type: "string" },
+      "a-flags": { type: "string" },
+      "b-flags": { type: "string" },
     },
   });
   const plan = PLANS[values.quick ? "quick" : "full"];
@@ -1266,6 +1347,19 @@ async function main(tmp: string): Promise<number> {
     log("wrk not found (apt-get install -y wrk); using the Deno load generator (costs more CPU)");
   }
   clockTicks = await clockTicksPerSecond();
+  if (values.ab) {
+    return await abMain({
+      pairs: positiveInt(values.pairs, "--pairs"),
+      seconds: positiveInt(values.seconds, "--seconds"),
+      warmupS: positiveInt(values.warmup, "--warmup", 0),
+      connections: PLANS.full.connections,
+      load: oneOf(values.load, ["post", "status"] as const, "--load"),
+      role: oneOf(values.role, ["api", "worker"] as const, "--role"),
+      worker: !values["no-worker"],
+      a: parseSetting(values["a-env"], values["a-flags"]),
+      b: parseSetting(values["b-env"], values["b-flags"]),
+    }, { tmp, useWrk });
+  }
 
   const started = performance.now();
   const results: Results = {
