@@ -16,6 +16,7 @@ import { createMetrics } from "../shared/metrics.ts";
 import { instrumentRegistry } from "../shared/providers/instrumented.ts";
 import { migrate } from "../shared/migrations.ts";
 import { createProviderRegistry } from "../shared/providers/registry.ts";
+import { createRenderThread } from "../shared/providers/local_render_thread.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { openKvQueue } from "../shared/queue/kv.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
@@ -77,7 +78,12 @@ if (import.meta.main) {
   }
   const { db, queue } = stores;
   const metrics = createMetrics({ db, queue, role: "start" });
-  const providers = instrumentRegistry(createProviderRegistry(config), metrics);
+  // Renders off the event loop that serves the API and the UI.
+  const renderThread = createRenderThread();
+  const providers = instrumentRegistry(
+    createProviderRegistry(config, { render: renderThread.render }),
+    metrics,
+  );
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   await events.start();
@@ -142,6 +148,7 @@ if (import.meta.main) {
   onShutdown(logger, async () => {
     await server.shutdown();
     await worker.close();
+    renderThread.close();
     await events.close();
     await queue.close();
     await db.close(5);

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { instrumentRegistry } from "./providers/instrumented.ts";
 import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
+import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import type { JobQueue } from "./queue/queue.ts";
 import { createLocalStorage, type Storage } from "./storage.ts";
@@ -22,6 +23,8 @@ export interface Runtime {
   /** The live job feed (LISTEN starts on the first `events.start()`). */
   events: JobEventHub;
   metrics: Metrics;
+  /** Where the local provider renders (started on first use; see worker/main.ts). */
+  renderThread: RenderThread;
   security: {
     authMode: "none" | "api_key";
     limiter: RateLimiter;
@@ -65,7 +68,11 @@ export function openRuntime(config: Config, role: string): Runtime {
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
   });
   const metrics = createMetrics({ db, queue, role });
-  const providers = instrumentRegistry(createProviderRegistry(config), metrics);
+  const renderThread = createRenderThread();
+  const providers = instrumentRegistry(
+    createProviderRegistry(config, { render: renderThread.render }),
+    metrics,
+  );
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   // Rate-limit counters live in Redis so every API instance shares them.
@@ -87,8 +94,10 @@ export function openRuntime(config: Config, role: string): Runtime {
     storage,
     events,
     metrics,
+    renderThread,
     security,
     async close() {
+      renderThread.close();
       limiterRedis.disconnect();
       await events.close();
       await queue.close().catch((err) => logger.warn("queue close failed", { err }));

@@ -16,7 +16,9 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   survivesConnectionDrops(runtime.logger);
-  // Before any connection or job: the threads started from here on inherit the priority.
+  // The render thread of the local provider first, so its CPU work keeps the normal priority;
+  // then, before any connection or job, the rest: the threads started from here on inherit it.
+  if (config.WORKER_NICE > 0) runtime.renderThread.start();
   lowerPriority(config.WORKER_NICE, runtime.logger);
   const worker = startWorker({
     ...runtime,

@@ -1,11 +1,17 @@
 /**
  * The built-in offline provider `local`: no network, no GPU. Predictions live in memory and
  * simulate diffusion steps in time (`stepMs` per step), with diffusers-style tqdm logs, and each
- * output is rendered on download by local_render.ts.
+ * output is rendered on download by local_render.ts (on a render thread in the services).
  */
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
 import { LIMITS } from "../schemas.ts";
-import { hashString, isLocalModel, LOCAL_STYLES, renderPng } from "./local_render.ts";
+import {
+  hashString,
+  isLocalModel,
+  LOCAL_STYLES,
+  type RenderOptions,
+  renderPng,
+} from "./local_render.ts";
 import {
   type CallOptions,
   type CreateOptions,
@@ -28,6 +34,11 @@ export interface LocalProviderOptions {
   maxAgeMs?: number;
   /** At most this many predictions are kept; the oldest go first (default 10 000). */
   maxPredictions?: number;
+  /**
+   * Renders an output (default: on the calling thread). Services pass a render thread
+   * (local_render_thread.ts), so a render does not stop their event loop.
+   */
+  render?: (options: RenderOptions) => Promise<Uint8Array<ArrayBuffer>>;
 }
 
 interface LocalPrediction {
@@ -57,6 +68,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
   const now = options.now ?? Date.now;
   const maxAgeMs = options.maxAgeMs ?? 60 * 60 * 1000;
   const maxPredictions = options.maxPredictions ?? 10_000;
+  const render = options.render ?? ((o: RenderOptions) => Promise.resolve(renderPng(o)));
   const predictions = new Map<string, LocalPrediction>();
 
   function prune(at: number): void {
@@ -114,7 +126,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     },
 
     openOutput(ref: string, callOptions: CallOptions = {}): Promise<Response> {
-      return Promise.try(() => {
+      return Promise.try(async () => {
         callOptions.signal?.throwIfAborted();
         const match = /^local:\/\/([0-9a-f]+)\/(\d+)$/.exec(ref);
         if (!match) throw new ProviderError(`Cannot open output ${ref}: not a local:// ref`, false);
@@ -139,7 +151,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
             false,
           );
         }
-        const bytes = renderPng({
+        const bytes = await render({
           prompt: p.prompt,
           negativePrompt: p.negativePrompt,
           style: p.model,

@@ -1,6 +1,11 @@
 /** Which providers are configured, and which provider serves a model. */
 import type { Config } from "../config.ts";
-import { createLocalProvider, isLocalModel, LOCAL_STYLES } from "./local.ts";
+import {
+  createLocalProvider,
+  isLocalModel,
+  LOCAL_STYLES,
+  type LocalProviderOptions,
+} from "./local.ts";
 import type { Provider } from "./provider.ts";
 import { createReplicateProvider } from "./replicate.ts";
 import { createSafeFetch } from "../safe_fetch.ts";
@@ -50,6 +55,8 @@ export const SUGGESTED_REPLICATE_MODELS: readonly ModelInfo[] = [
 export interface RegistryOptions {
   local?: Provider;
   replicate?: Provider;
+  /** How the local provider renders its images (a render thread in the services). */
+  render?: LocalProviderOptions["render"];
 }
 
 /** Builds the registry from configuration (providers may be passed in, e.g. by tests). */
@@ -62,7 +69,8 @@ export function createProviderRegistry(
     & { ALLOW_PRIVATE_DOWNLOADS?: boolean; PUBLIC_BASE_URL?: string; API_V1_PREFIX?: string },
   options: RegistryOptions = {},
 ): ProviderRegistry {
-  const local = options.local ?? createLocalProvider({ stepMs: config.LOCAL_STEP_MS });
+  const local = options.local ??
+    createLocalProvider({ stepMs: config.LOCAL_STEP_MS, render: options.render });
   const replicate = options.replicate ??
     (config.REPLICATE_API_TOKEN
       ? createReplicateProvider({
