@@ -1283,7 +1283,6 @@ async function abMain(options: AbOptions, ctx: { tmp: string; useWrk: boolean })
       stack,
       tmp: ctx.tmp,
       body: JOB_BODY,
-      log,
       start: (role, env, denoFlags) => startProcess(stack, role, { env, denoFlags }),
       stop: stopChecked,
       async ready(what, proc) {

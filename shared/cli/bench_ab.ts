@@ -63,7 +63,7 @@ export interface AbDeps {
   stop(proc: ServiceProcess): Promise<void>;
   /** Waits until the API answers /health, and for `worker`, until a worker is online. */
   ready(what: "api" | "worker", proc: ServiceProcess): Promise<void>;
-  /** A warm-up and a measured load, with the CPU by process. */
+  /** A load (after a warm-up of `plan.warmupS`, when not 0), with the CPU by process. */
   measure(
     name: string,
     spec: Omit<LoadSpec, "url" | "connections" | "durationS"> & { path: string },
@@ -72,8 +72,8 @@ export interface AbDeps {
   ): Promise<LoadResult & { cpu: { cores: Record<string, number> } }>;
   /** Where job ids of the seed flood go. */
   tmp: string;
+  /** The job a POST submits. */
   body: string;
-  log(line: string): void;
 }
 
 /** Runs the alternating floods; returns them in order (A, B, A, B, …). */
@@ -122,11 +122,20 @@ export async function runAb(deps: AbDeps, options: AbOptions): Promise<Flood[]> 
         ? { path: "/api/v1/status/{id}", idsIn: idsFile }
         : post;
       const pid = api.child.pid;
+      const roles = { api: pid, worker: worker?.child.pid };
+      if (plan.warmupS > 0) {
+        // The JIT compiles the hot path first; only the flood after it is measured.
+        await deps.measure(`ab ${i + 1} ${label} warm-up`, spec, roles, {
+          ...plan,
+          httpS: plan.warmupS,
+          warmupS: 0,
+        });
+      }
       const before = await mainThread(pid);
-      const result = await deps.measure(`ab ${i + 1} ${label}`, spec, {
-        api: pid,
-        worker: worker?.child.pid,
-      }, plan);
+      const result = await deps.measure(`ab ${i + 1} ${label}`, spec, roles, {
+        ...plan,
+        warmupS: 0,
+      });
       const after = await mainThread(pid);
       floods.push(toFlood(
         label,
