@@ -41,7 +41,10 @@ async function openStores(config: Config, logger: Logger): Promise<Embedded> {
     lock = await acquireDataLock(config.DATA_DIR);
   }
   const db = config.DATABASE_URL
-    ? connectPostgres(config.DATABASE_URL, { application: "darkroom-start" })
+    ? connectPostgres(config.DATABASE_URL, {
+      application: "darkroom-start",
+      onRecycle: () => logger.warn("postgres pool retired after a missed deadline"),
+    })
     : await openPglite(join(config.DATA_DIR, "pg"));
   const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };
   const queue = config.REDIS_URL

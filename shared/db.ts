@@ -87,61 +87,123 @@ export interface PostgresOptions {
   /** Give up on a query after this long (ms): postgres.js under Deno can lose a query sent
    * while its connection dies, and nothing may wait on it forever. */
   queryTimeoutMs?: number;
+  /** Called when a missed deadline retires the pool (for a log line). */
+  onRecycle?: () => void;
 }
 
-/** Opens a postgres.js pool behind the Db interface. */
+/** After one pool is retired for a missed deadline, the next retirement waits this long (ms). */
+const RECYCLE_INTERVAL_MS = 2000;
+/** A retired pool's running statements get this long to finish before its connections close (s). */
+const RETIRE_GRACE_S = 2;
+
+/**
+ * Opens a postgres.js pool behind the Db interface.
+ *
+ * A statement that misses its deadline retires the pool: postgres.js under Deno can lose a
+ * query sent while its connection dies (seen when Postgres restarts under load), and that
+ * connection then waits forever, with every statement queued behind it missing its deadline
+ * too, long after Postgres is back. New statements go to a fresh pool at once; the old one gets
+ * `RETIRE_GRACE_S` to finish what it runs, then its connections are closed. LISTEN runs on a
+ * connection of its own, which postgres.js re-establishes by itself and a retirement leaves alone.
+ */
 export function connectPostgres(url: string, options: PostgresOptions = {}): Db {
   const connection: Record<string, string> = {
     application_name: options.application ?? "darkroom",
   };
   if (options.schema) connection.search_path = `"${options.schema}",public`;
-  const client = postgres(url, {
-    max: options.max ?? 10,
-    connect_timeout: options.connectTimeoutS ?? 5,
-    idle_timeout: 60,
-    onnotice: () => {},
-    connection,
-    // bigint (count(*)) as number: counts never approach 2^53.
-    types: {
-      bigint: {
-        to: 20,
-        from: [20],
-        serialize: (x: number) => String(x),
-        parse: (x: string) => Number(x),
+  const open = (max: number) =>
+    postgres(url, {
+      max,
+      connect_timeout: options.connectTimeoutS ?? 5,
+      idle_timeout: 60,
+      onnotice: () => {},
+      connection,
+      // bigint (count(*)) as number: counts never approach 2^53.
+      types: {
+        bigint: {
+          to: 20,
+          from: [20],
+          serialize: (x: number) => String(x),
+          parse: (x: string) => Number(x),
+        },
       },
+    });
+  let pool = open(options.max ?? 10);
+  let listener: postgres.Sql | undefined;
+  let lastRecycle = -Infinity;
+  let closed = false;
+  const retiring = new Set<Promise<void>>();
+  const pools = {
+    current: () => pool,
+    missedDeadline() {
+      const now = performance.now();
+      if (closed || now - lastRecycle < RECYCLE_INTERVAL_MS) return;
+      lastRecycle = now;
+      const old = pool;
+      pool = open(options.max ?? 10);
+      options.onRecycle?.();
+      const ending: Promise<void> = old.end({ timeout: RETIRE_GRACE_S }).catch(() => {})
+        .finally(() => retiring.delete(ending));
+      retiring.add(ending);
     },
-  });
-  return wrapPostgres(client, options.queryTimeoutMs ?? 20_000);
+    listener() {
+      listener ??= open(1);
+      return listener;
+    },
+    async close(timeoutS: number) {
+      closed = true;
+      await Promise.all([
+        pool.end({ timeout: timeoutS }),
+        listener?.end({ timeout: timeoutS }),
+        ...retiring,
+      ]);
+    },
+  };
+  return wrapPostgres(pools, options.queryTimeoutMs ?? 20_000);
 }
 
 // deno-lint-ignore no-explicit-any
 type AnySql = postgres.Sql<any> | postgres.TransactionSql<any>;
 
-function wrapPostgres(client: AnySql, timeoutMs: number): Db {
+/** What `wrapPostgres` runs statements on: the pool in use (or a transaction), and its upkeep. */
+interface Pools {
+  current(): AnySql;
+  /** A statement missed its deadline (see connectPostgres). */
+  missedDeadline?(): void;
+  listener?(): postgres.Sql;
+  close?(timeoutS: number): Promise<void>;
+}
+
+function wrapPostgres(pools: Pools, timeoutMs: number): Db {
   return {
     kind: "postgres",
     async query<T>(q: Query) {
       // deno-lint-ignore no-explicit-any
-      const pending = client.unsafe(q.text, q.values as any[], { prepare: true });
+      const pending = pools.current().unsafe(q.text, q.values as any[], { prepare: true });
       // Past its deadline the statement is canceled in Postgres too: a caller told "failed" must
       // not find it committed later (a submit answered 503 whose row appears afterwards).
-      const rows = await withDeadline(pending, q.timeoutMs ?? timeoutMs, () => pending.cancel());
+      const rows = await withDeadline(pending, q.timeoutMs ?? timeoutMs, () => {
+        pending.cancel();
+        pools.missedDeadline?.();
+      });
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },
     async exec(script: string) {
-      await client.unsafe(script);
+      await pools.current().unsafe(script);
     },
     transaction<T>(fn: (tx: Db) => Promise<T>): Promise<T> {
-      if (!("begin" in client)) return fn(wrapPostgres(client, timeoutMs)); // already inside one
-      return client.begin((tx) => fn(wrapPostgres(tx, timeoutMs))) as Promise<T>;
+      const client = pools.current();
+      // Already inside one: statements run in it.
+      if (!("begin" in client)) return fn(wrapPostgres({ current: () => client }, timeoutMs));
+      return client.begin((tx) => fn(wrapPostgres({ current: () => tx }, timeoutMs))) as Promise<T>;
     },
     async listen(channel: string, onMessage: (payload: string) => void) {
-      if (!("listen" in client)) throw new Error("Cannot LISTEN inside a transaction");
-      const sub = await client.listen(channel, onMessage);
+      if (!pools.listener) throw new Error("Cannot LISTEN inside a transaction");
+      const sub = await pools.listener().listen(channel, onMessage);
       return () => sub.unlisten();
     },
     async close(timeoutS = 5) {
-      if ("end" in client) await client.end({ timeout: timeoutS });
+      await pools.close?.(timeoutS);
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { fragment, join, sql } from "./db.ts";
-import { createTestDb } from "./testing/db.ts";
+import { connectPostgres, fragment, join, sql } from "./db.ts";
+import { createTestDb, testDatabaseUrl } from "./testing/db.ts";
 
 Deno.test("sql tag: values become numbered parameters, fragments are spliced", () => {
   const where = join([sql`a = ${1}`, sql`b = ${"x"}`], " AND ");
@@ -30,5 +30,50 @@ Deno.test("db: jsonb round-trips objects (not JSON strings), transactions roll b
     assert.deepEqual(rows.map((r) => r.k), ["a"]);
   } finally {
     await t.cleanup();
+  }
+});
+
+Deno.test("db: a missed deadline retires the pool; new statements run on new connections", async () => {
+  const url = testDatabaseUrl();
+  const application = `darkroom-retire-${crypto.randomUUID().slice(0, 8)}`;
+  let recycled = 0;
+  const db = connectPostgres(url, { max: 2, application, onRecycle: () => recycled++ });
+  const admin = connectPostgres(url, { max: 1 });
+  const key = Math.floor(Math.random() * 1e9);
+  const backends = async () =>
+    (await admin.query<{ pid: number }>(
+      sql`SELECT pid FROM pg_stat_activity WHERE application_name = ${application}`,
+    )).map((r) => r.pid).sort();
+  try {
+    await db.query(sql`SELECT 1`);
+    const before = await backends();
+    assert.ok(before.length >= 1);
+    await admin.query(sql`SELECT pg_advisory_lock(${key})`);
+    await assert.rejects(
+      db.query({ ...sql`SELECT pg_advisory_lock(${key})`, timeoutMs: 300 }),
+      /did not finish within 300 ms/,
+    );
+    assert.equal(recycled, 1);
+    // A second miss right after does not retire the fresh pool as well.
+    await assert.rejects(
+      db.query({ ...sql`SELECT pg_advisory_lock(${key})`, timeoutMs: 300 }),
+      /did not finish within 300 ms/,
+    );
+    assert.equal(recycled, 1);
+    await admin.query(sql`SELECT pg_advisory_unlock(${key})`);
+    // The retired pool's connections close after their grace; the new pool answers meanwhile.
+    assert.deepEqual(await db.query(sql`SELECT 1 AS one`), [{ one: 1 }]);
+    const until = Date.now() + 15_000;
+    let left = before;
+    while (Date.now() < until) {
+      const now = await backends();
+      left = before.filter((pid) => now.includes(pid));
+      if (left.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.deepEqual(left, [], "the retired pool's connections are still open");
+  } finally {
+    await db.close(1);
+    await admin.close(1);
   }
 });

@@ -57,6 +57,8 @@ export function openRuntime(config: Config, role: string): Runtime {
     max: role === "worker"
       ? Math.min(20, Math.max(4, Math.ceil(config.WORKER_CONCURRENCY / 4)))
       : 10,
+    onRecycle: () =>
+      logger.warn("postgres pool retired after a missed deadline; a fresh one serves"),
   });
   const queue = createBullmqQueue({
     redisUrl: config.REDIS_URL!,
