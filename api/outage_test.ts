@@ -30,9 +30,10 @@ const OUTAGE_AT_MS = 5_000;
 /** A client (or proxy) gives up on a request after this long; no request may take longer. */
 const REQUEST_TIMEOUT_MS = 30_000;
 /**
- * The first job submitted after the service is back must be completed this soon, by a worker
- * that reconnected. How long the later ones wait depends on how many the API accepted meanwhile
- * and on the machine's speed: that is reported (fresh_job_max_latency), not asserted.
+ * The worker must complete a job (write to Postgres, or finish what it took from the new Redis)
+ * this soon after the service is back. How soon the jobs submitted after recovery complete
+ * depends on the backlog the flood left and on the machine's speed: reported
+ * (first_fresh_job_completed, fresh_job_max_latency), not asserted; that they all complete is.
  */
 const RESUME_BOUND_MS = 15_000;
 /** Health must answer 200 again within this long after the service is back. */
@@ -155,6 +156,8 @@ interface Completion {
   freshMaxLatencyMs: number | null;
   /** When the first job submitted after recovery completed, from the recovery (ms). */
   firstFreshCompletedMs: number | null;
+  /** The first completion after recovery, from the recovery (ms). */
+  resumedAfterMs: number | null;
   stuck: { id: string; status: string; error_message: string | null; retry_count: number }[];
 }
 
@@ -174,14 +177,16 @@ async function completion(
   if (found < ids.length) counts.missing = ids.length - found;
   const up = (t0 + upAt) / 1000;
   const [times] = await db.query<
-    { last: number | null; fresh: number | null; resumed: number | null }
+    { last: number | null; fresh: number | null; firstFresh: number | null; resumed: number | null }
   >(sql`
     SELECT
       (extract(epoch FROM max(completed_at)) * 1000)::float8 AS last,
       (extract(epoch FROM max(completed_at - created_at)
         FILTER (WHERE created_at >= to_timestamp(${up}))) * 1000)::float8 AS fresh,
       (extract(epoch FROM min(completed_at)
-        FILTER (WHERE created_at >= to_timestamp(${up}))) * 1000)::float8 AS resumed
+        FILTER (WHERE created_at >= to_timestamp(${up}))) * 1000)::float8 AS "firstFresh",
+      (extract(epoch FROM min(completed_at)
+        FILTER (WHERE completed_at >= to_timestamp(${up}))) * 1000)::float8 AS resumed
     FROM jobs WHERE id = ANY(string_to_array(${list}, ',')::uuid[])`);
   const stuck = await db.query<Completion["stuck"][number]>(sql`
     SELECT id, status, error_message, retry_count FROM jobs
@@ -191,7 +196,10 @@ async function completion(
     counts,
     lastCompletedAt: times?.last == null ? null : Math.round(times.last - t0),
     freshMaxLatencyMs: times?.fresh == null ? null : Math.round(times.fresh),
-    firstFreshCompletedMs: times?.resumed == null ? null : Math.round(times.resumed - (t0 + upAt)),
+    firstFreshCompletedMs: times?.firstFresh == null
+      ? null
+      : Math.round(times.firstFresh - (t0 + upAt)),
+    resumedAfterMs: times?.resumed == null ? null : Math.round(times.resumed - (t0 + upAt)),
     stuck,
   };
 }
@@ -375,6 +383,7 @@ async function runScenario(options: ScenarioOptions): Promise<void> {
           ? null
           : done.lastCompletedAt - outage.upAt,
         fresh_job_max_latency: done.freshMaxLatencyMs,
+        worker_resumed: done.resumedAfterMs,
         first_fresh_job_completed: done.firstFreshCompletedMs,
       },
       final_health: health.samples.at(-1),
@@ -430,8 +439,8 @@ async function runScenario(options: ScenarioOptions): Promise<void> {
     );
     assert.ok(firstAcceptAfter, "no job accepted after the service came back");
     assert.ok(
-      done.firstFreshCompletedMs !== null && done.firstFreshCompletedMs <= RESUME_BOUND_MS,
-      `no job submitted after recovery completed within ${RESUME_BOUND_MS} ms of it ` +
+      done.resumedAfterMs !== null && done.resumedAfterMs <= RESUME_BOUND_MS,
+      `the worker completed no job within ${RESUME_BOUND_MS} ms of recovery ` +
         `(worker did not reconnect?)\n${worker.output().slice(-4000)}`,
     );
     assert.equal(
