@@ -13,15 +13,12 @@ import { createJobEventHub } from "../shared/job_events.ts";
 import { survivesConnectionDrops } from "../shared/connection_drops.ts";
 import { createLogger, type Logger } from "../shared/logger.ts";
 import { createMetrics } from "../shared/metrics.ts";
-import { instrumentRegistry } from "../shared/providers/instrumented.ts";
 import { migrate } from "../shared/migrations.ts";
-import { createProviderRegistry } from "../shared/providers/registry.ts";
-import { createRenderThread } from "../shared/providers/local_render_thread.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { openKvQueue } from "../shared/queue/kv.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/reconcile.ts";
-import { onShutdown, warnIfOpen } from "../shared/runtime.ts";
+import { onShutdown, openProviders, warnIfOpen } from "../shared/runtime.ts";
 import { createMemoryRateLimiter, createRedisRateLimiter } from "../shared/rate_limit.ts";
 import { Redis } from "ioredis";
 import { createLocalStorage } from "../shared/storage.ts";
@@ -81,12 +78,8 @@ if (import.meta.main) {
   }
   const { db, queue } = stores;
   const metrics = createMetrics({ db, queue, role: "start" });
-  // Renders off the event loop that serves the API and the UI.
-  const renderThread = createRenderThread();
-  const providers = instrumentRegistry(
-    createProviderRegistry(config, { render: renderThread.render }),
-    metrics,
-  );
+  // Local images render off the event loop that serves the API and the UI.
+  const { providers, renderThread } = openProviders(config, metrics);
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   await events.start();

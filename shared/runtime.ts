@@ -70,11 +70,7 @@ export function openRuntime(config: Config, role: string): Runtime {
     drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
   });
   const metrics = createMetrics({ db, queue, role });
-  const renderThread = createRenderThread();
-  const providers = instrumentRegistry(
-    createProviderRegistry(config, { render: renderThread.render }),
-    metrics,
-  );
+  const { providers, renderThread } = openProviders(config, metrics);
   const storage = createLocalStorage(config.STORAGE_PATH);
   const events = createJobEventHub(db, logger);
   // Rate-limit counters live in Redis so every API instance shares them.
@@ -106,6 +102,22 @@ export function openRuntime(config: Config, role: string): Runtime {
       await db.close(5).catch((err) => logger.warn("db close failed", { err }));
     },
   };
+}
+
+/**
+ * The configured providers, instrumented, with the `local` provider rendering on a thread of
+ * its own (started on first use; close it at shutdown).
+ */
+export function openProviders(
+  config: Config,
+  metrics: Metrics,
+): { providers: ProviderRegistry; renderThread: RenderThread } {
+  const renderThread = createRenderThread();
+  const providers = instrumentRegistry(
+    createProviderRegistry(config, { render: renderThread.render }),
+    metrics,
+  );
+  return { providers, renderThread };
 }
 
 /**

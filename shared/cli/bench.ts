@@ -1179,13 +1179,12 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
   const pg = m.postgresInsertsPerS as PostgresYardstick;
   const redis = m.redisOpsPerS as RedisYardstick;
   const bullmq = m.bullmqNoopJobsPerS as BullmqYardstick;
-  const n = (x: number) => x.toLocaleString("en-US");
   console.log(
-    `machine yardstick: Postgres single-row inserts ${n(pg.one)}/s on one connection, ` +
-      `${n(pg.ten)}/s on ten (${pg.by}; the issue's machine: ${ISSUE_MACHINE.postgres}); ` +
-      `Redis ${n(redis.set)} SET/s and ${n(redis.get)} GET/s (${redis.by}, 50 clients; ` +
-      `${ISSUE_MACHINE.redis}); BullMQ no-op jobs ${n(bullmq.add)}/s added, ` +
-      `${n(bullmq.process)}/s processed (${ISSUE_MACHINE.bullmq})`,
+    `machine yardstick: Postgres single-row inserts ${fmtInt(pg.one)}/s on one connection, ` +
+      `${fmtInt(pg.ten)}/s on ten (${pg.by}; the issue's machine: ${ISSUE_MACHINE.postgres}); ` +
+      `Redis ${fmtInt(redis.set)} SET/s and ${fmtInt(redis.get)} GET/s (${redis.by}, 50 clients; ` +
+      `${ISSUE_MACHINE.redis}); BullMQ no-op jobs ${fmtInt(bullmq.add)}/s added, ` +
+      `${fmtInt(bullmq.process)}/s processed (${ISSUE_MACHINE.bullmq})`,
   );
   const background = Number(m.backgroundBusyPct);
   console.log(

@@ -61,18 +61,18 @@ export function createRenderThread(): RenderThread {
     };
     return w;
   };
+  const started = (): Worker => (thread ??= spawn());
   return {
     render(options) {
-      thread ??= spawn();
       const id = nextId++;
       const promise = new Promise<Uint8Array<ArrayBuffer>>((resolve, reject) => {
         pending.set(id, { resolve, reject });
       });
-      thread.postMessage({ id, options } satisfies RenderRequest);
+      started().postMessage({ id, options } satisfies RenderRequest);
       return promise;
     },
     start() {
-      thread ??= spawn();
+      started();
     },
     close() {
       thread?.terminate();
