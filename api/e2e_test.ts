@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { pngSize, smoke } from "../shared/cli/smoke.ts";
 import { startFakeReplicate } from "../shared/testing/fake_replicate.ts";
+import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {
   createTestDatabase,
   runTask,
@@ -96,6 +97,7 @@ Deno.test({
     } finally {
       const workerStatus = await worker.stop();
       const apiStatus = await api.stop();
+      await deleteQueueKeys(env.QUEUE_PREFIX);
       await fake.close();
       await database.drop();
       await Deno.remove(storage, { recursive: true });

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import { launchChromium } from "../shared/testing/browser.ts";
+import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {
   createTestDatabase,
   runTask,
@@ -144,6 +145,7 @@ function uiTest(
         throw err;
       } finally {
         for (const s of services.reverse()) await s.stop();
+        await deleteQueueKeys(env.QUEUE_PREFIX);
         await database.drop();
         await Deno.remove(storage, { recursive: true }).catch(() => {});
         await Deno.remove(profile, { recursive: true }).catch(() => {});

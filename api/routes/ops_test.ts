@@ -4,7 +4,7 @@ import { createLogger } from "../../shared/logger.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { processJob } from "../../worker/process_job.ts";
 import { createApp } from "../app.ts";
-import { testQueuePrefix, testRedisUrl } from "../../shared/testing/db.ts";
+import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from "../../shared/testing/db.ts";
 import { adminQueueRoutes } from "./admin_queues.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -157,7 +157,8 @@ Deno.test({
   ...opts,
   fn: async () => {
     const deps = await createTestDeps();
-    const board = adminQueueRoutes({ redisUrl: testRedisUrl(), prefix: testQueuePrefix() });
+    const boardPrefix = testQueuePrefix();
+    const board = adminQueueRoutes({ redisUrl: testRedisUrl(), prefix: boardPrefix });
     try {
       // With and without CORS: its middleware reads c.res early, which changes how Hono builds
       // answers, so both must carry the headers.
@@ -226,6 +227,7 @@ Deno.test({
       }
     } finally {
       await board.close();
+      await deleteQueueKeys(boardPrefix);
       await deps.cleanup();
     }
   },

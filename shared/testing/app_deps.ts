@@ -1,5 +1,4 @@
 /** Test helper: real Postgres schema + real BullMQ prefix + temp storage, wired like production. */
-import { Redis } from "ioredis";
 import { createJobEventHub, type JobEventHub } from "../job_events.ts";
 import type { Db } from "../db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -9,7 +8,7 @@ import { createProviderRegistry, type ProviderRegistry } from "../providers/regi
 import { createBullmqQueue } from "../queue/bullmq.ts";
 import type { JobQueue, RetryPolicy } from "../queue/queue.ts";
 import { createLocalStorage, type Storage } from "../storage.ts";
-import { createTestDb, testQueuePrefix, testRedisUrl } from "./db.ts";
+import { createTestDb, deleteQueueKeys, testQueuePrefix, testRedisUrl } from "./db.ts";
 
 export interface TestDeps {
   db: Db;
@@ -77,10 +76,7 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
     async cleanup() {
       await events.close();
       await queue.close();
-      const redis = new Redis(redisUrl);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await deleteQueueKeys(prefix);
       await t.cleanup();
       await Deno.remove(storageRoot, { recursive: true });
     },

@@ -1,6 +1,6 @@
 /** Test helper: runs the real api and worker as subprocesses against a database of their own. */
 import { connectPostgres } from "../db.ts";
-import { testDatabaseUrl, testQueuePrefix, testRedisUrl } from "./db.ts";
+import { deleteQueueKeys, testDatabaseUrl, testQueuePrefix, testRedisUrl } from "./db.ts";
 import { type FakeReplicate, startFakeReplicate } from "./fake_replicate.ts";
 import type { JobJson } from "../job_json.ts";
 
@@ -237,6 +237,7 @@ export async function startStack(
     },
     async cleanup() {
       await apiProcess.stop();
+      await deleteQueueKeys(env.QUEUE_PREFIX); // the test stopped its workers before this
       await fake.close();
       await database.drop();
       await Deno.remove(storage, { recursive: true });
