@@ -1,5 +1,6 @@
 /**
- * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR]`: measures the scaled-out
+ * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR] [--only=http,small,large]
+ * [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`: measures the scaled-out
  * shape end to end. It starts what it needs (a fresh Postgres database and queue prefix per
  * scenario, a fake Replicate in this process, the real `api` and `worker` processes), drives HTTP
  * load from a separate process (Debian's `wrk` when installed, else `bench_load.ts`), and prints
@@ -14,6 +15,10 @@
  *     Every 202 job id is then read back.
  *  3. 60 jobs submitted at once, provider 1 s: makespan and per-job created→completed.
  *  4. 500 jobs at once, provider instant; then 5,000 more for the worker's RSS growth.
+ * `--only` runs some of scenarios 2–4 (cold start belongs to 2); `--rss-jobs` sets the jobs of the
+ * RSS growth run (a soak: `--only=large --rss-jobs=50000`); `--api-env` / `--worker-env` add
+ * environment variables (a JSON object) to one role's processes, e.g.
+ * `--worker-env='{"DENO_V8_FLAGS":"--max-old-space-size=256"}'`.
  * Before the scenarios it measures the machine against the issue's own orientation limits
  * (Postgres commits, Redis ops, BullMQ no-op jobs: `bench_yardstick.ts`).
  * The services run with LOG_LEVEL=warn, AUTH_MODE=none and no per-client limits: the benchmark
@@ -255,9 +260,16 @@ function watchRss(pids: Record<string, number>): { stop(): Promise<Record<string
 // ---------------------------------------------------------------------------------------------
 // The stack: database, queue prefix, fake provider, api and worker
 
+type Role = "api" | "worker";
+/** Extra environment for one role's processes (`--api-env`, `--worker-env`). */
+type RoleEnv = Partial<Record<Role, Record<string, string>>>;
+
 interface Stack {
   base: string;
+  /** The environment every process of the stack shares. */
   env: Record<string, string>;
+  /** Added to `env` for the processes of one role. */
+  roleEnv: RoleEnv;
   fake?: FakeReplicate;
   api?: ServiceProcess;
   worker?: ServiceProcess;
@@ -289,6 +301,7 @@ function newStack(): Stack {
   const stack: Stack = {
     base: "",
     env: {},
+    roleEnv: {},
     defer(fn) {
       if (closing) {
         void fn().catch(() => {});
@@ -374,9 +387,13 @@ async function waitForWorker(base: string, timeoutMs = 30_000): Promise<void> {
 }
 
 /** A fresh database (migrated), queue prefix, storage folder and fake provider. */
-async function openStack(name: string, options: { latencyMs: number }): Promise<Stack> {
+async function openStack(
+  name: string,
+  options: { latencyMs: number; roleEnv?: RoleEnv },
+): Promise<Stack> {
   checkInterrupted();
   const stack = newStack();
+  stack.roleEnv = options.roleEnv ?? {};
   try {
     const database = await createTestDatabase();
     stack.defer(() => database.drop());
@@ -416,13 +433,13 @@ async function openStack(name: string, options: { latencyMs: number }): Promise<
 /** Starts a role for `stack`; it is stopped when the stack closes. */
 async function startProcess(
   stack: Stack,
-  role: string,
+  role: Role,
   options: { env?: Record<string, string>; profileDir?: string; denoFlags?: string[] } = {},
 ): Promise<ServiceProcess> {
   checkInterrupted();
   const proc = await startRole(
     role,
-    options.env ?? stack.env,
+    options.env ?? { ...stack.env, ...stack.roleEnv[role] },
     options.profileDir,
     options.denoFlags,
   );
@@ -788,6 +805,8 @@ interface Growth {
 
 interface Results {
   plan: Plan;
+  /** What the command line changed: the scenarios run and the roles' extra environment. */
+  settings: { scenarios: string[]; rssJobs: number; roleEnv: RoleEnv };
   machine: Record<string, unknown>;
   coldStart?: { medianMs: number; trialsMs: number[]; firstStatus: number };
   post?: HttpMeasure;
@@ -810,6 +829,8 @@ interface RunContext {
   tmp: string;
   useWrk: boolean;
   profileDir?: string;
+  /** `--api-env` / `--worker-env`. */
+  roleEnv: RoleEnv;
   results: Results;
 }
 
@@ -828,7 +849,9 @@ async function measureColdStart(stack: Stack, trials: number): Promise<Results["
   for (let i = 0; i < trials; i++) {
     const port = freePort();
     const t0 = performance.now();
-    const api = await startProcess(stack, "api", { env: { ...stack.env, PORT: String(port) } });
+    const api = await startProcess(stack, "api", {
+      env: { ...stack.env, ...stack.roleEnv.api, PORT: String(port) },
+    });
     try {
       const first = await firstAnswer(`http://127.0.0.1:${port}${API}/health`, t0, 60_000, api);
       times.push(round(first.ms));
@@ -869,7 +892,7 @@ async function readBack(base: string, ids: string[]): Promise<Accepted> {
 /** Cold start, then POST / status / list under load on one stack. */
 async function httpScenario(ctx: RunContext): Promise<void> {
   const { plan, results: r } = ctx;
-  const stack = await openStack("http", { latencyMs: 1000 });
+  const stack = await openStack("http", { latencyMs: 1000, roleEnv: ctx.roleEnv });
   await startWorker(stack, ctx.profileDir); // the first start also builds the UI if stale
   r.coldStart = await measureColdStart(stack, plan.coldStartTrials);
 
@@ -942,7 +965,7 @@ async function httpScenario(ctx: RunContext): Promise<void> {
 
 /** `plan.smallJobs` jobs at once, provider 1 s. */
 async function smallScenario(ctx: RunContext): Promise<void> {
-  const stack = await openStack("small", { latencyMs: 1000 });
+  const stack = await openStack("small", { latencyMs: 1000, roleEnv: ctx.roleEnv });
   await startWorker(stack);
   await startApi(stack);
   await waitForWorker(stack.base);
@@ -954,7 +977,7 @@ async function smallScenario(ctx: RunContext): Promise<void> {
 /** `plan.largeJobs` jobs at once, provider instant; then the worker's RSS over rssJobs more. */
 async function largeScenario(ctx: RunContext): Promise<void> {
   const { plan, results: r } = ctx;
-  const stack = await openStack("large", { latencyMs: 0 });
+  const stack = await openStack("large", { latencyMs: 0, roleEnv: ctx.roleEnv });
   await startWorker(stack);
   await startApi(stack);
   await waitForWorker(stack.base);
@@ -990,7 +1013,9 @@ async function largeScenario(ctx: RunContext): Promise<void> {
   let done: Awaited<ReturnType<typeof waitForJobs>>;
   try {
     ids = await pool(Array.from({ length: plan.rssJobs }), 32, () => submit(stack.base));
-    done = await waitForJobs(stack.base, plan.largeJobs + ids.length, 180_000, 250);
+    // At least 50 jobs a second, and never less than three minutes.
+    const waitMs = Math.max(180_000, plan.rssJobs * 20);
+    done = await waitForJobs(stack.base, plan.largeJobs + ids.length, waitMs, 250);
   } finally {
     sampling = false;
     await sampler;
@@ -1192,6 +1217,17 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
       background >= 10 ? " (other processes are running: expect low, noisy figures)" : ""
     }\n`,
   );
+  const changed = Object.entries(r.settings.roleEnv).filter(([, env]) => Object.keys(env).length);
+  if (r.settings.scenarios.length < 3 || changed.length > 0) {
+    console.log(
+      `settings: scenarios ${r.settings.scenarios.join(", ")}; ${
+        fmtInt(r.settings.rssJobs)
+      } jobs ` +
+        `for the RSS growth${
+          changed.map(([role, env]) => `; ${role} ${JSON.stringify(env)}`).join("")
+        }\n`,
+    );
+  }
   console.log(markdownTable(["measure", "measured", "old stack", "target", "met"], rows));
   console.log(`\nCPU by process during each scenario (cores busy; the machine has ${m.cores}):\n`);
   console.log(
@@ -1211,6 +1247,7 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
     mode: r.plan.mode,
     at: new Date().toISOString(),
     totalS,
+    settings: r.settings,
     machine: m,
     http: {
       connections: r.plan.connections,
@@ -1274,6 +1311,39 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+const SCENARIOS = { http: httpScenario, small: smallScenario, large: largeScenario };
+type ScenarioName = keyof typeof SCENARIOS;
+
+/**
+ * The run's plan, scenarios (in order) and the roles' extra environment, from the command line:
+ * `--quick`, `--only=http,small,large`, `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`.
+ * Throws a message naming the option on a bad value.
+ */
+export function runSettings(values: {
+  quick?: boolean;
+  only?: string;
+  "rss-jobs"?: string;
+  "api-env"?: string;
+  "worker-env"?: string;
+}): { plan: Plan; scenarios: ScenarioName[]; roleEnv: RoleEnv } {
+  const plan = { ...PLANS[values.quick ? "quick" : "full"] };
+  if (values["rss-jobs"] !== undefined) {
+    plan.rssJobs = positiveInt(values["rss-jobs"], "--rss-jobs");
+  }
+  const names = Object.keys(SCENARIOS) as ScenarioName[];
+  const only = values.only === undefined
+    ? names
+    : values.only.split(",").map((name) => oneOf(name.trim(), names, "--only"));
+  return {
+    plan,
+    scenarios: names.filter((name) => only.includes(name)),
+    roleEnv: {
+      api: parseSetting(values["api-env"], undefined).env,
+      worker: parseSetting(values["worker-env"], undefined).env,
+    },
+  };
+}
+
 /** `--ab`: alternating floods of two settings on one stack (see bench_ab.ts). */
 async function abMain(options: AbOptions, ctx: { tmp: string; useWrk: boolean }): Promise<number> {
   const stack = await openStack("ab", { latencyMs: 1000 });
@@ -1325,13 +1395,17 @@ async function main(tmp: string): Promise<number> {
       load: { type: "string", default: "post" },
       role: { type: "string", default: "api" },
       "no-worker": { type: "boolean", default: false },
+      only: { type: "string" },
+      "api-env": { type: "string" },
+      "worker-env": { type: "string" },
+      "rss-jobs": { type: "string" },
       "a-env": { type: "string" },
       "b-env": { type: "string" },
       "a-flags": { type: "string" },
       "b-flags": { type: "string" },
     },
   });
-  const plan = PLANS[values.quick ? "quick" : "full"];
+  const { plan, scenarios: chosen, roleEnv } = runSettings(values);
   let profileDir: string | undefined;
   if (values["cpu-prof"]) {
     await Deno.mkdir(values["cpu-prof"], { recursive: true });
@@ -1360,18 +1434,15 @@ async function main(tmp: string): Promise<number> {
   }
 
   const started = performance.now();
+  const scenarios = chosen.map((name) => [name, SCENARIOS[name]] as const);
   const results: Results = {
     plan,
+    settings: { scenarios: chosen, rssJobs: plan.rssJobs, roleEnv },
     machine: await machineInfo(useWrk ? "wrk (1 thread)" : "deno fetch (bench_load.ts)"),
     rss: {},
     failures: [],
   };
-  const ctx: RunContext = { plan, tmp, useWrk, profileDir, results };
-  const scenarios: [string, (ctx: RunContext) => Promise<void>][] = [
-    ["http", httpScenario],
-    ["e2e_small", smallScenario],
-    ["e2e_large", largeScenario],
-  ];
+  const ctx: RunContext = { plan, tmp, useWrk, profileDir, roleEnv, results };
   for (const [name, run] of scenarios) {
     if (interrupted) break;
     try {
