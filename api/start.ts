@@ -40,7 +40,8 @@ async function openStores(config: Config, logger: Logger): Promise<Embedded> {
   const db = config.DATABASE_URL
     ? connectPostgres(config.DATABASE_URL, {
       application: "darkroom-start",
-      onRecycle: () => logger.warn("postgres pool retired after a missed deadline"),
+      onRecycle: () =>
+        logger.warn("postgres pool retired after a missed deadline; a fresh one serves"),
     })
     : await openPglite(join(config.DATA_DIR, "pg"));
   const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };

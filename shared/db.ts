@@ -111,9 +111,9 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
     application_name: options.application ?? "darkroom",
   };
   if (options.schema) connection.search_path = `"${options.schema}",public`;
-  const open = (max: number) =>
+  const open = (size: number) =>
     postgres(url, {
-      max,
+      max: size,
       connect_timeout: options.connectTimeoutS ?? 5,
       idle_timeout: 60,
       onnotice: () => {},
@@ -128,7 +128,8 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
         },
       },
     });
-  let pool = open(options.max ?? 10);
+  const max = options.max ?? 10;
+  let pool = open(max);
   let listener: postgres.Sql | undefined;
   let lastRecycle = -Infinity;
   let closed = false;
@@ -140,7 +141,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
       if (closed || now - lastRecycle < RECYCLE_INTERVAL_MS) return;
       lastRecycle = now;
       const old = pool;
-      pool = open(options.max ?? 10);
+      pool = open(max);
       options.onRecycle?.();
       const ending: Promise<void> = old.end({ timeout: RETIRE_GRACE_S }).catch(() => {})
         .finally(() => retiring.delete(ending));

@@ -40,7 +40,14 @@ import {
   type ServiceProcess,
   startService,
 } from "../testing/processes.ts";
-import { hasWrk, type LoadResult, type LoadSpec, quantile, runLoadProcess } from "./bench_load.ts";
+import {
+  hasWrk,
+  type LoadResult,
+  type LoadSpec,
+  quantile,
+  round,
+  runLoadProcess,
+} from "./bench_load.ts";
 import { type AbOptions, abReport, parseSetting, runAb, summarize } from "./bench_ab.ts";
 import {
   type BullmqYardstick,
@@ -102,11 +109,6 @@ function log(line: string): void {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-function round(n: number, digits = 1): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -805,8 +807,8 @@ interface Growth {
 
 interface Results {
   plan: Plan;
-  /** What the command line changed: the scenarios run and the roles' extra environment. */
-  settings: { scenarios: string[]; rssJobs: number; roleEnv: RoleEnv };
+  /** What the command line chose: the scenarios run and the roles' extra environment. */
+  settings: { scenarios: string[]; roleEnv: RoleEnv };
   machine: Record<string, unknown>;
   coldStart?: { medianMs: number; trialsMs: number[]; firstStatus: number };
   post?: HttpMeasure;
@@ -1217,17 +1219,16 @@ async function printReport(r: Results, totalS: number, profileDir?: string): Pro
       background >= 10 ? " (other processes are running: expect low, noisy figures)" : ""
     }\n`,
   );
-  const changed = Object.entries(r.settings.roleEnv).filter(([, env]) => Object.keys(env).length);
-  if (r.settings.scenarios.length < 3 || changed.length > 0) {
-    console.log(
-      `settings: scenarios ${r.settings.scenarios.join(", ")}; ${
-        fmtInt(r.settings.rssJobs)
-      } jobs ` +
-        `for the RSS growth${
-          changed.map(([role, env]) => `; ${role} ${JSON.stringify(env)}`).join("")
-        }\n`,
-    );
-  }
+  // What the command line changed (the RSS run's job count is in its row of the table).
+  const { scenarios, roleEnv } = r.settings;
+  const changed = [
+    ...scenarios.length < Object.keys(SCENARIOS).length
+      ? [`scenarios ${scenarios.join(", ")}`]
+      : [],
+    ...Object.entries(roleEnv).filter(([, env]) => Object.keys(env).length > 0)
+      .map(([role, env]) => `${role} ${JSON.stringify(env)}`),
+  ];
+  if (changed.length > 0) console.log(`settings: ${changed.join("; ")}\n`);
   console.log(markdownTable(["measure", "measured", "old stack", "target", "met"], rows));
   console.log(`\nCPU by process during each scenario (cores busy; the machine has ${m.cores}):\n`);
   console.log(
@@ -1437,7 +1438,7 @@ async function main(tmp: string): Promise<number> {
   const scenarios = chosen.map((name) => [name, SCENARIOS[name]] as const);
   const results: Results = {
     plan,
-    settings: { scenarios: chosen, rssJobs: plan.rssJobs, roleEnv },
+    settings: { scenarios: chosen, roleEnv },
     machine: await machineInfo(useWrk ? "wrk (1 thread)" : "deno fetch (bench_load.ts)"),
     rss: {},
     failures: [],

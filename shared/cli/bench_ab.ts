@@ -14,7 +14,7 @@
  *   deno task bench --ab --pairs=5 --b-env='{"SOME_SETTING":"1"}'
  *   deno task bench --ab --load=status --no-worker --b-flags='--v8-flags=--max-semi-space-size=32'
  */
-import type { LoadResult, LoadSpec } from "./bench_load.ts";
+import { type LoadResult, type LoadSpec, round } from "./bench_load.ts";
 import type { ServiceProcess } from "../testing/processes.ts";
 
 export interface AbOptions {
@@ -307,9 +307,4 @@ export function parseSetting(env: string | undefined, flags: string | undefined)
     env: parsed as Record<string, string>,
     denoFlags: (flags ?? "").split(/\s+/).filter(Boolean),
   };
-}
-
-function round(n: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(n * f) / f;
 }

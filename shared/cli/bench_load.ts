@@ -35,6 +35,12 @@ export interface LoadResult {
   statuses: Record<string, number>;
 }
 
+/** `n` rounded to `digits` decimals. */
+export function round(n: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
 /** The q-quantile (0..1) of sorted values, nearest rank. */
 export function quantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
