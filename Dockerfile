@@ -14,8 +14,8 @@ FROM deps AS build
 COPY . .
 RUN deno install --frozen \
  && deno task build:ui \
- && deno check api/main.ts api/start.ts worker/main.ts shared/providers/local_render_worker.ts \
-    shared/cli/migrate.ts shared/cli/smoke.ts \
+ && deno check api/main.ts start.ts worker/main.ts shared/providers/local_render_worker.ts \
+    tools/migrate.ts tools/smoke.ts \
  && rm -rf storage data .env test-output
 
 # --- runtime -----------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
 /** Builds the HTTP application from its dependencies (no I/O at import time). */
 import { type Context, Hono } from "hono";
-import type { Db } from "../shared/db.ts";
+import type { Db } from "../shared/db/db.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
-import type { RateLimiter } from "../shared/rate_limit.ts";
+import type { RateLimiter } from "../shared/auth/rate_limit.ts";
 import { authenticate, type AuthMode, requireAdmin } from "./auth.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import type { Storage } from "../shared/storage.ts";
+import type { Storage } from "../shared/storage/local.ts";
 import { errorBody, handleError } from "./http_errors.ts";
-import type { JobEventHub } from "../shared/job_events.ts";
+import type { JobEventHub } from "../shared/jobs/events.ts";
 import { cors } from "hono/cors";
 import { requestContext, securityHeaders } from "./middleware.ts";
 import { eventRoutes } from "./routes/events.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { countJobs, getJob, insertJob } from "../shared/jobs_repo.ts";
-import { sql } from "../shared/db.ts";
+import { countJobs, getJob, insertJob } from "../shared/jobs/repo.ts";
+import { sql } from "../shared/db/db.ts";
 import { silentLogger } from "../shared/logger.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { testQueuePrefix } from "../shared/testing/db.ts";

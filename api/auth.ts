@@ -4,11 +4,11 @@
  * belongs to its key; an admin key sees all. With AUTH_MODE=none the API is open.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { type ApiKey, findActiveKey } from "../shared/api_keys.ts";
-import type { Db } from "../shared/db.ts";
+import { type ApiKey, findActiveKey } from "../shared/auth/api_keys.ts";
+import type { Db } from "../shared/db/db.ts";
 import { AppError } from "../shared/errors.ts";
-import type { JobRow } from "../shared/jobs_repo.ts";
-import type { RateLimiter } from "../shared/rate_limit.ts";
+import type { JobRow } from "../shared/jobs/repo.ts";
+import type { RateLimiter } from "../shared/auth/rate_limit.ts";
 
 export type AuthMode = "none" | "api_key";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createApiKey, revokeApiKey } from "../shared/api_keys.ts";
-import { createMemoryRateLimiter } from "../shared/rate_limit.ts";
+import { createApiKey, revokeApiKey } from "../shared/auth/api_keys.ts";
+import { createMemoryRateLimiter } from "../shared/auth/rate_limit.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
 import { createTestDatabase, runTask } from "../shared/testing/processes.ts";
 import { collectSse } from "../shared/testing/sse.ts";

@@ -3,7 +3,7 @@
  * submit a local job and a Replicate job (against the fake Replicate), download the stored images.
  */
 import assert from "node:assert/strict";
-import { pngSize, smoke } from "../shared/cli/smoke.ts";
+import { pngSize, smoke } from "../tools/smoke.ts";
 import { startFakeReplicate } from "../shared/testing/fake_replicate.ts";
 import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {

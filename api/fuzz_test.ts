@@ -7,10 +7,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import fc from "fast-check";
-import { sql } from "../shared/db.ts";
-import type { JobEventHub } from "../shared/job_events.ts";
-import { countJobs } from "../shared/jobs_repo.ts";
-import { LIMITS } from "../shared/schemas.ts";
+import { sql } from "../shared/db/db.ts";
+import type { JobEventHub } from "../shared/jobs/events.ts";
+import { countJobs } from "../shared/jobs/repo.ts";
+import { LIMITS } from "../shared/jobs/schemas.ts";
 import type { TestDeps } from "../shared/testing/app_deps.ts";
 import { createApp } from "./app.ts";
 import { withApp } from "./app_testing.ts";

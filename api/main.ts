@@ -1,6 +1,6 @@
 /** `deno task api`: the HTTP server. */
 import { loadConfigOrExit } from "../shared/config.ts";
-import { survivesConnectionDrops } from "../shared/connection_drops.ts";
+import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { createApp } from "./app.ts";
 import { adminQueueRoutes } from "./routes/admin_queues.ts";

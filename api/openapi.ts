@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { LOCAL_STYLES } from "../shared/providers/local_render.ts";
-import { generateRequest, knownParameters, LIMITS, listQuery } from "../shared/schemas.ts";
+import { generateRequest, knownParameters, LIMITS, listQuery } from "../shared/jobs/schemas.ts";
 
 export interface OpenApiOptions {
   /** API prefix (API_V1_PREFIX), e.g. `/api/v1`. */

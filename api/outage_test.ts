@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import { connectPostgres, type Db, sql } from "../shared/db.ts";
+import { connectPostgres, type Db, sql } from "../shared/db/db.ts";
 import {
   type PrivatePostgres,
   type PrivateRedis,

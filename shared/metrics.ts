@@ -5,8 +5,8 @@
  * read 0 under Deno's permissions).
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Db } from "./db.ts";
-import { sql } from "./db.ts";
+import type { Db } from "./db/db.ts";
+import { sql } from "./db/db.ts";
 import type { JobQueue } from "./queue/queue.ts";
 
 export interface Metrics {

@@ -1,9 +1,9 @@
 /** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
 import { Redis } from "ioredis";
 import { authMode, type Config, isLoopback } from "./config.ts";
-import { createRedisRateLimiter, type RateLimiter } from "./rate_limit.ts";
-import { connectPostgres, type Db } from "./db.ts";
-import { createJobEventHub, type JobEventHub } from "./job_events.ts";
+import { createRedisRateLimiter, type RateLimiter } from "./auth/rate_limit.ts";
+import { connectPostgres, type Db } from "./db/db.ts";
+import { createJobEventHub, type JobEventHub } from "./jobs/events.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { instrumentRegistry } from "./providers/instrumented.ts";
@@ -11,7 +11,7 @@ import { createProviderRegistry, type ProviderRegistry } from "./providers/regis
 import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import type { JobQueue } from "./queue/queue.ts";
-import { createLocalStorage, type Storage } from "./storage.ts";
+import { createLocalStorage, type Storage } from "./storage/local.ts";
 
 export interface Runtime {
   config: Config;

@@ -3,7 +3,7 @@
  * lock expires and resumes the same provider prediction — exactly one prediction is paid for.
  */
 import assert from "node:assert/strict";
-import { connectPostgres, sql } from "../shared/db.ts";
+import { connectPostgres, sql } from "../shared/db/db.ts";
 import { startService, startStack } from "../shared/testing/processes.ts";
 
 Deno.test({

@@ -1,6 +1,6 @@
 /** The worker's small HTTP face: GET /health (database and queue reachable) and GET /metrics. */
-import { sql } from "../shared/db.ts";
-import type { Db } from "../shared/db.ts";
+import { sql } from "../shared/db/db.ts";
+import type { Db } from "../shared/db/db.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { RunningWorker } from "./worker.ts";

@@ -1,6 +1,6 @@
 /** `deno task worker`: the queue worker process. */
 import { loadConfigOrExit } from "../shared/config.ts";
-import { survivesConnectionDrops } from "../shared/connection_drops.ts";
+import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
 import { onShutdown, openRuntime } from "../shared/runtime.ts";
 import { workerHealthHandler } from "./health.ts";
 import { lowerPriority } from "./priority.ts";

@@ -3,13 +3,13 @@
  * queue deduplicates by job id, so this is safe from many workers at once) and prune finished
  * jobs and their images past the retention period.
  */
-import type { Db } from "../shared/db.ts";
-import { deleteJobReturning, expiredJobs } from "../shared/jobs_repo.ts";
+import type { Db } from "../shared/db/db.ts";
+import { deleteJobReturning, expiredJobs } from "../shared/jobs/repo.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import { requeueUnfinished } from "../shared/reconcile.ts";
-import type { Storage } from "../shared/storage.ts";
-import { type DispatchDeps, dispatchDue } from "../shared/webhook_deliveries.ts";
+import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
+import type { Storage } from "../shared/storage/local.ts";
+import { type DispatchDeps, dispatchDue } from "../shared/webhooks/deliveries.ts";
 
 export interface MaintenanceOptions {
   /** 0 keeps finished jobs forever. */

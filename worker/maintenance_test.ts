@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { getJob, insertJob, markFailed, markProcessing } from "../shared/jobs_repo.ts";
-import { requeueUnfinished } from "../shared/reconcile.ts";
+import { getJob, insertJob, markFailed, markProcessing } from "../shared/jobs/repo.ts";
+import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
 import { createTestDeps } from "../shared/testing/app_deps.ts";
 import { pruneExpired } from "./maintenance.ts";
 

@@ -3,7 +3,7 @@
  * reporting progress, store every output, and record the result. Retryable failures are handed
  * back to the queue (which retries with backoff); permanent ones fail the job at once.
  */
-import type { Db } from "../shared/db.ts";
+import type { Db } from "../shared/db/db.ts";
 import { DownloadError, PredictionNotFoundError, ProviderError } from "../shared/errors.ts";
 import {
   clearPrediction,
@@ -16,14 +16,14 @@ import {
   markRetrying,
   type StoredImage,
   type WorkerQueries,
-} from "../shared/jobs_repo.ts";
+} from "../shared/jobs/repo.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import { parseProgress } from "../shared/providers/progress.ts";
 import { isFinished, type Prediction, type Provider } from "../shared/providers/provider.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
-import type { Storage } from "../shared/storage.ts";
+import type { Storage } from "../shared/storage/local.ts";
 import {
   firstPollDelayMs,
   nextPollDelayMs,

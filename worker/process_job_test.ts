@@ -8,7 +8,7 @@ import {
   markProcessing,
   setPrediction,
   type StoredImage,
-} from "../shared/jobs_repo.ts";
+} from "../shared/jobs/repo.ts";
 import { createReplicateProvider } from "../shared/providers/replicate.ts";
 import { type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";

@@ -3,7 +3,7 @@
  * `NOTIFY darkroom_prediction, '<prediction id>'` when a prediction finishes, and the worker
  * polling it stops sleeping at once instead of waiting for its next poll.
  */
-import type { Db } from "../shared/db.ts";
+import type { Db } from "../shared/db/db.ts";
 
 export interface Wakeups {
   /** Sleeps up to `ms`, returning early when `predictionId` is announced (or rejecting on abort). */

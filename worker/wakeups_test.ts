@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sql } from "../shared/db.ts";
+import { sql } from "../shared/db/db.ts";
 import { createTestDb } from "../shared/testing/db.ts";
 import { createWakeups } from "./wakeups.ts";
 

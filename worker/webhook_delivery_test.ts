@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { createApp } from "../api/app.ts";
-import { sql } from "../shared/db.ts";
-import { createSafeFetch } from "../shared/safe_fetch.ts";
+import { sql } from "../shared/db/db.ts";
+import { createSafeFetch } from "../shared/http/safe_fetch.ts";
 import { createTestDeps } from "../shared/testing/app_deps.ts";
-import { dispatchDue, MAX_ATTEMPTS } from "../shared/webhook_deliveries.ts";
+import { dispatchDue, MAX_ATTEMPTS } from "../shared/webhooks/deliveries.ts";
 import { processJob } from "./process_job.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

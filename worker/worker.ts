@@ -1,11 +1,11 @@
 /** A running worker: the queue listener plus its heartbeat. */
 import { hostname } from "node:os";
 import type { Config } from "../shared/config.ts";
-import type { Db } from "../shared/db.ts";
-import { batchedWorkerQueries, heartbeat, removeHeartbeat } from "../shared/jobs_repo.ts";
+import type { Db } from "../shared/db/db.ts";
+import { batchedWorkerQueries, heartbeat, removeHeartbeat } from "../shared/jobs/repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import { createSafeFetch } from "../shared/safe_fetch.ts";
-import type { DispatchDeps } from "../shared/webhook_deliveries.ts";
+import { createSafeFetch } from "../shared/http/safe_fetch.ts";
+import type { DispatchDeps } from "../shared/webhooks/deliveries.ts";
 import {
   type MaintenanceOptions,
   startMaintenance,

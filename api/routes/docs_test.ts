@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
-import { generateRequest, LIMITS } from "../../shared/schemas.ts";
+import { generateRequest, LIMITS } from "../../shared/jobs/schemas.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
 import { openApiDocument } from "../openapi.ts";

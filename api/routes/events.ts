@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import type { AppDeps, AppEnv } from "../app.ts";
-import type { JobEvent } from "../../shared/job_events.ts";
+import type { JobEvent } from "../../shared/jobs/events.ts";
 import { canSee, principalOf } from "../auth.ts";
 
 const HEARTBEAT_MS = 15_000;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { deleteJob, markProcessing, setProgress } from "../../shared/jobs_repo.ts";
+import { deleteJob, markProcessing, setProgress } from "../../shared/jobs/repo.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { collectSse } from "../../shared/testing/sse.ts";
 import { createApp } from "../app.ts";

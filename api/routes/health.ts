@@ -1,8 +1,8 @@
 /** GET /health: database and queue reachability and worker heartbeats. */
 import { Hono } from "hono";
-import { sql } from "../../shared/db.ts";
-import { liveWorkers } from "../../shared/jobs_repo.ts";
-import { migrationsCurrent } from "../../shared/migrations.ts";
+import { sql } from "../../shared/db/db.ts";
+import { liveWorkers } from "../../shared/jobs/repo.ts";
+import { migrationsCurrent } from "../../shared/db/migrations.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
 interface Check {

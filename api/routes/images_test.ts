@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { encode } from "fast-png";
-import { createLocalStorage } from "../../shared/storage.ts";
+import { createLocalStorage } from "../../shared/storage/local.ts";
 import { imageRoutes } from "./images.ts";
 
 const MTIME = new Date("2025-03-04T05:06:07.890Z");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { countJobs, getJob, markFailed, markProcessing } from "../../shared/jobs_repo.ts";
+import { countJobs, getJob, markFailed, markProcessing } from "../../shared/jobs/repo.ts";
 import { postGenerate, withApp } from "../app_testing.ts";
 
 const submit = postGenerate;

@@ -4,7 +4,7 @@
  */
 import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
-import { jobToJson } from "../../shared/job_json.ts";
+import { jobToJson } from "../../shared/jobs/json.ts";
 import {
   batchedAddJob,
   batchedGetJob,
@@ -18,7 +18,7 @@ import {
   type NewJob,
   resetForRetry,
   SUBMIT_DEADLINE_MS,
-} from "../../shared/jobs_repo.ts";
+} from "../../shared/jobs/repo.ts";
 import { PRIORITIES } from "../../shared/queue/queue.ts";
 import {
   canonicalJson,
@@ -28,8 +28,8 @@ import {
   isUuid,
   LIMITS,
   listQuery,
-} from "../../shared/schemas.ts";
-import { listDeliveries } from "../../shared/webhook_deliveries.ts";
+} from "../../shared/jobs/schemas.ts";
+import { listDeliveries } from "../../shared/webhooks/deliveries.ts";
 import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";

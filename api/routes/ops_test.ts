@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { connectPostgres } from "../../shared/db.ts";
+import { connectPostgres } from "../../shared/db/db.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { processJob } from "../../worker/process_job.ts";

@@ -1,6 +1,6 @@
 /** GET /stats: live figures for the Architecture tab and operators. */
 import { Hono } from "hono";
-import { liveWorkers, recentStats } from "../../shared/jobs_repo.ts";
+import { liveWorkers, recentStats } from "../../shared/jobs/repo.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
 /** Routes mounted under the API prefix. */

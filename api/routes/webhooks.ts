@@ -5,14 +5,14 @@
  * outputs and finishes the job, so a lost webhook costs time, never a result.
  */
 import { Hono } from "hono";
-import { type Db, sql } from "../../shared/db.ts";
+import { type Db, sql } from "../../shared/db/db.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { parseProgress } from "../../shared/providers/progress.ts";
 import {
   decodeWebhookSecret,
   verifyWebhook,
   WebhookVerificationError,
-} from "../../shared/webhook_signature.ts";
+} from "../../shared/webhooks/signature.ts";
 import type { AppEnv } from "../app.ts";
 import { readRawBody } from "../body.ts";
 import { errorBody } from "../http_errors.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { type Db, sql } from "../../shared/db.ts";
+import { type Db, sql } from "../../shared/db/db.ts";
 import {
   getJob,
   insertJob,
@@ -8,10 +8,10 @@ import {
   markCompleted,
   markProcessing,
   setPrediction,
-} from "../../shared/jobs_repo.ts";
+} from "../../shared/jobs/repo.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createTestDb } from "../../shared/testing/db.ts";
-import { generateWebhookSecret, webhookHeaders } from "../../shared/webhook_signature.ts";
+import { generateWebhookSecret, webhookHeaders } from "../../shared/webhooks/signature.ts";
 import { MAX_WEBHOOK_BYTES, PREDICTION_CHANNEL, webhookRoutes } from "./webhooks.ts";
 
 const PATH = "/api/v1/webhooks/replicate";

@@ -4,7 +4,7 @@
  * output is rendered on download by local_render.ts (on a render thread in the services).
  */
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
-import { LIMITS } from "../schemas.ts";
+import { LIMITS } from "../jobs/schemas.ts";
 import {
   hashString,
   isLocalModel,

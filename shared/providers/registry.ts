@@ -8,7 +8,7 @@ import {
 } from "./local.ts";
 import type { Provider } from "./provider.ts";
 import { createReplicateProvider } from "./replicate.ts";
-import { createSafeFetch } from "../safe_fetch.ts";
+import { createSafeFetch } from "../http/safe_fetch.ts";
 
 export interface ModelInfo {
   id: string;

@@ -8,7 +8,7 @@
  * is one HTTP request; the caller (the worker) decides when to try again, with `retryAfterMs`.
  */
 import Replicate from "replicate";
-import { SafeFetchError } from "../safe_fetch.ts";
+import { SafeFetchError } from "../http/safe_fetch.ts";
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
 import type {
   CallOptions,

@@ -1,13 +1,13 @@
 /** Test helper: real Postgres schema + real BullMQ prefix + temp storage, wired like production. */
-import { createJobEventHub, type JobEventHub } from "../job_events.ts";
-import type { Db } from "../db.ts";
+import { createJobEventHub, type JobEventHub } from "../jobs/events.ts";
+import type { Db } from "../db/db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Provider } from "../providers/provider.ts";
 import { createProviderRegistry, type ProviderRegistry } from "../providers/registry.ts";
 import { createBullmqQueue } from "../queue/bullmq.ts";
 import type { JobQueue, RetryPolicy } from "../queue/queue.ts";
-import { createLocalStorage, type Storage } from "../storage.ts";
+import { createLocalStorage, type Storage } from "../storage/local.ts";
 import { createTestDb, deleteQueueKeys, testQueuePrefix, testRedisUrl } from "./db.ts";
 
 export interface TestDeps {

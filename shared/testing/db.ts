@@ -1,7 +1,7 @@
 /** Test helper: a Postgres schema of the test's own, migrated, dropped afterwards. */
 import { Redis } from "ioredis";
-import { connectPostgres, type Db } from "../db.ts";
-import { migrate } from "../migrations.ts";
+import { connectPostgres, type Db } from "../db/db.ts";
+import { migrate } from "../db/migrations.ts";
 
 /** The database tests use (the machine's `test` database unless TEST_DATABASE_URL says else). */
 export function testDatabaseUrl(): string {

@@ -3,7 +3,7 @@
  * checked the same way on Postgres (jobs_repo_test.ts) and PGlite (jobs_repo_pglite_test.ts).
  */
 import assert from "node:assert/strict";
-import { type Db, sql } from "../db.ts";
+import { type Db, sql } from "../db/db.ts";
 import {
   addJobs,
   batchedAddJob,
@@ -19,7 +19,7 @@ import {
   markProcessingMany,
   type NewJob,
   setPredictions,
-} from "../jobs_repo.ts";
+} from "../jobs/repo.ts";
 
 function newJob(prompt: string, extra: Partial<NewJob> = {}): NewJob {
   return {

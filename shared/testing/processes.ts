@@ -1,8 +1,8 @@
 /** Test helper: runs the real api and worker as subprocesses against a database of their own. */
-import { connectPostgres } from "../db.ts";
+import { connectPostgres } from "../db/db.ts";
 import { deleteQueueKeys, testDatabaseUrl, testQueuePrefix, testRedisUrl } from "./db.ts";
 import { type FakeReplicate, startFakeReplicate } from "./fake_replicate.ts";
-import type { JobJson } from "../job_json.ts";
+import type { JobJson } from "../jobs/json.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

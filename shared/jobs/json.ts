@@ -1,0 +1,82 @@
+/** The job as the API shows it: the old stack's fields plus Darkroom's additions. */
+import type { JobRow } from "./repo.ts";
+
+export interface ImageJson {
+  url: string;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  bytes: number;
+}
+
+export interface JobJson {
+  id: string;
+  prompt: string;
+  negative_prompt: string | null;
+  model: string;
+  parameters: Record<string, unknown>;
+  status: string;
+  progress: number;
+  /** Old field: the first stored image, relative to STORAGE_PATH. */
+  media_path: string | null;
+  images: ImageJson[];
+  /** The first image, as a URL this service serves. */
+  image_url: string | null;
+  error_message: string | null;
+  retry_count: number;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  updated_at: string;
+  priority: string;
+  webhook_url: string | null;
+  webhook_events: string[] | null;
+  /** What can be done to the job now (the UI shows buttons for these). */
+  actions: { cancel: boolean; retry: boolean; delete: boolean };
+}
+
+/** URL path under which stored images are served. */
+export function imageUrl(file: string): string {
+  return `/images/${encodeURIComponent(file)}`;
+}
+
+/** Maps a jobs row to its JSON shape. */
+export function jobToJson(row: JobRow): JobJson {
+  const images = row.images.map((img) => ({
+    url: imageUrl(img.file),
+    content_type: img.content_type,
+    width: img.width,
+    height: img.height,
+    bytes: img.bytes,
+  }));
+  return {
+    id: row.id,
+    prompt: row.prompt,
+    negative_prompt: row.negative_prompt,
+    model: row.model,
+    parameters: row.parameters,
+    status: row.status,
+    progress: Math.round(row.progress * 10) / 10,
+    media_path: row.images[0] ? `generated/${row.images[0].file}` : null,
+    images,
+    image_url: images[0]?.url ?? null,
+    error_message: row.error_message,
+    retry_count: row.retry_count,
+    created_at: iso(row.created_at),
+    started_at: row.started_at ? iso(row.started_at) : null,
+    completed_at: row.completed_at ? iso(row.completed_at) : null,
+    updated_at: iso(row.updated_at),
+    priority: row.priority ?? "normal",
+    webhook_url: row.webhook_url ?? null,
+    webhook_events: row.webhook_events ?? null,
+    actions: {
+      cancel: row.status === "pending" || row.status === "processing",
+      retry: row.status === "failed" || row.status === "canceled",
+      delete: true,
+    },
+  };
+}
+
+function iso(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
