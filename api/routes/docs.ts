@@ -6,7 +6,7 @@
 import { Hono } from "hono";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { openApiDocument, type OpenApiOptions } from "../openapi.ts";
+import { openApiDocument, type OpenApiOptions } from "../openapi/document.ts";
 
 /** Policy of the docs page: Swagger UI needs inline styles and data:/blob: images, no more. */
 export const DOCS_CSP =

@@ -4,7 +4,7 @@ import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { generateRequest, LIMITS } from "../../shared/jobs/schemas.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
-import { openApiDocument } from "../openapi.ts";
+import { openApiDocument } from "../openapi/document.ts";
 import { DOCS_CSP, docsRoutes } from "./docs.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };

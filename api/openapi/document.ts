@@ -1,0 +1,83 @@
+/**
+ * The OpenAPI 3.1 description of every route the service answers, assembled from one module per
+ * resource beside it. Request schemas come from the zod schemas in shared/jobs/schemas.ts (so
+ * limits cannot drift); response schemas are written beside the JSON they describe.
+ */
+import { LIMITS } from "../../shared/jobs/schemas.ts";
+import type { Json } from "./builders.ts";
+import { commonHeaders, commonParameters, errorResponses, errorSchemas } from "./common.ts";
+import { docsPaths } from "./docs.ts";
+import { eventPaths } from "./events.ts";
+import { imagePaths } from "./images.ts";
+import { jobHeaders, jobParameters, jobPaths, jobResponses, jobSchemas } from "./jobs.ts";
+import { mePaths } from "./me.ts";
+import { modelPaths, modelSchemas } from "./models.ts";
+import { adminQueuesPaths, healthPaths, metricsPaths, opsSchemas } from "./ops.ts";
+import { uiPaths } from "./ui.ts";
+import { webhookPaths } from "./webhooks.ts";
+
+export interface OpenApiOptions {
+  /** API prefix (API_V1_PREFIX), e.g. `/api/v1`. */
+  prefix: string;
+  /** Version of the service, shown as `info.version`. */
+  version: string;
+  /** Where Bull Board is mounted, when it is (BullMQ backend only); omitted otherwise. */
+  adminQueuesPath?: string;
+}
+
+/** Builds the OpenAPI 3.1 document of the service. */
+export function openApiDocument(options: OpenApiOptions): Json {
+  const { prefix, version } = options;
+  return {
+    openapi: "3.1.1",
+    info: {
+      title: "Darkroom API",
+      version,
+      summary: "Self-hostable AI image generation: submit prompts, follow jobs, fetch images.",
+      description: 'Every error has one shape: `{"error": {"code", "message", ' +
+        '"details"?}}`. Validation failures answer 422 with `details: [{field, message}]`; ' +
+        "malformed JSON or invalid UTF-8 400; a wrong content type 415; a body over " +
+        `${LIMITS.bodyBytes} bytes 413; an unknown or malformed job id 404; 503 when the ` +
+        "database or the queue cannot take the request. Every answer carries `X-Request-Id`.",
+    },
+    tags: [
+      { name: "Jobs", description: "Submit, follow and control image generation jobs." },
+      { name: "Models", description: "What this deployment can run." },
+      { name: "Events", description: "Live updates." },
+      { name: "Images", description: "Stored outputs." },
+      { name: "Operations", description: "Health, readiness, figures and metrics." },
+      { name: "Documentation", description: "This document and its viewer." },
+      { name: "UI", description: "The browser UI." },
+    ],
+    // The order of the paths is the order Swagger UI lists the operations in within a tag.
+    paths: {
+      ...jobPaths(prefix),
+      ...modelPaths(prefix),
+      ...healthPaths(prefix),
+      ...eventPaths(prefix),
+      ...mePaths(prefix),
+      ...webhookPaths(prefix),
+      ...imagePaths(),
+      ...metricsPaths(),
+      ...docsPaths(prefix),
+      ...uiPaths(),
+      ...adminQueuesPaths(options.adminQueuesPath),
+    },
+    // With AUTH_MODE=api_key every API call needs the key (see `deno task keys`); a missing,
+    // wrong or revoked key answers 401, another key's job 404, too many submits 429.
+    security: [{ apiKey: [] }, {}],
+    components: {
+      securitySchemes: {
+        apiKey: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key from `deno task keys create --name NAME` (AUTH_MODE=api_key).",
+        },
+      },
+      schemas: { ...jobSchemas(), ...errorSchemas(), ...modelSchemas(), ...opsSchemas() },
+      responses: { ...errorResponses(), ...jobResponses(prefix) },
+      parameters: { ...jobParameters(), ...commonParameters() },
+      headers: { ...jobHeaders(prefix), ...commonHeaders() },
+    },
+  };
+}

@@ -1,0 +1,398 @@
+/**
+ * Jobs: POST /generate, GET /jobs and the operations on one job (read, cancel, retry, delete),
+ * with their components. Request schemas come from the zod schemas that validate the requests
+ * (shared/jobs/schemas.ts), so limits cannot drift; the Job schema describes shared/jobs/json.ts.
+ */
+import { JOB_STATUSES } from "../../shared/jobs/repo.ts";
+import { generateRequest, knownParameters, LIMITS, listQuery } from "../../shared/jobs/schemas.ts";
+import { LOCAL_STYLES } from "../../shared/providers/local_render.ts";
+import {
+  errorExample,
+  fromZod,
+  type Json,
+  json,
+  jsonError,
+  nullable,
+  object,
+  ref,
+} from "./builders.ts";
+import { JOB_EXAMPLE, JOB_ID, PENDING_JOB } from "./examples.ts";
+
+/** The request body schema of POST /generate, from zod, with the known parameters spelled out. */
+function generateRequestSchema(): Json {
+  const schema = fromZod(generateRequest);
+  const props = schema.properties as Record<string, Json>;
+  // The parameters are a JSON object piped into `knownParameters`; zod's input view shows only
+  // the object, so point at the detailed schema (other fields still pass through).
+  const { default: dflt } = props.parameters;
+  props.parameters = {
+    ...ref("schemas", "GenerationParameters"),
+    default: dflt,
+    description: `Passed to the provider. Known fields are checked; others pass through as ` +
+      `plain JSON (at most ${LIMITS.parametersBytes} bytes, ${LIMITS.parametersDepth} levels ` +
+      `deep, finite numbers, no NUL characters).`,
+  };
+  props.prompt = {
+    ...props.prompt,
+    minLength: 1,
+    description: "What to draw: 1–2,000 characters, not only spaces, no NUL, valid Unicode.",
+  };
+  props.negative_prompt = {
+    ...props.negative_prompt,
+    description: "What to avoid (models that support it).",
+  };
+  props.model = {
+    ...props.model,
+    description:
+      `\`local/<style>\` (${
+        LOCAL_STYLES.map((s) => s.id).join(", ")
+      }; always available), or a Replicate model as \`owner/name\` or ` +
+      "`owner/name:<64-hex version>` (needs REPLICATE_API_TOKEN; see GET /models).",
+  };
+  props.priority = {
+    ...props.priority,
+    description: "Queue priority: high jobs are taken before normal, normal before low.",
+  };
+  return {
+    ...schema,
+    description: `Body of POST /generate (JSON, at most ${LIMITS.bodyBytes} bytes).`,
+  };
+}
+
+/** Query parameters of GET /jobs, one per property of the zod schema. */
+function listParameters(): Json[] {
+  const schema = fromZod(listQuery);
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  const descriptions: Record<string, string> = {
+    skip: "Jobs to skip (newest first).",
+    limit: "Jobs to return.",
+    status: "Only jobs with this status.",
+  };
+  return Object.entries(schema.properties as Record<string, Json>).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: required.has(name),
+    description: descriptions[name],
+    schema: s,
+  }));
+}
+
+/** Schemas of the request, the acceptance and the job. */
+export function jobSchemas(): Json {
+  return {
+    GenerateRequest: generateRequestSchema(),
+    GenerationParameters: {
+      ...fromZod(knownParameters),
+      description: "Provider input. The fields below are validated; any other field is passed " +
+        "through to the provider.",
+    },
+    JobStatus: { type: "string", enum: [...JOB_STATUSES] },
+    Priority: { type: "string", enum: ["high", "normal", "low"] },
+    Accepted: {
+      type: "object",
+      required: ["job_id", "status", "message"],
+      properties: {
+        job_id: { type: "string", format: "uuid" },
+        status: { const: "pending" },
+        message: {
+          type: "string",
+          examples: ["Job accepted and queued", "Job already accepted for this Idempotency-Key"],
+        },
+      },
+    },
+    Image: {
+      type: "object",
+      required: ["url", "content_type", "width", "height", "bytes"],
+      properties: {
+        url: { type: "string", description: "Served by GET /images/{file}." },
+        content_type: {
+          type: "string",
+          enum: ["image/png", "image/jpeg", "image/webp", "image/gif"],
+        },
+        width: nullable({ type: "integer", minimum: 1 }),
+        height: nullable({ type: "integer", minimum: 1 }),
+        bytes: { type: "integer", minimum: 0 },
+      },
+    },
+    Job: {
+      description: "A job as the API shows it (the old stack's fields plus Darkroom's).",
+      ...object({
+        id: { type: "string", format: "uuid" },
+        prompt: { type: "string" },
+        negative_prompt: nullable({ type: "string" }),
+        model: { type: "string" },
+        parameters: { type: "object", additionalProperties: true },
+        status: ref("schemas", "JobStatus"),
+        progress: {
+          type: "number",
+          minimum: 0,
+          maximum: 100,
+          description: "0–100, from the provider's step logs.",
+        },
+        media_path: {
+          ...nullable({ type: "string" }),
+          description: "Old field: the first stored image, relative to STORAGE_PATH.",
+        },
+        images: { type: "array", items: ref("schemas", "Image") },
+        image_url: {
+          ...nullable({ type: "string" }),
+          description: "The first image, as a URL this service serves.",
+        },
+        error_message: nullable({ type: "string" }),
+        retry_count: { type: "integer", minimum: 0 },
+        created_at: { type: "string", format: "date-time" },
+        started_at: nullable({ type: "string", format: "date-time" }),
+        completed_at: nullable({ type: "string", format: "date-time" }),
+        updated_at: { type: "string", format: "date-time" },
+        priority: ref("schemas", "Priority"),
+        actions: {
+          type: "object",
+          description: "What can be done to the job now.",
+          required: ["cancel", "retry", "delete"],
+          properties: {
+            cancel: { type: "boolean" },
+            retry: { type: "boolean" },
+            delete: { type: "boolean" },
+          },
+        },
+      }),
+    },
+  };
+}
+
+/** The 202 answer of POST /generate. */
+export function jobResponses(prefix: string): Json {
+  return {
+    JobAccepted: json(
+      "Accepted: the job is stored and queued. Poll the `Location` or listen to " +
+        `${prefix}/events.`,
+      ref("schemas", "Accepted"),
+      { job_id: JOB_ID, status: "pending", message: "Job accepted and queued" },
+      {
+        Location: ref("headers", "Location"),
+        "Idempotent-Replayed": ref("headers", "IdempotentReplayed"),
+      },
+    ),
+  };
+}
+
+/** The job id in paths and the Idempotency-Key of POST /generate. */
+export function jobParameters(): Json {
+  return {
+    JobId: {
+      name: "job_id",
+      in: "path",
+      required: true,
+      description: "The job's UUID (any other value is answered 404).",
+      schema: { type: "string", format: "uuid" },
+      example: JOB_ID,
+    },
+    IdempotencyKey: {
+      name: "Idempotency-Key",
+      in: "header",
+      required: false,
+      description: "Makes the request safe to retry: the same key with the same body answers " +
+        "the first job (with `Idempotent-Replayed: true`); with another body, 409.",
+      schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,255}$" },
+      example: "order-42",
+    },
+  };
+}
+
+/** Headers of the submit and list answers. */
+export function jobHeaders(prefix: string): Json {
+  return {
+    Location: {
+      description: `Where to read the job: \`${prefix}/status/{job_id}\`.`,
+      schema: { type: "string" },
+    },
+    IdempotentReplayed: {
+      description: "`true` when the answer is the job of an earlier request with this key.",
+      schema: { const: "true" },
+    },
+    XTotalCount: {
+      description: "Jobs matching the filter, ignoring skip and limit.",
+      schema: { type: "integer", minimum: 0 },
+    },
+  };
+}
+
+/** POST /generate and GET /jobs, then the operations on one job id. */
+export function jobPaths(prefix: string): Json {
+  return {
+    [`${prefix}/generate`]: {
+      post: {
+        tags: ["Jobs"],
+        operationId: "generate",
+        summary: "Submit a prompt",
+        description: "Validates the request, stores the job (`pending`) and queues it. The " +
+          "provider is never awaited here: poll the job or listen to the events.",
+        parameters: [ref("parameters", "IdempotencyKey"), ref("parameters", "RequestId")],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: ref("schemas", "GenerateRequest"),
+              examples: {
+                local: {
+                  summary: "Offline model",
+                  value: {
+                    prompt: "a lighthouse on a cliff at dusk",
+                    model: "local/aurora",
+                    parameters: { width: 768, height: 512, num_outputs: 2 },
+                  },
+                },
+                replicate: {
+                  summary: "Replicate model (needs REPLICATE_API_TOKEN)",
+                  value: {
+                    prompt: "an astronaut riding a horse",
+                    model: "black-forest-labs/flux-schnell",
+                    negative_prompt: "blurry",
+                    parameters: { num_outputs: 2, seed: 42 },
+                    priority: "high",
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          202: ref("responses", "JobAccepted"),
+          400: ref("responses", "BadRequest"),
+          409: jsonError("The Idempotency-Key was used with a different body.", {
+            idempotency: errorExample(
+              "idempotency_conflict",
+              "This Idempotency-Key was used with a different request body",
+            ),
+          }),
+          413: ref("responses", "PayloadTooLarge"),
+          415: ref("responses", "UnsupportedMediaType"),
+          422: jsonError(
+            "The body, a field or the Idempotency-Key is invalid, or the model's provider is " +
+              "not configured (the message says which variable to set).",
+            {
+              fields: errorExample("validation_error", "Request body is invalid", [
+                { field: "prompt", message: "prompt must not be empty" },
+                { field: "parameters.width", message: "must be at most 2048" },
+              ]),
+              provider: errorExample(
+                "validation_error",
+                "Model black-forest-labs/flux-schnell needs the Replicate provider, which is " +
+                  "not configured: set REPLICATE_API_TOKEN (or use a local/... model)",
+                [{
+                  field: "model",
+                  message: "Model black-forest-labs/flux-schnell needs the Replicate provider, " +
+                    "which is not configured: set REPLICATE_API_TOKEN (or use a local/... model)",
+                }],
+              ),
+            },
+          ),
+          503: ref("responses", "Unavailable"),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+    [`${prefix}/jobs`]: {
+      get: {
+        tags: ["Jobs"],
+        operationId: "listJobs",
+        summary: "List jobs, newest first",
+        parameters: listParameters(),
+        responses: {
+          200: json("A page of jobs.", { type: "array", items: ref("schemas", "Job") }, [
+            JOB_EXAMPLE,
+          ], { "X-Total-Count": ref("headers", "XTotalCount") }),
+          422: ref("responses", "ValidationFailed"),
+          503: ref("responses", "Unavailable"),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+    ...jobIdPaths(prefix),
+  };
+}
+
+/** Operations on one job id: read, cancel, retry, delete. */
+function jobIdPaths(prefix: string): Json {
+  const read = (operationId: string, summary: string, description: string) => ({
+    tags: ["Jobs"],
+    operationId,
+    summary,
+    description,
+    parameters: [ref("parameters", "JobId")],
+    responses: {
+      200: json("The job.", ref("schemas", "Job"), JOB_EXAMPLE),
+      404: ref("responses", "NotFound"),
+      503: ref("responses", "Unavailable"),
+      500: ref("responses", "InternalError"),
+    },
+  });
+  return {
+    [`${prefix}/status/{job_id}`]: {
+      get: read(
+        "getJobStatus",
+        "Read a job (the old stack's path)",
+        `The same answer as GET ${prefix}/jobs/{job_id}.`,
+      ),
+    },
+    [`${prefix}/jobs/{job_id}`]: {
+      get: read("getJob", "Read a job", "Status, progress, images and what can be done next."),
+      delete: {
+        tags: ["Jobs"],
+        operationId: "deleteJob",
+        summary: "Delete a job",
+        description: "Removes the job, its queue entry and its stored images. A running job is " +
+          "deleted too; its worker notices and stops.",
+        parameters: [ref("parameters", "JobId")],
+        responses: {
+          204: { description: "Deleted." },
+          404: ref("responses", "NotFound"),
+          503: ref("responses", "Unavailable"),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+    [`${prefix}/jobs/{job_id}/cancel`]: {
+      post: {
+        tags: ["Jobs"],
+        operationId: "cancelJob",
+        summary: "Cancel a pending or running job",
+        description: "A queued job leaves the queue; a running one is canceled at the provider " +
+          "by its worker at the next poll.",
+        parameters: [ref("parameters", "JobId")],
+        responses: {
+          200: json("The canceled job.", ref("schemas", "Job"), {
+            ...PENDING_JOB,
+            status: "canceled",
+            actions: { cancel: false, retry: true, delete: true },
+          }),
+          404: ref("responses", "NotFound"),
+          409: ref("responses", "Conflict"),
+          503: ref("responses", "Unavailable"),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+    [`${prefix}/jobs/{job_id}/retry`]: {
+      post: {
+        tags: ["Jobs"],
+        operationId: "retryJob",
+        summary: "Run a failed or canceled job again",
+        description: "Resets the job to `pending` (removing any images) and queues it.",
+        parameters: [ref("parameters", "JobId")],
+        responses: {
+          202: json("The job, pending again.", ref("schemas", "Job"), PENDING_JOB),
+          404: ref("responses", "NotFound"),
+          409: jsonError("Only failed or canceled jobs can be retried.", {
+            not_finished: errorExample(
+              "conflict",
+              "Only failed or canceled jobs can be retried (job is pending)",
+            ),
+          }),
+          503: ref("responses", "Unavailable"),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+  };
+}
