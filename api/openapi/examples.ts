@@ -1,4 +1,5 @@
 /** Example values shared by several parts of the document. */
+import type { JobJson } from "../../shared/jobs/json.ts";
 
 /** The job id of every example. */
 export const JOB_ID = "5b7c3f0e-8a1d-4c2b-9e6f-0123456789ab";
@@ -32,8 +33,10 @@ export const JOB_EXAMPLE = {
   completed_at: TIME,
   updated_at: TIME,
   priority: "normal",
+  webhook_url: null,
+  webhook_events: null,
   actions: { cancel: false, retry: false, delete: true },
-};
+} satisfies JobJson;
 
 /** The same job, pending. */
 export const PENDING_JOB = {
@@ -46,4 +49,4 @@ export const PENDING_JOB = {
   started_at: null,
   completed_at: null,
   actions: { cancel: true, retry: false, delete: true },
-};
+} satisfies JobJson;

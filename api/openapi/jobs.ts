@@ -145,6 +145,17 @@ export function jobSchemas(): Json {
         completed_at: nullable({ type: "string", format: "date-time" }),
         updated_at: { type: "string", format: "date-time" },
         priority: ref("schemas", "Priority"),
+        webhook_url: {
+          ...nullable({ type: "string" }),
+          description: "Where a signed POST goes when the job ends (see its /webhooks).",
+        },
+        webhook_events: {
+          ...nullable({
+            type: "array",
+            items: { type: "string", enum: ["completed", "failed", "canceled"] },
+          }),
+          description: "The end states that are sent; null: all of them.",
+        },
         actions: {
           type: "object",
           description: "What can be done to the job now.",
