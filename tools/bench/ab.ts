@@ -1,18 +1,7 @@
 /**
  * `deno task bench --ab`: is setting B faster than setting A on this (noisy, shared) machine?
- *
- * One database, queue prefix and fake provider (1 s) for the whole run. Before each flood the api
- * (or, with `--role=worker`, the worker) is started anew with A's or B's environment and Deno
- * flags, alternately A, B, A, B…, so both meet the same machine; the worker runs during every
- * flood unless `--no-worker`. Each flood is `wrk -c32` (or the Deno load generator) on
- * `POST /generate` or, with `--load=status`, on `GET /status/{id}` round-robin over the jobs of a
- * first POST flood. Per flood: req/s, p50/p99/max, the CPU of every process (as in the full
- * benchmark), the API's CPU per request, and how long the API's main thread ran and waited for a
- * core (`/proc/<pid>/task/<pid>/schedstat`). The summary counts the pairs B won: only a difference
- * that wins most pairs is worth believing here (the method of docs/benchmarks.md).
- *
- *   deno task bench --ab --pairs=5 --b-env='{"SOME_SETTING":"1"}'
- *   deno task bench --ab --load=status --no-worker --b-flags='--v8-flags=--max-semi-space-size=32'
+ * Alternating floods A, B, A, B… on one stack, each against a freshly started api (or worker), and
+ * the pairs B won. The method, the options and the columns: docs/benchmarks.md (`--ab`).
  */
 import { type LoadResult, type LoadSpec, round } from "./load.ts";
 import type { ServiceProcess } from "../../shared/testing/processes.ts";

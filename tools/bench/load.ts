@@ -3,7 +3,7 @@
  * services': Debian's `wrk` when installed (far less CPU per request), otherwise this file run as a
  * Deno subprocess. Either way the result has the same shape.
  *
- *   deno run --allow-net=127.0.0.1 --allow-read --allow-write shared/cli/bench_load.ts \
+ *   deno run --allow-net=127.0.0.1 --allow-read --allow-write tools/bench/load.ts \
  *     '{"url": "http://127.0.0.1:8000/api/v1/jobs?limit=20", "connections": 32, "durationS": 10}'
  *
  * prints one JSON line. Spec fields: `url` (may end in `{id}`, replaced round-robin by the lines
