@@ -196,7 +196,7 @@ async function main(
   const results: Results = {
     plan,
     settings: { scenarios: chosen, roleEnv },
-    machine: await machineInfo(useWrk ? "wrk (1 thread)" : "deno fetch (bench_load.ts)"),
+    machine: await machineInfo(useWrk ? "wrk (1 thread)" : "deno fetch (tools/bench/load.ts)"),
     rss: {},
     failures: [],
   };

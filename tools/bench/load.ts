@@ -87,7 +87,9 @@ async function runDenoProcess(spec: LoadSpec, signal?: AbortSignal): Promise<Loa
     signal,
   }).output();
   if (out.code !== 0) {
-    throw new Error(`bench_load failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(
+      `tools/bench/load.ts failed (${out.code}): ${new TextDecoder().decode(out.stderr)}`,
+    );
   }
   return JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").pop()!);
 }
@@ -282,7 +284,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 if (import.meta.main) {
   const spec = JSON.parse(Deno.args[0] ?? "{}") as LoadSpec;
   if (!spec.url || !(spec.connections > 0) || !(spec.durationS > 0)) {
-    console.error('usage: bench_load.ts \'{"url": ..., "connections": n, "durationS": s}\'');
+    console.error('usage: tools/bench/load.ts \'{"url": ..., "connections": n, "durationS": s}\'');
     Deno.exit(2);
   }
   console.log(JSON.stringify(await runLoad(spec)));
