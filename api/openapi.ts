@@ -12,7 +12,7 @@ export interface OpenApiOptions {
   prefix: string;
   /** Version of the service, shown as `info.version`. */
   version: string;
-  /** Where Bull Board is mounted, when it is (BullMQ backend only); omitted otherwise. */
+  /** Where the queue dashboard is mounted (Bull Board, or the KV queue's page), if it is. */
   adminQueuesPath?: string;
 }
 
@@ -1236,7 +1236,8 @@ function operationsPaths(prefix: string, adminQueuesPath?: string): Json {
         operationId: "adminQueues",
         summary: "Queue dashboard (Bull Board, read-only)",
         description: `Bull Board's UI; its JSON API lives under ${adminQueuesPath}/api/ and is ` +
-          "not described here.",
+          "not described here. With the Deno KV queue (`deno task start` without REDIS_URL) a " +
+          "page with the queue's counts instead: Bull Board needs the BullMQ queue.",
         responses: { 200: html("The dashboard.") },
       },
     };
