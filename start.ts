@@ -3,122 +3,38 @@
  * DATABASE_URL it keeps its data in PGlite under DATA_DIR; without REDIS_URL it queues on Deno KV
  * there too; without REPLICATE_API_TOKEN it offers the offline local models. Set the variables
  * and the same command uses Postgres, Redis and Replicate.
+ *
+ * The composition root: it sits outside api/ and worker/ and wires both, so neither imports the
+ * other.
  */
-import { join } from "node:path";
-import { authMode, type Config, loadConfigOrExit } from "./shared/config.ts";
-import { acquireDataLock, type DataLock } from "./shared/db/data_lock.ts";
-import { connectPostgres, type Db } from "./shared/db/db.ts";
-import { openPglite } from "./shared/db/pglite.ts";
-import { createJobEventHub } from "./shared/jobs/events.ts";
-import { survivesConnectionDrops } from "./shared/db/connection_drops.ts";
-import { createLogger, type Logger } from "./shared/logger.ts";
-import { createMetrics } from "./shared/metrics.ts";
-import { migrate } from "./shared/db/migrations.ts";
-import { createBullmqQueue } from "./shared/queue/bullmq.ts";
-import { openKvQueue } from "./shared/queue/kv.ts";
-import type { JobQueue } from "./shared/queue/queue.ts";
-import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
-import { onShutdown, openProviders, warnIfOpen } from "./shared/runtime.ts";
-import { createMemoryRateLimiter, createRedisRateLimiter } from "./shared/auth/rate_limit.ts";
-import { Redis } from "ioredis";
-import { createLocalStorage } from "./shared/storage/local.ts";
-import { startWorker, workerSettings } from "./worker/worker.ts";
 import { createApp } from "./api/app.ts";
-
-interface Embedded {
-  db: Db;
-  queue: JobQueue;
-  lock?: DataLock;
-}
-
-async function openStores(config: Config, logger: Logger): Promise<Embedded> {
-  let lock: DataLock | undefined;
-  if (!config.DATABASE_URL || !config.REDIS_URL) {
-    // PGlite and KV files must never be opened by two processes: take the folder first.
-    lock = await acquireDataLock(config.DATA_DIR);
-  }
-  const db = config.DATABASE_URL
-    ? connectPostgres(config.DATABASE_URL, {
-      application: "darkroom-start",
-      onRecycle: () =>
-        logger.warn("postgres pool retired after a missed deadline; a fresh one serves"),
-    })
-    : await openPglite(join(config.DATA_DIR, "pg"));
-  const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };
-  const queue = config.REDIS_URL
-    ? createBullmqQueue({
-      redisUrl: config.REDIS_URL,
-      prefix: config.QUEUE_PREFIX,
-      retry,
-      logger,
-      lockDurationMs: config.QUEUE_LOCK_MS,
-      stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
-      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
-    })
-    : await openKvQueue({
-      path: join(config.DATA_DIR, "queue.kv"),
-      retry,
-      logger,
-      drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
-    });
-  return { db, queue, lock };
-}
+import { openApiServices } from "./api/deps.ts";
+import { loadConfigOrExit } from "./shared/config.ts";
+import { survivesConnectionDrops } from "./shared/db/connection_drops.ts";
+import { migrate } from "./shared/db/migrations.ts";
+import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
+import { onShutdown, openRuntime, type Runtime } from "./shared/runtime.ts";
+import { startWorker, workerSettings } from "./worker/worker.ts";
 
 if (import.meta.main) {
   const started = performance.now();
   const config = await loadConfigOrExit();
-  const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: "darkroom" } });
-  survivesConnectionDrops(logger);
-  let stores: Embedded;
+  let runtime: Runtime;
   try {
-    stores = await openStores(config, logger);
-    await migrate(stores.db);
+    runtime = await openRuntime(config, "start");
+    survivesConnectionDrops(runtime.logger);
+    await migrate(runtime.db);
   } catch (err) {
     console.error(`Cannot start Darkroom: ${(err as Error).message}`);
     Deno.exit(1);
   }
-  const { db, queue } = stores;
-  const metrics = createMetrics({ db, queue, role: "start" });
-  // Local images render off the event loop that serves the API and the UI.
-  const { providers, renderThread } = openProviders(config, metrics);
-  const storage = createLocalStorage(config.STORAGE_PATH);
-  const events = createJobEventHub(db, logger);
-  await events.start();
+  const { logger } = runtime;
+  const api = await openApiServices(config, runtime);
   // Jobs that were queued or running when the process last stopped finish now.
-  await requeueUnfinished(db, queue, { logger });
-  const worker = startWorker({
-    db,
-    queue,
-    providers,
-    storage,
-    logger,
-    config,
-    metrics,
-    ...await workerSettings(config, db),
-  });
-  warnIfOpen(config, logger);
-  const security = {
-    authMode: authMode(config),
-    limiter: config.REDIS_URL
-      ? createRedisRateLimiter(
-        new Redis(config.REDIS_URL, { lazyConnect: true }),
-        config.QUEUE_PREFIX,
-      )
-      : createMemoryRateLimiter(),
-    submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
-    maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
-  };
-  const app = createApp({
-    db,
-    queue,
-    providers,
-    storage,
-    logger,
-    events,
-    metrics,
-    security,
-    config,
-  });
+  await requeueUnfinished(runtime.db, runtime.queue, { logger });
+  // Local images render on a thread of their own, off the event loop that serves the API and UI.
+  const worker = startWorker({ ...runtime, ...await workerSettings(config, runtime.db) });
+  const app = createApp({ ...runtime, ...api });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,
@@ -126,10 +42,8 @@ if (import.meta.main) {
       const url = `http://${hostname === "0.0.0.0" ? "127.0.0.1" : hostname}:${port}/`;
       logger.info("darkroom started", {
         url,
-        database: config.DATABASE_URL ? "postgres" : `pglite (${join(config.DATA_DIR, "pg")})`,
-        queue: config.REDIS_URL
-          ? "bullmq (redis)"
-          : `deno kv (${join(config.DATA_DIR, "queue.kv")})`,
+        database: runtime.where.database,
+        queue: runtime.where.queue,
         providers: config.REPLICATE_API_TOKEN ? "local, replicate" : "local only",
         startup_ms: Math.round(performance.now() - started),
       });
@@ -145,10 +59,7 @@ if (import.meta.main) {
   onShutdown(logger, async () => {
     await server.shutdown();
     await worker.close();
-    renderThread.close();
-    await events.close();
-    await queue.close();
-    await db.close(5);
-    await stores.lock?.release();
+    await api.close();
+    await runtime.close();
   });
 }

@@ -49,11 +49,14 @@ Deno.test({
     try {
       await waitForHttp(`${base}/api/v1/health`, 30_000, api);
 
-      // The smoke task's own check: health, local job, PNG of the asked size.
+      // The smoke task's own check: health, local job, PNG of the asked size; then the job is
+      // deleted, so the check leaves nothing behind.
       const lines: string[] = [];
-      const localId = await smoke(base, (l) => lines.push(l));
+      const local = await smoke(base, (l) => lines.push(l));
       assert.ok(lines.some((l) => l.includes("PNG 320x192")), lines.join("\n"));
-      const local = await (await fetch(`${base}/api/v1/status/${localId}`)).json();
+      const gone = await fetch(`${base}/api/v1/status/${local.id}`);
+      assert.equal(gone.status, 404);
+      await gone.body?.cancel();
       assert.equal(local.status, "completed");
       assert.equal(local.progress, 100);
       assert.ok(local.started_at && local.completed_at);
@@ -90,7 +93,7 @@ Deno.test({
       assert.ok(files.includes(`${job_id}-0.png`) && files.includes(`${job_id}-1.png`));
 
       const list = await (await fetch(`${base}/api/v1/jobs?limit=5`)).json();
-      assert.deepEqual(list.map((j: { id: string }) => j.id), [job_id, localId]);
+      assert.deepEqual(list.map((j: { id: string }) => j.id), [job_id]);
       const health = await (await fetch(`${base}/api/v1/health`)).json();
       assert.equal(health.status, "ok");
       assert.equal(health.checks.workers.online, 1);

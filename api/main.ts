@@ -1,24 +1,23 @@
 /** `deno task api`: the HTTP server. */
 import { loadConfigOrExit } from "../shared/config.ts";
 import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
-import { onShutdown, openRuntime } from "../shared/runtime.ts";
+import { onShutdown, openRuntime, type Runtime } from "../shared/runtime.ts";
 import { createApp } from "./app.ts";
-import { adminQueueRoutes } from "./routes/admin_queues.ts";
+import { openApiServices } from "./deps.ts";
 
 if (import.meta.main) {
   const config = await loadConfigOrExit();
-  let runtime;
+  let runtime: Runtime;
   try {
-    runtime = openRuntime(config, "api");
+    runtime = await openRuntime(config, "api");
   } catch (err) {
     console.error((err as Error).message);
     Deno.exit(1);
   }
   survivesConnectionDrops(runtime.logger);
-  await runtime.events.start();
-  // Bull Board (read-only) for the BullMQ queue; behind the admin key when auth is on.
-  const board = adminQueueRoutes({ redisUrl: config.REDIS_URL!, prefix: config.QUEUE_PREFIX });
-  const app = createApp({ ...runtime, mounted: [board] });
+  // The limiter, the live job feed and Bull Board (read-only; behind the admin key when auth is on).
+  const api = await openApiServices(config, runtime);
+  const app = createApp({ ...runtime, ...api });
   const server = Deno.serve({
     hostname: config.HOST,
     port: config.PORT,
@@ -27,7 +26,7 @@ if (import.meta.main) {
   }, app.fetch);
   onShutdown(runtime.logger, async () => {
     await server.shutdown();
-    await board.close();
+    await api.close();
     await runtime.close();
   });
 }

@@ -1,17 +1,28 @@
-/** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
-import { Redis } from "ioredis";
+/**
+ * Opens the long-lived dependencies from configuration, for every entry point: `deno task api`,
+ * `deno task worker` and `deno task start` (start.ts, the composition root). The API's own pieces
+ * (rate limiter, live job feed, queue dashboard) are built in api/deps.ts, not here.
+ */
+import { join } from "node:path";
 import { authMode, type Config, isLoopback } from "./config.ts";
-import { createRedisRateLimiter, type RateLimiter } from "./auth/rate_limit.ts";
+import { acquireDataLock } from "./db/data_lock.ts";
 import { connectPostgres, type Db } from "./db/db.ts";
-import { createJobEventHub, type JobEventHub } from "./jobs/events.ts";
+import { openPglite } from "./db/pglite.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
 import { instrumentRegistry } from "./providers/instrumented.ts";
 import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
 import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
+import { openKvQueue } from "./queue/kv.ts";
 import type { JobQueue } from "./queue/queue.ts";
 import { createLocalStorage, type Storage } from "./storage/local.ts";
+
+/**
+ * Which process opens the runtime: `api` and `worker` are the scaled-out roles (Postgres and
+ * Redis required); `start` is the whole product in one process (embedded stores allowed).
+ */
+export type Role = "api" | "worker" | "start";
 
 export interface Runtime {
   config: Config;
@@ -20,17 +31,12 @@ export interface Runtime {
   queue: JobQueue;
   providers: ProviderRegistry;
   storage: Storage;
-  /** The live job feed (LISTEN starts on the first `events.start()`). */
-  events: JobEventHub;
   metrics: Metrics;
   /** Where the local provider renders (started on first use; see worker/main.ts). */
   renderThread: RenderThread;
-  security: {
-    authMode: "none" | "api_key";
-    limiter: RateLimiter;
-    submitsPerMinute: number;
-    maxActiveJobs: number;
-  };
+  /** Where jobs live and queue, for the start-up line: `postgres` or `pglite (<dir>)`, ... */
+  where: { database: string; queue: string };
+  /** Closes the render thread, the queue and the database, then releases the data lock. */
   close(): Promise<void>;
 }
 
@@ -48,40 +54,37 @@ export function requireServices(config: Config, role: string): void {
   }
 }
 
-/** Connects Postgres, the BullMQ queue, providers and storage for one process. */
-export function openRuntime(config: Config, role: string): Runtime {
-  requireServices(config, role);
-  const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: role } });
-  const db = connectPostgres(config.DATABASE_URL!, {
-    application: `darkroom-${role}`,
-    max: role === "worker"
-      ? Math.min(20, Math.max(4, Math.ceil(config.WORKER_CONCURRENCY / 4)))
-      : 10,
-    onRecycle: () =>
-      logger.warn("postgres pool retired after a missed deadline; a fresh one serves"),
+/**
+ * Opens the database (Postgres, or PGlite under DATA_DIR/pg without DATABASE_URL), the queue
+ * (BullMQ, or Deno KV under DATA_DIR without REDIS_URL), providers, storage and metrics for one
+ * process. The embedded stores are for `start` only, under the data folder's lock; `api` and
+ * `worker` throw a clear error without DATABASE_URL and REDIS_URL.
+ */
+export async function openRuntime(config: Config, role: Role): Promise<Runtime> {
+  if (role !== "start") requireServices(config, role);
+  const logger = createLogger({
+    level: config.LOG_LEVEL,
+    fields: { service: role === "start" ? "darkroom" : role },
   });
-  const queue = createBullmqQueue({
-    redisUrl: config.REDIS_URL!,
-    prefix: config.QUEUE_PREFIX,
-    retry: { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE },
-    logger,
-    lockDurationMs: config.QUEUE_LOCK_MS,
-    stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
-    drainTimeoutMs: config.SHUTDOWN_TIMEOUT_S * 1000,
+  // PGlite and KV files must never be opened by two processes: take the folder first.
+  const lock = config.DATABASE_URL && config.REDIS_URL
+    ? undefined
+    : await acquireDataLock(config.DATA_DIR);
+  // When opening fails half-way, what was opened is closed again and the folder released.
+  const undo = async (db?: Db) => {
+    await db?.close(1).catch(() => {});
+    await lock?.release();
+  };
+  const db = await openDb(config, role, logger).catch(async (err) => {
+    await undo();
+    throw err;
+  });
+  const queue = await openQueue(config, logger).catch(async (err) => {
+    await undo(db);
+    throw err;
   });
   const metrics = createMetrics({ db, queue, role });
   const { providers, renderThread } = openProviders(config, metrics);
-  const storage = createLocalStorage(config.STORAGE_PATH);
-  const events = createJobEventHub(db, logger);
-  // Rate-limit counters live in Redis so every API instance shares them.
-  const limiterRedis = new Redis(config.REDIS_URL!, { maxRetriesPerRequest: 1, lazyConnect: true });
-  limiterRedis.on("error", () => {});
-  const security = {
-    authMode: authMode(config),
-    limiter: createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX),
-    submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
-    maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
-  };
   warnIfOpen(config, logger);
   return {
     config,
@@ -89,19 +92,54 @@ export function openRuntime(config: Config, role: string): Runtime {
     db,
     queue,
     providers,
-    storage,
-    events,
+    storage: createLocalStorage(config.STORAGE_PATH),
     metrics,
     renderThread,
-    security,
+    where: {
+      database: config.DATABASE_URL ? "postgres" : `pglite (${join(config.DATA_DIR, "pg")})`,
+      queue: config.REDIS_URL ? "bullmq (redis)" : `deno kv (${join(config.DATA_DIR, "queue.kv")})`,
+    },
     async close() {
       renderThread.close();
-      limiterRedis.disconnect();
-      await events.close();
       await queue.close().catch((err) => logger.warn("queue close failed", { err }));
       await db.close(5).catch((err) => logger.warn("db close failed", { err }));
+      await lock?.release();
     },
   };
+}
+
+async function openDb(config: Config, role: Role, logger: Logger): Promise<Db> {
+  if (!config.DATABASE_URL) return await openPglite(join(config.DATA_DIR, "pg"));
+  return connectPostgres(config.DATABASE_URL, {
+    application: `darkroom-${role}`,
+    max: role === "worker"
+      ? Math.min(20, Math.max(4, Math.ceil(config.WORKER_CONCURRENCY / 4)))
+      : 10,
+    onRecycle: () =>
+      logger.warn("postgres pool retired after a missed deadline; a fresh one serves"),
+  });
+}
+
+async function openQueue(config: Config, logger: Logger): Promise<JobQueue> {
+  const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };
+  const drainTimeoutMs = config.SHUTDOWN_TIMEOUT_S * 1000;
+  if (!config.REDIS_URL) {
+    return await openKvQueue({
+      path: join(config.DATA_DIR, "queue.kv"),
+      retry,
+      logger,
+      drainTimeoutMs,
+    });
+  }
+  return createBullmqQueue({
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    retry,
+    logger,
+    lockDurationMs: config.QUEUE_LOCK_MS,
+    stalledIntervalMs: Math.max(500, Math.round(config.QUEUE_LOCK_MS / 2)),
+    drainTimeoutMs,
+  });
 }
 
 /**

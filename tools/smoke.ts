@@ -1,6 +1,7 @@
 /**
  * `deno task smoke [BASE_URL]`: end-to-end check of a running deployment. Checks health, submits a
- * `local/...` job, waits for it, downloads the image and verifies it is a PNG of the asked size.
+ * `local/...` job, waits for it, downloads the image and verifies it is a PNG of the asked size,
+ * then deletes the job, so the check leaves nothing in the gallery (also when it fails).
  */
 
 const WIDTH = 320;
@@ -35,8 +36,19 @@ export function pngSize(bytes: Uint8Array): { width: number; height: number } | 
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
-/** Runs the smoke check; returns the job id. */
-export async function smoke(base: string, log: (line: string) => void): Promise<string> {
+/** The job as the smoke check last read it (`GET /status/{id}`). */
+export interface SmokeJob {
+  id: string;
+  status: string;
+  progress: number;
+  image_url: string | null;
+  error_message: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+}
+
+/** Runs the smoke check; returns the job as it completed (deleted since). */
+export async function smoke(base: string, log: (line: string) => void): Promise<SmokeJob> {
   const api = `${base}/api/v1`;
   const health = await getJson(`${api}/health`);
   const status = (health.body as { status?: string }).status;
@@ -61,12 +73,32 @@ export async function smoke(base: string, log: (line: string) => void): Promise<
   }
   log(`ok   submitted job ${jobId}`);
 
+  let job: SmokeJob;
+  try {
+    job = await checkJob(base, jobId, log);
+  } catch (err) {
+    // The first failure is the one reported; the job still leaves the gallery.
+    await deleteJob(api, jobId).catch(() => {});
+    throw err;
+  }
+  await deleteJob(api, jobId);
+  log(`ok   deleted job ${jobId}`);
+  return job;
+}
+
+/** Waits for the job, then downloads its image and checks it is a PNG of the asked size. */
+async function checkJob(
+  base: string,
+  jobId: string,
+  log: (line: string) => void,
+): Promise<SmokeJob> {
+  const api = `${base}/api/v1`;
   const deadline = Date.now() + 60_000;
-  let job: { status: string; image_url: string | null; error_message: string | null };
+  let job: SmokeJob;
   while (true) {
     const res = await getJson(`${api}/status/${jobId}`);
     if (res.res.status !== 200) fail(`Status answered ${res.res.status}`);
-    job = res.body as typeof job;
+    job = res.body as SmokeJob;
     if (job.status === "completed") break;
     if (job.status === "failed" || job.status === "canceled") {
       fail(`Job ${job.status}: ${job.error_message}`);
@@ -89,7 +121,24 @@ export async function smoke(base: string, log: (line: string) => void): Promise<
     fail(`Image is ${size.width}x${size.height}, expected ${WIDTH}x${HEIGHT}`);
   }
   log(`ok   image ${job.image_url}: PNG ${size.width}x${size.height}, ${bytes.length} bytes`);
-  return jobId;
+  return job;
+}
+
+/** DELETE /jobs/{id}: the job and its images; anything but 204 fails the check. */
+async function deleteJob(api: string, jobId: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${api}/jobs/${jobId}`, {
+      method: "DELETE",
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch (err) {
+    fail(`Cannot delete job ${jobId}: ${(err as Error).message}`);
+  }
+  const text = await res.text();
+  if (res.status !== 204) {
+    fail(`Delete of job ${jobId} answered ${res.status}: ${text.slice(0, 200)}`);
+  }
 }
 
 if (import.meta.main) {

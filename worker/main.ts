@@ -1,16 +1,16 @@
 /** `deno task worker`: the queue worker process. */
 import { loadConfigOrExit } from "../shared/config.ts";
 import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
-import { onShutdown, openRuntime } from "../shared/runtime.ts";
+import { onShutdown, openRuntime, type Runtime } from "../shared/runtime.ts";
 import { workerHealthHandler } from "./health.ts";
 import { lowerPriority } from "./priority.ts";
 import { startWorker, workerSettings } from "./worker.ts";
 
 if (import.meta.main) {
   const config = await loadConfigOrExit();
-  let runtime;
+  let runtime: Runtime;
   try {
-    runtime = openRuntime(config, "worker");
+    runtime = await openRuntime(config, "worker");
   } catch (err) {
     console.error((err as Error).message);
     Deno.exit(1);

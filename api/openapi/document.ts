@@ -21,7 +21,7 @@ export interface OpenApiOptions {
   prefix: string;
   /** Version of the service, shown as `info.version`. */
   version: string;
-  /** Where Bull Board is mounted, when it is (BullMQ backend only); omitted otherwise. */
+  /** Where the queue dashboard is mounted (Bull Board, or the KV queue's page), if it is. */
   adminQueuesPath?: string;
 }
 

@@ -275,7 +275,8 @@ export function adminQueuesPaths(adminQueuesPath?: string): Json {
         operationId: "adminQueues",
         summary: "Queue dashboard (Bull Board, read-only)",
         description: `Bull Board's UI; its JSON API lives under ${adminQueuesPath}/api/ and is ` +
-          "not described here.",
+          "not described here. With the Deno KV queue (`deno task start` without REDIS_URL) a " +
+          "page with the queue's counts instead: Bull Board needs the BullMQ queue.",
         responses: { 200: html("The dashboard.") },
       },
     },

@@ -1,7 +1,9 @@
 /**
  * Bull Board (the BullMQ dashboard) at `/admin/queues`, read-only: Postgres is the source of
  * truth for jobs, so retrying or removing BullMQ entries behind its back would leave the two out
- * of step; job control goes through the API. Only for the BullMQ backend.
+ * of step; job control goes through the API. Only for the BullMQ backend: with the Deno KV queue
+ * (`deno task start` without REDIS_URL) the same path answers a small page with the queue's counts
+ * instead (`kvQueueRoutes`).
  */
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
@@ -10,8 +12,9 @@ import { Queue } from "bullmq";
 import { Hono } from "hono";
 import { serveStatic } from "hono/deno";
 import { Redis } from "ioredis";
-import type { QueueMessage } from "../../shared/queue/queue.ts";
+import type { JobQueue, QueueMessage, QueueStats } from "../../shared/queue/queue.ts";
 import { errorBody } from "../http_errors.ts";
+import { UI_CSP } from "./ui.ts";
 
 export interface AdminQueueOptions {
   redisUrl: string;
@@ -97,4 +100,61 @@ export function adminQueueRoutes(
       connection.disconnect();
     },
   };
+}
+
+/** The counts shown on the Deno KV queue's page, in this order. */
+const KV_STATES: (keyof QueueStats)[] = ["waiting", "active", "delayed", "failed", "completed"];
+
+/**
+ * What `/admin/queues` answers with the Deno KV queue: a page (no script, the UI's policy) saying
+ * Bull Board needs the BullMQ queue on Redis, with the KV queue's counts (kept in memory, so
+ * cheap). Deeper paths answer the API's JSON 404.
+ */
+export function kvQueueRoutes(
+  queue: Pick<JobQueue, "stats">,
+  options: { basePath?: string } = {},
+): { path: string; app: Hono; close(): Promise<void> } {
+  const basePath = (options.basePath ?? "/admin/queues").replace(/\/+$/, "");
+  const app = new Hono({ strict: false });
+  app.get(basePath, async (c) => {
+    const stats = await queue.stats().catch(() => null);
+    c.header("Cache-Control", "no-store");
+    c.header("Content-Security-Policy", UI_CSP);
+    c.header("X-Content-Type-Options", "nosniff");
+    c.header("Referrer-Policy", "no-referrer");
+    c.header("X-Frame-Options", "DENY");
+    return c.html(kvQueuePage(stats));
+  });
+  app.notFound((c) =>
+    c.json(errorBody("not_found", `No route for ${c.req.method} ${c.req.path}`), 404)
+  );
+  app.onError((err) => {
+    throw err;
+  });
+  return { path: basePath, app, close: () => Promise.resolve() };
+}
+
+function kvQueuePage(stats: QueueStats | null): string {
+  const counts = stats
+    ? `<table><caption>Messages on the Deno KV queue</caption><tbody>
+${
+      KV_STATES.map((state) => `<tr><th scope="row">${state}</th><td>${stats[state]}</td></tr>`)
+        .join("\n")
+    }
+</tbody></table>`
+    : "<p>The queue's counts cannot be read right now.</p>";
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>Darkroom queues</title></head>
+<body><main>
+<h1>Darkroom queues</h1>
+<p>This Darkroom queues its jobs on Deno KV (<code>deno task start</code> without
+<code>REDIS_URL</code>). Bull Board, the queue dashboard served here, needs the Redis (BullMQ)
+queue: set <code>REDIS_URL</code> and restart to get it.</p>
+${counts}
+<p>The jobs themselves are in <a href="/">the gallery</a>.</p>
+</main></body></html>
+`;
 }

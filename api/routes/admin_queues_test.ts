@@ -4,9 +4,13 @@ import { Redis } from "ioredis";
 import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createBullmqQueue } from "../../shared/queue/bullmq.ts";
+import { openKvQueue } from "../../shared/queue/kv.ts";
 import type { JobQueue } from "../../shared/queue/queue.ts";
+import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { testQueuePrefix, testRedisUrl } from "../../shared/testing/db.ts";
-import { ADMIN_QUEUES_CSP, adminQueueRoutes } from "./admin_queues.ts";
+import { createApp } from "../app.ts";
+import { ADMIN_QUEUES_CSP, adminQueueRoutes, kvQueueRoutes } from "./admin_queues.ts";
+import { UI_CSP } from "./ui.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const BASE = "/admin/queues";
@@ -175,4 +179,53 @@ withBoard("admin queues: the board renders in Chromium without leaving 127.0.0.1
     await server.shutdown();
     await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
+});
+
+Deno.test({
+  name: "admin queues: with the Deno KV queue, a page says Bull Board needs BullMQ, with counts",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    const queue = await openKvQueue({
+      retry: { maxRetries: 1, backoffBase: 1 },
+      logger: silentLogger,
+    });
+    const page = kvQueueRoutes(queue);
+    try {
+      await queue.enqueue({ jobId: crypto.randomUUID() });
+      await queue.enqueue({ jobId: crypto.randomUUID() }, { delayMs: 600_000 });
+      await queue.enqueue({ jobId: crypto.randomUUID() }, { delayMs: 600_000 });
+      // Served by the app as `deno task start` serves it: the rest of the app's headers too.
+      const app = createApp({ ...deps, queue, mounted: [page] });
+      for (const path of [BASE, `${BASE}/`]) {
+        const res = await app.request(path);
+        assert.equal(res.status, 200, path);
+        assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
+        assert.equal(res.headers.get("content-security-policy"), UI_CSP);
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+        assert.equal(res.headers.get("x-frame-options"), "DENY");
+        assert.equal(res.headers.get("referrer-policy"), "no-referrer");
+        assert.equal(res.headers.get("cache-control"), "no-store");
+        assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+        const html = await res.text();
+        assert.match(html, /Bull Board/);
+        assert.match(html, /BullMQ/);
+        assert.match(html, /REDIS_URL/);
+        assert.match(html, /<th scope="row">waiting<\/th><td>1<\/td>/);
+        assert.match(html, /<th scope="row">delayed<\/th><td>2<\/td>/);
+        assert.match(html, /<th scope="row">failed<\/th><td>0<\/td>/);
+        // Nothing the policy would block, nothing from elsewhere.
+        assert.doesNotMatch(html, /<script|<style|\sstyle=|\son[a-z]+=/i);
+        assert.doesNotMatch(html, /https?:\/\//);
+      }
+      // Bull Board's JSON API and files are not there: the API's JSON 404.
+      const api = await app.request(`${BASE}/api/queues`);
+      assert.equal(api.status, 404);
+      assert.equal((await api.json()).error.code, "not_found");
+    } finally {
+      await page.close();
+      await queue.close();
+      await deps.cleanup();
+    }
+  },
 });

@@ -12,7 +12,7 @@ const PREFIX = "/api/v1";
 const VERSION = "0.0.0-test";
 const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 const ADMIN_QUEUES = "/admin/queues";
-/** Documented here, but mounted outside createApp (and only with BullMQ). */
+/** Documented here, but mounted outside createApp (Bull Board, or the Deno KV queue's page). */
 const MAY_BE_MOUNTED_ELSEWHERE = new Set([ADMIN_QUEUES]);
 
 // deno-lint-ignore no-explicit-any

@@ -2,42 +2,35 @@ import assert from "node:assert/strict";
 import { connectPostgres } from "../../shared/db/db.ts";
 import { createLogger } from "../../shared/logger.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
-import { processJob } from "../../worker/process_job.ts";
+import { markCompleted, markProcessing } from "../../shared/jobs/repo.ts";
+import type { JobQueue, QueueMessage } from "../../shared/queue/queue.ts";
+import { parseMetrics, sumSamples } from "../../shared/testing/metrics.ts";
 import { createApp } from "../app.ts";
 import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from "../../shared/testing/db.ts";
 import { adminQueueRoutes } from "./admin_queues.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
-/** Parses Prometheus text into sample → value; throws on a malformed line. */
-function parseMetrics(text: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of text.split("\n")) {
-    if (line === "" || line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN|\+Inf|-Inf)$/.exec(line);
-    if (!m) throw new Error(`Malformed metrics line: ${line}`);
-    samples.set(m[1], Number(m[2]));
-  }
-  return samples;
-}
-
-function find(samples: Map<string, number>, prefix: string, ...labels: string[]): number {
-  let total = 0;
-  for (const [key, value] of samples) {
-    if (key.startsWith(prefix) && labels.every((l) => key.includes(l))) total += value;
-  }
-  return total;
-}
-
 Deno.test({
-  name: "metrics: text parses and moves when a job runs; request ids reach the worker's logs",
+  name: "metrics: text parses and moves when a job is accepted and finishes; the request id " +
+    "travels on the queue message",
   ...opts,
   fn: async () => {
     const lines: string[] = [];
     const logger = createLogger({ level: "debug", write: (l) => lines.push(l) });
     const deps = await createTestDeps({ logger });
     try {
-      const app = createApp(deps);
+      // What the API puts on the queue: the worker logs under the message's request id
+      // (worker/health_test.ts follows it from there).
+      const sent: QueueMessage[] = [];
+      const queue: JobQueue = {
+        ...deps.queue,
+        enqueue: (message, options) => {
+          sent.push(message);
+          return deps.queue.enqueue(message, options);
+        },
+      };
+      const app = createApp({ ...deps, queue });
       const before = parseMetrics(await (await app.request("/metrics")).text());
       const res = await app.request("/api/v1/generate", {
         method: "POST",
@@ -50,39 +43,43 @@ Deno.test({
       });
       assert.equal(res.headers.get("x-request-id"), "req-trace-42");
       const { job_id } = await res.json();
-      await processJob(deps, { jobId: job_id, requestId: "req-trace-42" }, {
-        attempt: 1,
-        maxAttempts: 3,
-        signal: new AbortController().signal,
-        pauseAll: () => Promise.resolve(),
-      });
+      assert.deepEqual(
+        sent.map((m) => [m.jobId, m.requestId]),
+        [[job_id, "req-trace-42"]],
+      );
+      // The job finishes as a worker would leave it (the worker's own figures: health_test.ts).
+      await markProcessing(deps.db, job_id);
+      await markCompleted(deps.db, job_id, []);
       const metricsRes = await app.request("/metrics");
       assert.match(metricsRes.headers.get("content-type") ?? "", /text\/plain/);
       const after = parseMetrics(await metricsRes.text());
       assert.equal(
-        find(after, "darkroom_http_requests_total", 'route="/api/v1/generate"', 'status="202"') -
-          find(before, "darkroom_http_requests_total", 'route="/api/v1/generate"', 'status="202"'),
+        sumSamples(
+          after,
+          "darkroom_http_requests_total",
+          'route="/api/v1/generate"',
+          'status="202"',
+        ) -
+          sumSamples(
+            before,
+            "darkroom_http_requests_total",
+            'route="/api/v1/generate"',
+            'status="202"',
+          ),
         1,
       );
-      assert.equal(find(after, "darkroom_jobs_finished_total", 'status="completed"'), 1);
-      assert.equal(find(after, "darkroom_job_duration_seconds_count", 'status="completed"'), 1);
-      assert.equal(find(after, "darkroom_queue_wait_seconds_count"), 1);
       assert.equal(
-        find(after, "darkroom_jobs{", 'status="completed"', 'model="local/abstract"'),
+        sumSamples(after, "darkroom_jobs{", 'status="completed"', 'model="local/abstract"'),
         1,
       );
-      assert.ok(find(after, "darkroom_queue_jobs{", 'state="waiting"') >= 0);
-      assert.ok(find(after, "darkroom_process_resident_memory_bytes") > 10_000_000);
+      assert.ok(sumSamples(after, "darkroom_queue_jobs{", 'state="waiting"') >= 0);
+      assert.ok(sumSamples(after, "darkroom_process_resident_memory_bytes") > 10_000_000);
 
       // Every log line is JSON; the job's path can be followed by its request id.
       const records = lines.map((l) => JSON.parse(l));
       const traced = records.filter((r) => r.requestId === "req-trace-42").map((r) => r.msg);
       assert.ok(traced.includes("job accepted"), traced.join(", "));
-      assert.ok(traced.includes("job started"), traced.join(", "));
-      assert.ok(traced.includes("job completed"), traced.join(", "));
-      assert.ok(
-        records.some((r) => r.msg === "job completed" && r.jobId === job_id && r.predictionId),
-      );
+      assert.ok(records.some((r) => r.msg === "job accepted" && r.jobId === job_id));
     } finally {
       await deps.cleanup();
     }

@@ -1,0 +1,68 @@
+/**
+ * The API's own long-lived pieces, beside the shared runtime (shared/runtime.ts): the submit rate
+ * limiter, the live job feed and the queue dashboard at `/admin/queues`. Built by api/main.ts and
+ * by start.ts; a worker needs none of them.
+ */
+import type { Hono } from "hono";
+import { Redis } from "ioredis";
+import { createMemoryRateLimiter, createRedisRateLimiter } from "../shared/auth/rate_limit.ts";
+import { authMode, type Config } from "../shared/config.ts";
+import type { Db } from "../shared/db/db.ts";
+import { createJobEventHub, type JobEventHub } from "../shared/jobs/events.ts";
+import type { Logger } from "../shared/logger.ts";
+import type { JobQueue } from "../shared/queue/queue.ts";
+import type { Security } from "./app.ts";
+import { adminQueueRoutes, kvQueueRoutes } from "./routes/admin_queues.ts";
+
+export interface ApiServices {
+  /** The live job feed, listening already. */
+  events: JobEventHub;
+  security: Security;
+  /** The queue dashboard: Bull Board with BullMQ, a page of counts with Deno KV. */
+  mounted: { path: string; app: Hono }[];
+  /** Stops the feed and the dashboard and drops the limiter's Redis connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the rate limiter (counters in Redis when REDIS_URL is set, so every API instance shares
+ * them; in memory otherwise), starts the job feed and makes the queue dashboard.
+ */
+export async function openApiServices(
+  config: Config,
+  runtime: { db: Db; queue: JobQueue; logger: Logger },
+): Promise<ApiServices> {
+  const limiterRedis = config.REDIS_URL
+    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true })
+    : undefined;
+  // A failed command answers the request that made it; an unhandled "error" event would crash.
+  limiterRedis?.on("error", () => {});
+  const board = runtime.queue.backend === "bullmq" && config.REDIS_URL
+    ? adminQueueRoutes({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
+    : kvQueueRoutes(runtime.queue);
+  const events = createJobEventHub(runtime.db, runtime.logger);
+  try {
+    await events.start();
+  } catch (err) {
+    await board.close();
+    limiterRedis?.disconnect();
+    throw err;
+  }
+  return {
+    events,
+    security: {
+      authMode: authMode(config),
+      limiter: limiterRedis
+        ? createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX)
+        : createMemoryRateLimiter(),
+      submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
+      maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+    },
+    mounted: [board],
+    async close() {
+      await board.close();
+      await events.close();
+      limiterRedis?.disconnect();
+    },
+  };
+}
