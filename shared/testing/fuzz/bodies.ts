@@ -4,12 +4,13 @@
  */
 import fc from "fast-check";
 import { LIMITS } from "../../jobs/schemas.ts";
+import { LOCAL_STYLES } from "../../providers/local.ts";
 import { BAD_CHARS, byteLength, cleanText, isCleanJson, jsonDepth, withBadChar } from "./text.ts";
 
 /** The request body cap (bytes). */
 export const BODY_LIMIT = LIMITS.bodyBytes;
-/** The models of the offline provider. */
-export const LOCAL_MODELS = ["local/abstract", "local/gradient", "local/plasma", "local/aurora"];
+/** The models of the offline provider, as it lists them. */
+const LOCAL_MODELS = LOCAL_STYLES.map((s) => s.id);
 const KNOWN_PARAMETERS = [
   "width",
   "height",
