@@ -200,6 +200,7 @@ function json(description: string, schema: Json, example: unknown, headers?: Jso
 
 const IMAGE_JSON = {
   url: `/images/${JOB_ID}-0.png`,
+  thumbnail_url: `/images/${JOB_ID}-0.thumb.webp`,
   content_type: "image/png",
   width: 768,
   height: 512,
@@ -217,6 +218,7 @@ const JOB_EXAMPLE = {
   media_path: `generated/${JOB_ID}-0.png`,
   images: [IMAGE_JSON],
   image_url: IMAGE_JSON.url,
+  thumbnail_url: IMAGE_JSON.thumbnail_url,
   error_message: null,
   retry_count: 0,
   created_at: TIME,
@@ -234,6 +236,7 @@ const PENDING_JOB = {
   media_path: null,
   images: [],
   image_url: null,
+  thumbnail_url: null,
   started_at: null,
   completed_at: null,
   actions: { cancel: true, retry: false, delete: true },
@@ -350,9 +353,14 @@ function schemas(): Json {
     },
     Image: {
       type: "object",
-      required: ["url", "content_type", "width", "height", "bytes"],
+      required: ["url", "thumbnail_url", "content_type", "width", "height", "bytes"],
       properties: {
         url: { type: "string", description: "Served by GET /images/{file}." },
+        thumbnail_url: {
+          type: "string",
+          description: "A WebP of at most 512 px on the long side (`<name>.thumb.webp`), for " +
+            "grids; made when the image is stored, or on first request for older images.",
+        },
         content_type: {
           type: "string",
           enum: ["image/png", "image/jpeg", "image/webp", "image/gif"],
@@ -385,6 +393,10 @@ function schemas(): Json {
         image_url: {
           ...nullable({ type: "string" }),
           description: "The first image, as a URL this service serves.",
+        },
+        thumbnail_url: {
+          ...nullable({ type: "string" }),
+          description: "The first image's thumbnail.",
         },
         error_message: nullable({ type: "string" }),
         retry_count: { type: "integer", minimum: 0 },
@@ -1083,7 +1095,8 @@ function imagePath(): Json {
         ...common,
         operationId: "getImage",
         summary: "A stored image",
-        description: "Long-lived caching, validators, 304 and single byte ranges.",
+        description: "Long-lived caching, validators, 304 and single byte ranges. A missing " +
+          "thumbnail (`<name>.thumb.webp`) of a stored image is made on first request.",
         responses: responses(true),
       },
       head: {
