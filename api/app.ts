@@ -12,6 +12,7 @@ import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
 import { cors } from "hono/cors";
 import { requestContext, securityHeaders } from "./middleware.ts";
+import { compressResponses } from "./compression.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
@@ -72,6 +73,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   const prefix = deps.config.API_V1_PREFIX;
   app.use("*", requestContext(deps.logger, deps.metrics));
   app.use("*", securityHeaders());
+  app.use("*", compressResponses());
   const origins = deps.config.CORS_ORIGINS ?? [];
   if (origins.length > 0) {
     app.use(

@@ -4,6 +4,7 @@ import { sql } from "../shared/db/db.ts";
 import { silentLogger } from "../shared/logger.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
 import { testQueuePrefix } from "../shared/testing/db.ts";
+import { decodeBody } from "../shared/testing/encoded.ts";
 import { createApp } from "./app.ts";
 import { postGenerate, withApp } from "./app_testing.ts";
 
@@ -81,6 +82,7 @@ withApp("api: status and jobs/:id keep the old fields and add the new ones", asy
         "progress",
         "images",
         "image_url",
+        "thumbnail_url",
         "started_at",
         "completed_at",
       ]
@@ -292,3 +294,48 @@ withApp("api: the home page is served", async (_deps, app) => {
   assert.match(res.headers.get("content-type") ?? "", /text\/html/);
   assert.match(await res.text(), /Darkroom/);
 });
+
+withApp(
+  "api: JSON is compressed for clients that accept it, untouched for others",
+  async (_deps, app) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const res = await post(app, {
+        prompt: `a red fox in snow, take ${i}`,
+        model: "local/plasma",
+      });
+      // The hot paths of the benchmark: no Accept-Encoding, no coding, no Vary.
+      assert.equal(res.headers.get("content-encoding"), null);
+      assert.equal(res.headers.get("vary"), null);
+      ids.push((await res.json()).job_id);
+    }
+    const status = await app.request(`/api/v1/status/${ids[0]}`);
+    assert.equal(status.headers.get("content-encoding"), null);
+    assert.equal(status.headers.get("vary"), null);
+    await status.body?.cancel();
+
+    const plain = await app.request("/api/v1/jobs?limit=12");
+    assert.equal(plain.headers.get("content-encoding"), null);
+    const text = await plain.text();
+    assert.equal(JSON.parse(text).length, 12);
+    for (const encoding of ["br", "gzip"]) {
+      const res = await app.request("/api/v1/jobs?limit=12", {
+        headers: { "Accept-Encoding": encoding },
+      });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-encoding"), encoding);
+      assert.equal(res.headers.get("vary"), "Accept-Encoding");
+      assert.equal(res.headers.get("x-total-count"), "12", "headers are kept");
+      assert.ok(res.headers.get("x-request-id"));
+      const { bytes, sent } = await decodeBody(res);
+      assert.equal(new TextDecoder().decode(bytes), text);
+      assert.ok(sent * 3 < bytes.length, `${encoding}: ${sent} of ${bytes.length} bytes`);
+    }
+    // A small answer is not worth it.
+    const small = await app.request(`/api/v1/status/${ids[0]}`, {
+      headers: { "Accept-Encoding": "br" },
+    });
+    assert.equal(small.headers.get("content-encoding"), null);
+    assert.equal((await small.json()).id, ids[0]);
+  },
+);

@@ -33,6 +33,8 @@ const WAIT = 30_000;
 
 interface ImageJson {
   url: string;
+  thumbnail_url: string;
+  bytes: number;
   width: number;
   height: number;
 }
@@ -329,7 +331,16 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(job.model, MODEL);
     assert.equal(job.images.length, 1);
     assert.equal(job.priority, "high");
-    assert.equal(await cardImg.getAttribute("src"), job.images[0].url);
+    // The card shows the thumbnail; the full image only where the tile is drawn larger.
+    assert.equal(await cardImg.getAttribute("src"), job.images[0].thumbnail_url);
+    assert.equal(
+      await cardImg.getAttribute("srcset"),
+      `${job.images[0].thumbnail_url} 512w, ${job.images[0].url} ${SIZE.width}w`,
+    );
+    assert.equal(
+      await cardImg.evaluate((el) => (el as HTMLImageElement).currentSrc),
+      `${base}${job.images[0].thumbnail_url}`,
+    );
     await card.locator(".tag-high").waitFor({ timeout: WAIT });
     // A finished job offers delete (and nothing to cancel).
     await card.getByRole("button", { name: "Delete", exact: true }).waitFor({ timeout: WAIT });
@@ -347,7 +358,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
       has: page.locator(".prompt", { hasText: PROMPT }),
     });
     await historyCard.waitFor({ state: "visible", timeout: WAIT });
-    await historyCard.locator(`img[src="${job.images[0].url}"]`).waitFor({ timeout: WAIT });
+    await historyCard.locator(`img[src="${job.images[0].thumbnail_url}"]`).waitFor({
+      timeout: WAIT,
+    });
     await historyCard.getByRole("button", { name: "Open image 1 of 1" }).click();
 
     const dialog = page.getByRole("dialog");
@@ -386,7 +399,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     await page.reload({ waitUntil: "load" });
     await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: WAIT });
     await historyCard.waitFor({ state: "visible", timeout: WAIT });
-    const reloadedImg = historyCard.locator(`img[src="${job.images[0].url}"]`);
+    const reloadedImg = historyCard.locator(`img[src="${job.images[0].thumbnail_url}"]`);
     await reloadedImg.waitFor({ state: "visible", timeout: WAIT });
     await imagesLoaded(page);
     await assertNoInjection(page, dialogs);
@@ -694,4 +707,125 @@ async function screenshot(page: Page, name: string, size: { width: number; heigh
   await Deno.mkdir(SCREENSHOTS, { recursive: true });
   const path = new URL(`${name}-${size.width}x${size.height}.png`, SCREENSHOTS);
   await page.screenshot({ path: path.pathname, fullPage: true, animations: "disabled" });
+}
+
+/** Image bytes History may load at 1440×900 with a full page of 1024 px jobs. */
+const HISTORY_IMAGE_BUDGET = 2 * 1024 * 1024;
+
+uiTest(
+  "ui: History with 24 finished 1024 px jobs loads at most 2 MB of images (thumbnails)",
+  "ui page weight test",
+  { LOCAL_STEP_MS: "0" },
+  async ({ env, base, profile, services }) => {
+    const api = await startService("api", env);
+    services.push(api);
+    services.push(await startService("worker", env));
+    await waitForHttp(`${base}/api/v1/health`, 120_000, api);
+    // A full History page: 24 jobs of 1024 × 1024 images, every fourth with two of them.
+    const styles = ["local/aurora", "local/marble", "local/plasma", "local/abstract"];
+    for (let i = 0; i < 24; i++) {
+      const res = await fetch(`${base}/api/v1/generate`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          prompt: `page weight ${i}: a harbour at dawn`,
+          model: styles[i % styles.length],
+          parameters: { width: 1024, height: 1024, num_outputs: i % 4 === 0 ? 2 : 1, seed: i },
+        }),
+      });
+      assert.equal(res.status, 202, await res.text());
+    }
+    const jobs = await poll("24 finished jobs", async () => {
+      const list = await getJson<JobJson[]>(`${base}/api/v1/jobs?limit=24&status=completed`);
+      return list.length === 24 ? list : undefined;
+    }, 120_000);
+    await runPageWeight(base, profile, jobs);
+  },
+);
+
+async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Promise<void> {
+  const context = await launchChromium({ profile: profile, viewport: DESKTOP });
+  /** Body bytes of every image answer, by path. */
+  const images = new Map<string, number>();
+  const reading: Promise<void>[] = [];
+  const encodings = new Map<string, string>();
+  context.on("response", (res) => {
+    const path = new URL(res.url()).pathname;
+    if (path === "/" || /\.(js|css)$/.test(path)) {
+      encodings.set(path, res.headers()["content-encoding"] ?? "none");
+    }
+    if (res.request().resourceType() !== "image" || !path.startsWith("/images/")) return;
+    reading.push(res.body().then((b) => void images.set(path, b.byteLength), () => {}));
+  });
+  try {
+    const page = context.pages()[0] ?? await context.newPage();
+    await page.goto(`${base}/?tab=history`, { waitUntil: "load" });
+    const tiles = page.locator("#panel-history article.card .thumb img");
+    const expected = jobs.reduce((n, job) => n + job.images.length, 0);
+    await poll("every tile", async () => (await tiles.count()) === expected ? true : undefined);
+    // Scroll to the end so the lazy tiles load too: the whole page, not only the first screen.
+    for (let y = 0; y < 20; y++) {
+      await page.mouse.wheel(0, 600);
+      await page.waitForTimeout(50);
+    }
+    await page.waitForFunction(
+      () =>
+        [...document.querySelectorAll<HTMLImageElement>("#panel-history .thumb img")]
+          .every((img) => img.complete && img.naturalWidth > 0),
+      undefined,
+      { timeout: WAIT },
+    );
+    await page.waitForLoadState("networkidle");
+    await Promise.all(reading);
+
+    const shown = await tiles.evaluateAll((els) =>
+      els.map((el) => new URL((el as HTMLImageElement).currentSrc).pathname)
+    );
+    const thumbnails = new Set(jobs.flatMap((j) => j.images.map((i) => i.thumbnail_url)));
+    assert.deepEqual(shown.filter((p) => !thumbnails.has(p)), [], "every tile is a thumbnail");
+    const total = [...images.values()].reduce((a, b) => a + b, 0);
+    const full = jobs.flatMap((j) => j.images).reduce((a, i) => a + i.bytes, 0);
+    console.log(
+      `History at 1440×900: ${images.size} images, ${(total / 1024).toFixed(0)} KB ` +
+        `(the full images: ${(full / 1024 / 1024).toFixed(1)} MB)`,
+    );
+    assert.equal(images.size, expected, [...images.keys()].join(", "));
+    assert.ok(total <= HISTORY_IMAGE_BUDGET, `History loaded ${total} bytes of images`);
+    // The page, its scripts and styles came compressed (Chromium accepts br), all but the
+    // files under 1 KB.
+    assert.equal(encodings.get("/"), "br");
+    const manifest = JSON.parse(
+      await Deno.readTextFile(new URL("./dist/manifest.json", import.meta.url)),
+    ) as { files: Record<string, { bytes: number }> };
+    assert.ok(encodings.size > 3);
+    for (const [path, encoding] of encodings) {
+      const bytes = manifest.files[path.slice(1)]?.bytes;
+      if (bytes !== undefined && bytes >= 1024) assert.equal(encoding, "br", path);
+    }
+
+    // The lightbox: the full image, and a strip of the job's thumbnails to move between them.
+    const pair = jobs.find((j) => j.images.length === 2)!;
+    const card = page.locator("#panel-history article.card").filter({
+      has: page.locator(".prompt", { hasText: pair.prompt }),
+    });
+    await card.getByRole("button", { name: "Open image 1 of 2" }).click();
+    const dialog = page.getByRole("dialog");
+    const main = dialog.locator("img.lb-img");
+    await main.waitFor({ state: "visible", timeout: WAIT });
+    assert.equal(await main.getAttribute("src"), pair.images[0].url);
+    const strip = dialog.getByRole("group", { name: "Images of this job" });
+    const stripImages = await strip.locator("img").evaluateAll((els) =>
+      els.map((el) => el.getAttribute("src"))
+    );
+    assert.deepEqual(stripImages, pair.images.map((i) => i.thumbnail_url));
+    await strip.getByRole("button", { name: "Show image 2 of 2" }).click();
+    await dialog.locator(`img.lb-img[src="${pair.images[1].url}"]`).waitFor({ timeout: WAIT });
+    assert.equal(
+      await strip.getByRole("button", { name: "Show image 2 of 2" }).getAttribute("aria-current"),
+      "true",
+    );
+    await screenshot(page, "lightbox-strip", DESKTOP);
+  } finally {
+    await context.close();
+  }
 }

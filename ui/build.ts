@@ -1,19 +1,27 @@
 /**
  * Builds the browser UI into `ui/dist`: hashed ES modules (one per island plus `boot`), one
  * hashed stylesheet, an SVG favicon, `index.html` from `template.html`, and `manifest.json`.
+ * Beside each asset of 1 KB or more go `<asset>.br` and `<asset>.gz`, compressed once at the
+ * highest levels, which the server sends to browsers that accept them.
  *
  *   deno run -A ui/build.ts [--if-stale] [--out-dir DIR]
  */
 import * as esbuild from "esbuild";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
+import { promisify } from "node:util";
+import { brotliCompress, constants, gzip, gzipSync } from "node:zlib";
 
 export const UI_DIR = dirname(fileURLToPath(import.meta.url));
 export const DEFAULT_OUT_DIR = join(UI_DIR, "dist");
 /** Gzipped bytes of JavaScript the first page may load. */
 export const FIRST_PAGE_BUDGET = 30 * 1024;
 const ASSETS = "assets";
+/** Assets written compressed too (`.br`, `.gz`), when at least this big. */
+const PRECOMPRESSED = /\.(js|css|svg)$/;
+const PRECOMPRESS_MIN_BYTES = 1024;
+const brotliAsync = promisify(brotliCompress);
+const gzipAsync = promisify(gzip);
 
 export interface BuildOptions {
   /** Output folder (default `ui/dist`). */
@@ -164,6 +172,31 @@ async function shortHash(data: Uint8Array): Promise<string> {
   return [...digest.slice(0, 8)].map((b) => alphabet[b % 32]).join("");
 }
 
+/**
+ * The compressed copies of an asset, by suffix (`.br`, `.gz`): brotli at quality 11 and gzip at
+ * level 9, each only when smaller than the file. None for small files or other types.
+ */
+export async function precompress(
+  path: string,
+  data: Uint8Array,
+): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  if (!PRECOMPRESSED.test(path) || data.byteLength < PRECOMPRESS_MIN_BYTES) return out;
+  const [br, gz] = await Promise.all([
+    brotliAsync(data, {
+      params: {
+        [constants.BROTLI_PARAM_QUALITY]: 11,
+        [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+        [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength,
+      },
+    }),
+    gzipAsync(data, { level: 9 }),
+  ]);
+  if (br.byteLength < data.byteLength) out.set(".br", new Uint8Array(br));
+  if (gz.byteLength < data.byteLength) out.set(".gz", new Uint8Array(gz));
+  return out;
+}
+
 function sizes(data: Uint8Array): ManifestFile {
   return { bytes: data.length, gzip_bytes: gzipSync(data).length };
 }
@@ -291,16 +324,24 @@ export async function buildUi(options: BuildOptions = {}): Promise<BuildResult> 
   // New hashed assets first, then the shell and manifest, then drop assets no longer referenced:
   // a server reading index.html meanwhile never points at a missing file.
   await Deno.mkdir(assetsDir, { recursive: true });
-  for (const [p, data] of files) {
-    if (p.startsWith(`${ASSETS}/`)) await Deno.writeFile(join(outDir, p), data);
-  }
+  const written = new Set<string>();
+  await Promise.all([...files].map(async ([p, data]) => {
+    if (!p.startsWith(`${ASSETS}/`)) return;
+    // The compressed copies first: the server may look for them once the asset exists.
+    for (const [suffix, bytes] of await precompress(p, data)) {
+      await Deno.writeFile(join(outDir, p + suffix), bytes);
+      written.add(p + suffix);
+    }
+    await Deno.writeFile(join(outDir, p), data);
+    written.add(p);
+  }));
   await Deno.writeFile(join(outDir, "index.html"), html);
   const manifestPath = join(outDir, "manifest.json");
   await Deno.writeTextFile(manifestPath, JSON.stringify(manifest, null, 2) + "\n");
   // The manifest's time is the build's start, the moment its inputs were taken.
   await Deno.utime(manifestPath, started, started);
   for await (const entry of Deno.readDir(assetsDir)) {
-    if (!files.has(`${ASSETS}/${entry.name}`)) await Deno.remove(join(assetsDir, entry.name));
+    if (!written.has(`${ASSETS}/${entry.name}`)) await Deno.remove(join(assetsDir, entry.name));
   }
   return { skipped: false, outDir, manifest };
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync, gzipSync } from "node:zlib";
 import {
   buildInputs,
   buildUi,
@@ -17,7 +17,8 @@ Deno.test("build: hashed assets, a strict-CSP-safe shell and a first page within
     assert.equal(skipped, false);
 
     // Every asset is content-hashed: name-HASH.ext.
-    const assets = [...Deno.readDirSync(join(outDir, "assets"))].map((e) => e.name).sort();
+    const written = [...Deno.readDirSync(join(outDir, "assets"))].map((e) => e.name).sort();
+    const assets = written.filter((name) => !/\.(br|gz)$/.test(name));
     assert.ok(assets.length > 5);
     for (const name of assets) assert.match(name, /^[A-Za-z]+-[A-Z2-7]{8}\.(js|css|svg)$/, name);
     assert.match(manifest.boot, /^assets\/boot-[A-Z2-7]{8}\.js$/);
@@ -73,6 +74,27 @@ Deno.test("build: hashed assets, a strict-CSP-safe shell and a first page within
       `first page loads ${total} gzipped bytes of JS (budget ${FIRST_PAGE_BUDGET})`,
     );
 
+    // Beside each script and stylesheet of 1 KB or more: brotli and gzip copies of it, smaller.
+    const compressed = written.filter((name) => /\.(br|gz)$/.test(name));
+    assert.ok(compressed.includes(`${manifest.boot.slice("assets/".length)}.br`));
+    for (const name of assets) {
+      const bytes = await Deno.readFile(join(outDir, "assets", name));
+      const big = bytes.length >= 1024;
+      for (
+        const [suffix, decode] of [[".br", brotliDecompressSync], [".gz", gunzipSync]] as const
+      ) {
+        const path = join(outDir, "assets", name + suffix);
+        if (!big) {
+          assert.ok(!compressed.includes(name + suffix), `${name}: too small to compress`);
+          continue;
+        }
+        const packed = await Deno.readFile(path);
+        assert.ok(packed.length < bytes.length, `${name}${suffix} is smaller`);
+        assert.deepEqual(new Uint8Array(decode(packed)), bytes, `${name}${suffix} decodes`);
+      }
+    }
+    assert.ok(compressed.every((name) => assets.includes(name.slice(0, -3))), "no stray copies");
+
     // The manifest lists every file written.
     const listed = Object.keys(manifest.files).sort();
     assert.deepEqual(listed, ["index.html", ...assets.map((a) => `assets/${a}`)].sort());
@@ -86,9 +108,16 @@ Deno.test("build: hashed assets, a strict-CSP-safe shell and a first page within
 
     // A rebuild yields the same names (content hashes) and removes nothing it still needs.
     await Deno.writeTextFile(join(outDir, "assets", "stale-AAAAAAAA.js"), "old");
+    await Deno.writeTextFile(join(outDir, "assets", "stale-AAAAAAAA.js.br"), "old");
     const rebuilt = await buildUi({ outDir });
     assert.deepEqual(rebuilt.manifest, manifest);
     await assert.rejects(Deno.stat(join(outDir, "assets", "stale-AAAAAAAA.js")));
+    await assert.rejects(Deno.stat(join(outDir, "assets", "stale-AAAAAAAA.js.br")));
+    assert.deepEqual(
+      [...Deno.readDirSync(join(outDir, "assets"))].map((e) => e.name).sort(),
+      written,
+      "the compressed copies are kept",
+    );
   } finally {
     await Deno.remove(outDir, { recursive: true });
   }

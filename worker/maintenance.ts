@@ -9,6 +9,7 @@ import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
 import type { Storage } from "../shared/storage/local.ts";
+import { removeImages } from "../shared/media/thumbnails.ts";
 import { type DispatchDeps, dispatchDue } from "../shared/webhooks/deliveries.ts";
 
 export interface MaintenanceOptions {
@@ -31,9 +32,7 @@ export async function pruneExpired(
     if (batch.length === 0) break;
     for (const job of batch) {
       const deleted = await deleteJobReturning(deps.db, job.id);
-      for (const image of deleted?.images ?? []) {
-        await deps.storage.remove(image.file).catch(() => {});
-      }
+      await removeImages(deps.storage, deleted?.images ?? []);
       pruned++;
     }
   }

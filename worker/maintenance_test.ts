@@ -69,6 +69,8 @@ Deno.test({
         name: `${old.id}-0`,
         maxBytes: 1000,
       });
+      // Its thumbnail, recorded (a newer row) or made on request (an older one): both go.
+      await deps.storage.put(`${old.id}-0.thumb.webp`, new Uint8Array([1]), "image/webp");
       await deps.db.query({
         text: "UPDATE jobs SET images = $2, created_at = now() - interval '10 days' WHERE id = $1",
         values: [old.id, [image]],
@@ -84,6 +86,7 @@ Deno.test({
       assert.equal(await pruneExpired(deps, 7), 1);
       assert.equal(await getJob(deps.db, old.id), null);
       assert.equal(await deps.storage.stat(image.file), null);
+      assert.equal(await deps.storage.stat(`${old.id}-0.thumb.webp`), null);
       assert.ok(await getJob(deps.db, oldPending.id), "unfinished jobs are never pruned");
       assert.ok(await getJob(deps.db, recent.id));
     } finally {

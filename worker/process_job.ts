@@ -24,6 +24,7 @@ import { isFinished, type Prediction, type Provider } from "../shared/providers/
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage/local.ts";
+import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
 import {
   firstPollDelayMs,
   nextPollDelayMs,
@@ -152,7 +153,7 @@ async function run(
     if (done.output.length === 0) {
       throw new ProviderError("Prediction succeeded with no output", false);
     }
-    const images = await storeOutputs(deps, job, provider, done, signal);
+    const images = await storeOutputs(deps, job, provider, done, signal, log);
     if (!(await queriesOf(deps).complete(job.id, images))) {
       await discardImages(deps, job.id, images, log);
       return null;
@@ -183,7 +184,7 @@ async function discardImages(
 ): Promise<void> {
   const current = await getJob(deps.db, jobId);
   if (current?.status === "completed") return;
-  await Promise.all(images.map((image) => deps.storage.remove(image.file).catch(() => {})));
+  await removeImages(deps.storage, images);
   log.info("job stopped while its outputs were stored; removed them", {
     status: current?.status ?? "deleted",
     images: images.length,
@@ -292,6 +293,7 @@ async function storeOutputs(
   provider: Provider,
   prediction: Prediction,
   signal: AbortSignal,
+  log: Logger,
 ): Promise<StoredImage[]> {
   // Downloads run in parallel: the provider's links expire, so take them all at once.
   return await Promise.all(prediction.output.map(async (ref, index) => {
@@ -305,12 +307,14 @@ async function storeOutputs(
         false,
       );
     }
-    return await deps.storage.save(response.body, {
+    const image = await deps.storage.save(response.body, {
       name: `${job.id}-${index}`,
       maxBytes: deps.config.MAX_IMAGE_BYTES,
       signal,
       expectedBytes: Number.isFinite(length) ? length : undefined,
     });
+    // Stored beside the image; a thumbnail that cannot be made is logged, never fatal.
+    return await withThumbnail(deps.storage, image, log);
   }));
 }
 

@@ -9,6 +9,7 @@ import {
   setPrediction,
   type StoredImage,
 } from "../shared/jobs/repo.ts";
+import { detectImageType, imageDimensions } from "../shared/media/image_info.ts";
 import { createReplicateProvider } from "../shared/providers/replicate.ts";
 import { type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { createTestDeps, type TestDeps } from "../shared/testing/app_deps.ts";
@@ -95,7 +96,26 @@ withWorker("worker: a local job completes with stored PNGs of the asked size", a
     assert.deepEqual([image.width, image.height], [128, 64]);
     const stat = await t.deps.storage.stat(image.file);
     assert.equal(stat?.size, image.bytes);
+    // Its thumbnail is stored beside it (never larger than the image: 128 px stays 128 px).
+    assert.equal(image.thumbnail, `${job.id}-${i}.thumb.webp`);
+    const thumb = await Deno.readFile(`${t.deps.storageRoot}/generated/${image.thumbnail}`);
+    assert.equal(detectImageType(thumb)?.contentType, "image/webp");
+    assert.deepEqual(imageDimensions(thumb), { width: 128, height: 64 });
   }
+});
+
+withWorker("worker: a thumbnail that cannot be made never fails the job", async (t) => {
+  const job = await t.submit("local/plasma", { width: 96, height: 96 });
+  const broken = {
+    ...t.deps.storage,
+    put: () => Promise.reject(new Error("disk full")),
+  };
+  await t.run(job.id, 1, 3, { storage: broken });
+  const done = await getJob(t.deps.db, job.id);
+  assert.equal(done?.status, "completed");
+  assert.equal(done?.images.length, 1);
+  assert.equal(done?.images[0].thumbnail, null);
+  assert.ok(await t.deps.storage.stat(done!.images[0].file));
 });
 
 withWorker("worker: a Replicate job completes, reporting progress from the logs", async (t) => {
@@ -333,14 +353,14 @@ withWorker(
     const real = directWorkerQueries(t.deps.db);
     const stored = async (id: string) =>
       (await Array.fromAsync(Deno.readDir(`${t.deps.storageRoot}/generated`)))
-        .map((e) => e.name).filter((name) => name.startsWith(id));
+        .map((e) => e.name).filter((name) => name.startsWith(id)).sort();
 
     // Canceled after the prediction finished, while its outputs were being stored.
     const canceled = await t.submit("black-forest-labs/flux-schnell");
     const cancelFirst = {
       ...real,
       async complete(id: string, images: StoredImage[]) {
-        assert.equal((await stored(id)).length, images.length, "the outputs were stored");
+        assert.equal((await stored(id)).length, images.length * 2, "outputs and thumbnails stored");
         await cancelJob(t.deps.db, id);
         return await real.complete(id, images);
       },
@@ -363,6 +383,9 @@ withWorker(
     await t.run(twice.id, 1, 3, { queries: otherFirst });
     const done = await getJob(t.deps.db, twice.id);
     assert.equal(done?.status, "completed");
-    assert.deepEqual(await stored(twice.id), done?.images?.map((i) => i.file));
+    assert.deepEqual(
+      await stored(twice.id),
+      done?.images?.flatMap((i) => [i.file, i.thumbnail]).sort(),
+    );
   },
 );

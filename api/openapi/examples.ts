@@ -8,6 +8,7 @@ export const TIME = "2025-03-04T05:06:07.000Z";
 
 const IMAGE_JSON = {
   url: `/images/${JOB_ID}-0.png`,
+  thumbnail_url: `/images/${JOB_ID}-0.thumb.webp`,
   content_type: "image/png",
   width: 768,
   height: 512,
@@ -26,6 +27,7 @@ export const JOB_EXAMPLE = {
   media_path: `generated/${JOB_ID}-0.png`,
   images: [IMAGE_JSON],
   image_url: IMAGE_JSON.url,
+  thumbnail_url: IMAGE_JSON.thumbnail_url,
   error_message: null,
   retry_count: 0,
   created_at: TIME,
@@ -46,6 +48,7 @@ export const PENDING_JOB = {
   media_path: null,
   images: [],
   image_url: null,
+  thumbnail_url: null,
   started_at: null,
   completed_at: null,
   actions: { cancel: true, retry: false, delete: true },

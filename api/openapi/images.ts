@@ -63,7 +63,8 @@ export function imagePaths(): Json {
         ...common,
         operationId: "getImage",
         summary: "A stored image",
-        description: "Long-lived caching, validators, 304 and single byte ranges.",
+        description: "Long-lived caching, validators, 304 and single byte ranges. A missing " +
+          "thumbnail (`<name>.thumb.webp`) of a stored image is made on first request.",
         responses: responses(true),
       },
       head: {

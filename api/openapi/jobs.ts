@@ -102,9 +102,14 @@ export function jobSchemas(): Json {
     },
     Image: {
       type: "object",
-      required: ["url", "content_type", "width", "height", "bytes"],
+      required: ["url", "thumbnail_url", "content_type", "width", "height", "bytes"],
       properties: {
         url: { type: "string", description: "Served by GET /images/{file}." },
+        thumbnail_url: {
+          type: "string",
+          description: "A WebP of at most 512 px on the long side (`<name>.thumb.webp`), for " +
+            "grids; made when the image is stored, or on first request for older images.",
+        },
         content_type: {
           type: "string",
           enum: ["image/png", "image/jpeg", "image/webp", "image/gif"],
@@ -137,6 +142,10 @@ export function jobSchemas(): Json {
         image_url: {
           ...nullable({ type: "string" }),
           description: "The first image, as a URL this service serves.",
+        },
+        thumbnail_url: {
+          ...nullable({ type: "string" }),
+          description: "The first image's thumbnail.",
         },
         error_message: nullable({ type: "string" }),
         retry_count: { type: "integer", minimum: 0 },

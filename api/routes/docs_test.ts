@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { generateRequest, LIMITS } from "../../shared/jobs/schemas.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
+import { decodeBody, decodeText } from "../../shared/testing/encoded.ts";
 import { createApp } from "../app.ts";
 import { openApiDocument } from "../openapi/document.ts";
 import { DOCS_CSP, docsRoutes } from "./docs.ts";
@@ -563,6 +564,44 @@ Deno.test("docs: the page, its script and its assets, with a strict policy", asy
     assert.equal(res.status, 404, bad);
     assert.equal((await res.json()).error.code, "not_found");
   }
+});
+
+Deno.test("docs: the OpenAPI document and Swagger UI's files are compressed when accepted", async () => {
+  const app = docsRoutes(DOC_OPTIONS);
+  const plain = await app.request(`${PREFIX}/openapi.json`);
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.equal(plain.headers.get("vary"), "Accept-Encoding");
+  const text = await plain.text();
+  for (const encoding of ["br", "gzip"]) {
+    const res = await app.request(`${PREFIX}/openapi.json`, {
+      headers: { "Accept-Encoding": `${encoding}, identity;q=0.5` },
+    });
+    assert.equal(res.headers.get("content-encoding"), encoding);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+    const { bytes, sent } = await decodeBody(res);
+    assert.equal(new TextDecoder().decode(bytes), text);
+    assert.ok(sent * 4 < bytes.length, `${encoding}: ${sent} of ${bytes.length} bytes`);
+  }
+
+  const bundle = `${PREFIX}/docs/assets/swagger-ui-bundle.js`;
+  const full = new Uint8Array(await (await app.request(bundle)).arrayBuffer());
+  const br = await app.request(bundle, { headers: { "Accept-Encoding": "gzip, br" } });
+  assert.equal(br.headers.get("content-encoding"), "br");
+  assert.equal(br.headers.get("vary"), "Accept-Encoding");
+  assert.equal(br.headers.get("cache-control"), "public, max-age=31536000, immutable");
+  const decoded = await decodeBody(br);
+  assert.deepEqual(decoded.bytes, full);
+  assert.ok(decoded.sent * 3 < full.length, `the bundle: ${decoded.sent} of ${full.length} bytes`);
+  const css = await app.request(`${PREFIX}/docs/assets/swagger-ui.css`, {
+    headers: { "Accept-Encoding": "gzip" },
+  });
+  assert.equal(css.headers.get("content-encoding"), "gzip");
+  assert.match(await decodeText(css), /swagger-ui/);
+  const icon = await app.request(`${PREFIX}/docs/assets/favicon-32x32.png`, {
+    headers: { "Accept-Encoding": "br" },
+  });
+  assert.equal(icon.headers.get("content-encoding"), null, "images as they are");
+  await icon.body?.cancel();
 });
 
 withDeps("docs: Swagger UI renders in Chromium offline and Try it out works", async (_, app) => {

@@ -2,6 +2,8 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { NotFoundError } from "../../shared/errors.ts";
+import type { Logger } from "../../shared/logger.ts";
+import { createLazyThumbnails } from "../../shared/media/thumbnails.ts";
 import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/local.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -19,14 +21,16 @@ interface ByteRange {
 }
 
 /** The image routes, to be mounted at `/images`; GET and HEAD on `/:file`. */
-export function imageRoutes(deps: { storage: Storage }): Hono {
+export function imageRoutes(deps: { storage: Storage; logger?: Logger }): Hono {
   const app = new Hono();
+  const thumbnails = createLazyThumbnails(deps.storage, deps.logger);
 
   app.get("/:file", async (c) => {
     const file = c.req.param("file");
     const contentType = isSafeFileName(file) ? contentTypeOf(file) : null;
     if (!contentType) return notFound(c);
-    const info = await deps.storage.stat(file);
+    // A thumbnail of an image stored before thumbnails existed is made on its first request.
+    const info = await deps.storage.stat(file) ?? await thumbnails.ensure(file);
     if (!info) return notFound(c);
 
     const etag = etagOf(info);

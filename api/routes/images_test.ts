@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { encode } from "fast-png";
+import { imageDimensions } from "../../shared/media/image_info.ts";
 import { createLocalStorage } from "../../shared/storage/local.ts";
 import { imageRoutes } from "./images.ts";
 
@@ -284,5 +285,39 @@ Deno.test("the routes work mounted at /images", async () => {
     assert.equal((await bodyBytes(head)).length, 0);
     await assertNotFound(await root.request("/images/..%2F..%2Fetc%2Fpasswd"), "mounted traversal");
     await assertNotFound(await root.request("/images/a/b.png"), "mounted nested");
+  });
+});
+
+Deno.test("a missing thumbnail of a stored image is made on first request, then served", async () => {
+  await withApp(async ({ app, root, file }) => {
+    const thumbFile = file.replace(/\.png$/, ".thumb.webp");
+    const res = await app.request(`/${thumbFile}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "image/webp");
+    assert.equal(res.headers.get("cache-control"), "public, max-age=31536000, immutable");
+    const body = await bodyBytes(res);
+    assert.deepEqual(imageDimensions(body), { width: 40, height: 30 }, "never enlarged");
+    assert.deepEqual(await Deno.readFile(join(root, "generated", thumbFile)), body, "stored");
+
+    // Served from storage from now on: same validator, 304 on revalidation.
+    const again = await app.request(`/${thumbFile}`);
+    assert.equal(again.headers.get("etag"), res.headers.get("etag"));
+    await again.body?.cancel();
+    const cached = await app.request(`/${thumbFile}`, {
+      headers: { "If-None-Match": res.headers.get("etag")! },
+    });
+    assert.equal(cached.status, 304);
+
+    // No original under any extension: the usual 404, nothing stored.
+    await assertNotFound(await app.request("/nojob-0.thumb.webp"), "no original");
+    await assertNotFound(
+      await app.request("/nojob-0.thumb.webp", { method: "HEAD" }),
+      "HEAD",
+      true,
+    );
+    assert.equal(
+      await Deno.stat(join(root, "generated", "nojob-0.thumb.webp")).catch(() => null),
+      null,
+    );
   });
 });

@@ -107,16 +107,26 @@ withApp("delete: removes the row, its queue entry and its files", async (deps, a
     ...new Array(24).fill(0),
   ]);
   await deps.storage.save(ReadableStream.from([png]), { name: `${job_id}-0`, maxBytes: 1000 });
+  const thumbnail = `${job_id}-0.thumb.webp`;
+  await deps.storage.put(thumbnail, new Uint8Array([1]), "image/webp");
   await markProcessing(deps.db, job_id);
   await deps.db.query({
     text: "UPDATE jobs SET status = 'completed', images = $2 WHERE id = $1",
-    values: [job_id, [{ file, content_type: "image/png", width: 0, height: 0, bytes: 32 }]],
+    values: [job_id, [{
+      file,
+      content_type: "image/png",
+      width: 0,
+      height: 0,
+      bytes: 32,
+      thumbnail,
+    }]],
   });
   assert.ok(await deps.storage.stat(file));
   const res = await app.request(`/api/v1/jobs/${job_id}`, { method: "DELETE" });
   assert.equal(res.status, 204);
   assert.equal(await getJob(deps.db, job_id), null);
   assert.equal(await deps.storage.stat(file), null);
+  assert.equal(await deps.storage.stat(thumbnail), null, "the thumbnail goes too");
   assert.equal((await deps.queue.stats()).waiting, 0);
   assert.equal((await app.request(`/api/v1/jobs/${job_id}`, { method: "DELETE" })).status, 404);
   assert.equal((await app.request(`/images/${file}`)).status, 404);

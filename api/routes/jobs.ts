@@ -5,6 +5,7 @@
 import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { jobToJson } from "../../shared/jobs/json.ts";
+import { removeImages } from "../../shared/media/thumbnails.ts";
 import {
   batchedAddJob,
   batchedGetJob,
@@ -270,7 +271,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     await deps.queue.remove(job.id).catch(() => false);
     const reset = await resetForRetry(deps.db, job.id);
     if (!reset) throw new AppError(409, "conflict", `Job ${job.id} changed; try again`);
-    for (const image of job.images) await deps.storage.remove(image.file).catch(() => {});
+    await removeImages(deps.storage, job.images);
     try {
       await deps.queue.enqueue({ jobId: job.id, requestId: c.get("requestId") }, {
         priority: PRIORITIES[reset.priority],
@@ -306,7 +307,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     await deps.queue.remove(job.id).catch(() => false);
     const deleted = await deleteJobReturning(deps.db, job.id);
     if (!deleted) throw new NotFoundError(`Job ${job.id} not found`);
-    for (const image of deleted.images) await deps.storage.remove(image.file).catch(() => {});
+    await removeImages(deps.storage, deleted.images);
     c.get("logger").info("job deleted", { jobId: job.id });
     return c.body(null, 204);
   });

@@ -1,11 +1,19 @@
 /**
  * The browser UI: the HTML shell at `/` and the hashed bundle at `/assets/*` (built by
  * `deno task build:ui` into ui/dist). Without a build, a short page says how to make one.
+ * Assets are sent brotli- or gzip-compressed from the `.br`/`.gz` files the build writes beside
+ * them; the shell is compressed once per content and revalidated by its ETag.
  */
 import { Hono } from "hono";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AppDeps, AppEnv } from "../app.ts";
+import {
+  type CompressedFile,
+  compressedFile,
+  type Encoding,
+  negotiateEncoding,
+} from "../compression.ts";
 
 const DEFAULT_DIST = fileURLToPath(new URL("../../ui/dist/", import.meta.url));
 const ASSET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
@@ -35,6 +43,10 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const dist = deps.uiDir ?? DEFAULT_DIST;
   const cache = new Map<string, Uint8Array>();
+  /** Compressed copies of assets that exist, by path; null when the build wrote none. */
+  const variants = new Map<string, Uint8Array | null>();
+  /** The last shell served: its text, validator and compressed forms. */
+  let shell: { html: string; etag: string; file: CompressedFile } | undefined;
 
   const read = async (path: string): Promise<Uint8Array | null> => {
     const hit = cache.get(path);
@@ -62,13 +74,51 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
       /<meta name="darkroom:api" content="[^"]*">/,
       `<meta name="darkroom:api" content="${deps.config.API_V1_PREFIX}">`,
     );
+    if (shell?.html !== html) {
+      const bytes = new TextEncoder().encode(html);
+      shell = {
+        html,
+        etag: await weakEtag(bytes),
+        file: compressedFile(() => Promise.resolve(bytes)),
+      };
+    }
     c.header("Cache-Control", "no-cache");
+    c.header("ETag", shell.etag);
+    c.header("Vary", "Accept-Encoding");
     c.header("Content-Security-Policy", UI_CSP);
     c.header("X-Content-Type-Options", "nosniff");
     c.header("Referrer-Policy", "no-referrer");
     c.header("X-Frame-Options", "DENY");
-    return c.html(html);
+    if (etagMatches(c.req.header("If-None-Match"), shell.etag)) return c.body(null, 304);
+    const { body, encoding } = await shell.file.pick(c.req.header("Accept-Encoding"));
+    if (encoding) c.header("Content-Encoding", encoding);
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, {
+      "Content-Type": "text/html; charset=UTF-8",
+    });
   });
+
+  /** The build's compressed copy of an asset in the best coding the client takes, if any. */
+  const compressedAsset = async (
+    path: string,
+    acceptEncoding: string | undefined,
+  ): Promise<{ body: Uint8Array; encoding: Encoding } | null> => {
+    const tried: Encoding[] = [];
+    for (;;) {
+      const encoding = negotiateEncoding(
+        acceptEncoding,
+        (["br", "gzip"] as const).filter((e) => !tried.includes(e)),
+      );
+      if (!encoding) return null;
+      const file = `${path}.${encoding === "br" ? "br" : "gz"}`;
+      let body = variants.get(file);
+      if (body === undefined) {
+        body = await read(file);
+        variants.set(file, body);
+      }
+      if (body) return { body, encoding };
+      tried.push(encoding);
+    }
+  };
 
   app.get("/assets/:file", async (c) => {
     const file = c.req.param("file");
@@ -76,12 +126,35 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!ASSET_NAME.test(file) || file.includes("..") || !TYPES[ext]) {
       return c.json({ error: { code: "not_found", message: "Asset not found" } }, 404);
     }
-    const bytes = await read(join(dist, "assets", file));
+    const path = join(dist, "assets", file);
+    const bytes = await read(path);
     if (!bytes) return c.json({ error: { code: "not_found", message: "Asset not found" } }, 404);
     c.header("Content-Type", TYPES[ext]);
     c.header("Cache-Control", "public, max-age=31536000, immutable");
     c.header("X-Content-Type-Options", "nosniff");
-    return c.body(bytes as Uint8Array<ArrayBuffer>);
+    if (!COMPRESSED_TYPES.has(ext)) return c.body(bytes as Uint8Array<ArrayBuffer>);
+    c.header("Vary", "Accept-Encoding");
+    const compressed = await compressedAsset(path, c.req.header("Accept-Encoding"));
+    if (!compressed) return c.body(bytes as Uint8Array<ArrayBuffer>);
+    c.header("Content-Encoding", compressed.encoding);
+    return c.body(compressed.body as Uint8Array<ArrayBuffer>);
   });
   return app;
+}
+
+/** Asset types the build writes compressed copies of. */
+const COMPRESSED_TYPES = new Set(["js", "css", "svg", "json", "map"]);
+
+/** A weak validator from the content (the same for every coding of it). */
+async function weakEtag(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as BufferSource));
+  return `W/"${[...digest.slice(0, 12)].map((b) => b.toString(16).padStart(2, "0")).join("")}"`;
+}
+
+/** If-None-Match with the weak comparison (RFC 9110 §13.1.2). */
+function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  const ours = etag.replace(/^W\//, "");
+  return ifNoneMatch.trim() === "*" ||
+    ifNoneMatch.split(",").some((tag) => tag.trim().replace(/^W\//, "") === ours);
 }

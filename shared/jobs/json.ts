@@ -1,8 +1,11 @@
 /** The job as the API shows it: the old stack's fields plus Darkroom's additions. */
+import { thumbnailName } from "../media/thumbnails.ts";
 import type { JobRow } from "./repo.ts";
 
 export interface ImageJson {
   url: string;
+  /** A WebP of at most 512 px on the long side (made on first request for older images). */
+  thumbnail_url: string;
   content_type: string;
   width: number | null;
   height: number | null;
@@ -22,6 +25,8 @@ export interface JobJson {
   images: ImageJson[];
   /** The first image, as a URL this service serves. */
   image_url: string | null;
+  /** The first image's thumbnail. */
+  thumbnail_url: string | null;
   error_message: string | null;
   retry_count: number;
   created_at: string;
@@ -44,6 +49,7 @@ export function imageUrl(file: string): string {
 export function jobToJson(row: JobRow): JobJson {
   const images = row.images.map((img) => ({
     url: imageUrl(img.file),
+    thumbnail_url: imageUrl(img.thumbnail ?? thumbnailName(img.file)),
     content_type: img.content_type,
     width: img.width,
     height: img.height,
@@ -60,6 +66,7 @@ export function jobToJson(row: JobRow): JobJson {
     media_path: row.images[0] ? `generated/${row.images[0].file}` : null,
     images,
     image_url: images[0]?.url ?? null,
+    thumbnail_url: images[0]?.thumbnail_url ?? null,
     error_message: row.error_message,
     retry_count: row.retry_count,
     created_at: iso(row.created_at),

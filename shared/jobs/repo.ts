@@ -19,6 +19,8 @@ export interface StoredImage {
   width: number | null;
   height: number | null;
   bytes: number;
+  /** The thumbnail's file name; null when it could not be made; absent for older rows. */
+  thumbnail?: string | null;
 }
 
 export interface JobRow {

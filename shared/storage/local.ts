@@ -31,6 +31,11 @@ export interface Storage {
    * when the body is refused.
    */
   save(body: ReadableStream<Uint8Array>, options: SaveOptions): Promise<StoredImage>;
+  /**
+   * Stores a small object (a thumbnail) whole, atomically and durably, replacing any object of
+   * that name. Throws on an invalid name.
+   */
+  put(file: string, bytes: Uint8Array, contentType: string): Promise<void>;
   /** Size and mtime of a stored file; null if missing or the name is invalid. */
   stat(file: string): Promise<ObjectInfo | null>;
   /** Streams a stored file, or the inclusive byte range of it; throws NotFoundError if missing. */
@@ -179,6 +184,37 @@ export function createLocalStorage(root: string): Storage {
         throw error;
       } finally {
         signal?.removeEventListener("abort", onAbort);
+      }
+    },
+
+    async put(file, bytes) {
+      if (!isSafeFileName(file)) {
+        throw new Error(`Cannot store ${JSON.stringify(file)}: invalid name`);
+      }
+      await ensureDirs();
+      const tmpPath = join(tmpDir, `${crypto.randomUUID()}.part`);
+      let handle: Deno.FsFile | undefined;
+      try {
+        try {
+          handle = await Deno.open(tmpPath, { write: true, createNew: true });
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+          dirsReady = undefined;
+          await ensureDirs();
+          handle = await Deno.open(tmpPath, { write: true, createNew: true });
+        }
+        await writeAll(handle, bytes);
+        await handle.syncData();
+        handle.close();
+        handle = undefined;
+        await Deno.rename(tmpPath, join(generatedDir, file));
+        await syncGenerated(file);
+      } catch (error) {
+        try {
+          handle?.close();
+        } catch { /* already closed */ }
+        await Deno.remove(tmpPath).catch(() => {});
+        throw error;
       }
     },
 

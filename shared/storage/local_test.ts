@@ -370,3 +370,21 @@ Deno.test("checkWritable creates the folders and throws when they cannot be writ
     );
   });
 });
+
+Deno.test("put stores small objects whole, replaces them, and refuses unsafe names", async () => {
+  await withStorage(async (storage, root) => {
+    const bytes = new Uint8Array([1, 2, 3, 4, 5]);
+    await storage.put("job-0.thumb.webp", bytes, "image/webp");
+    assert.deepEqual(await Deno.readFile(join(root, "generated", "job-0.thumb.webp")), bytes);
+    assert.equal((await storage.stat("job-0.thumb.webp"))?.size, 5);
+    await storage.put("job-0.thumb.webp", new Uint8Array([9]), "image/webp");
+    assert.deepEqual(
+      await Deno.readFile(join(root, "generated", "job-0.thumb.webp")),
+      new Uint8Array([9]),
+    );
+    await assert.rejects(storage.put("../x.webp", bytes, "image/webp"), /invalid name/);
+    await assert.rejects(storage.put("a/b.webp", bytes, "image/webp"), /invalid name/);
+    assert.deepEqual(await listDir(join(root, "tmp")), []);
+    assert.deepEqual(await listDir(join(root, "generated")), ["job-0.thumb.webp"]);
+  });
+});

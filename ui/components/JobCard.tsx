@@ -1,5 +1,6 @@
 /** One job in a grid: its image(s) or a placeholder, prompt, model, status, progress and times. */
 import { formatDuration, truncate } from "../state/format.ts";
+import { fallBackToFull, tileSources } from "../state/images.ts";
 import { type Job, jobSize, runSeconds } from "../state/jobs.ts";
 import { openLightbox } from "../state/lightbox.ts";
 import { Icon } from "./Icon.tsx";
@@ -17,8 +18,13 @@ export interface JobCardProps {
   eager?: boolean;
 }
 
+/** Drawn width of a tile: a card, or half of one for a job of several images. */
+const TILE_SIZES = "(max-width: 640px) 50vw, 300px";
+const HALF_TILE_SIZES = "(max-width: 640px) 25vw, 150px";
+
 export function JobCard({ job, list, position, eager }: JobCardProps) {
-  const { width, height } = jobSize(job);
+  const size = jobSize(job);
+  const { width, height } = size;
   const n = job.images.length;
   const running = job.status === "pending" || job.status === "processing";
   const duration = job.status === "completed" ? formatDuration(runSeconds(job)) : "";
@@ -28,24 +34,30 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
       {n > 0
         ? (
           <div class={`thumbs n${Math.min(n, 4)}`}>
-            {job.images.slice(0, 4).map((img, i) => (
-              <button
-                key={img.url}
-                type="button"
-                class="thumb"
-                onClick={() => openLightbox(job.id, i, list)}
-                aria-label={`Open image ${i + 1} of ${n}`}
-              >
-                <img
-                  src={img.thumbnail_url || img.url}
-                  width={img.width ?? width}
-                  height={img.height ?? height}
-                  loading={eager ? "eager" : "lazy"}
-                  decoding="async"
-                  alt={n > 1 ? `${alt} (${i + 1} of ${n})` : alt}
-                />
-              </button>
-            ))}
+            {job.images.slice(0, 4).map((img, i) => {
+              const tile = tileSources(img, size);
+              return (
+                <button
+                  key={img.url}
+                  type="button"
+                  class="thumb"
+                  onClick={() => openLightbox(job.id, i, list)}
+                  aria-label={`Open image ${i + 1} of ${n}`}
+                >
+                  <img
+                    loading={eager ? "eager" : "lazy"}
+                    decoding="async"
+                    width={tile.width}
+                    height={tile.height}
+                    sizes={tile.srcset ? (n > 1 ? HALF_TILE_SIZES : TILE_SIZES) : undefined}
+                    srcset={tile.srcset}
+                    src={tile.src}
+                    alt={n > 1 ? `${alt} (${i + 1} of ${n})` : alt}
+                    onError={(e) => fallBackToFull(e.currentTarget, img.url)}
+                  />
+                </button>
+              );
+            })}
           </div>
         )
         : (

@@ -15,6 +15,7 @@ import {
   formatExact,
   secondsBetween,
 } from "../state/format.ts";
+import { fallBackToFull, thumbnailSize } from "../state/images.ts";
 import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";
 import { api, receiveJob, sessionReady } from "../state/live.ts";
@@ -158,7 +159,7 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
         aria-labelledby="lb-title"
         onKeyDown={onKeyDown}
       >
-        <div class="lb-stage">
+        <div class={n > 1 ? "lb-stage has-strip" : "lb-stage"}>
           {img
             ? (
               <img
@@ -204,7 +205,34 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
           >
             <Icon name="chevronRight" size={22} />
           </button>
-          {n > 1 && <span class="lb-counter">{t.index + 1} / {n}</span>}
+          {n > 1 && job && (
+            <div class="lb-strip" role="group" aria-label="Images of this job">
+              <span class="lb-counter">{t.index + 1} / {n}</span>
+              {job.images.map((im, i) => {
+                const thumb = thumbnailSize(im.width ?? size.width, im.height ?? size.height);
+                return (
+                  <button
+                    key={im.url}
+                    type="button"
+                    class="lb-strip-item"
+                    aria-label={`Show image ${i + 1} of ${n}`}
+                    aria-current={i === t.index ? "true" : undefined}
+                    onClick={() => lightbox.value = { ...t, index: i }}
+                  >
+                    <img
+                      loading="lazy"
+                      decoding="async"
+                      width={thumb.width}
+                      height={thumb.height}
+                      src={im.thumbnail_url || im.url}
+                      alt=""
+                      onError={(e) => fallBackToFull(e.currentTarget, im.url)}
+                    />
+                  </button>
+                );
+              })}
+            </div>
+          )}
         </div>
 
         <aside class="lb-side">
