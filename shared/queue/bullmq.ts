@@ -4,7 +4,6 @@ import { Redis } from "ioredis";
 import { createBatcher, settleEach } from "../batcher.ts";
 import type { Logger } from "../logger.ts";
 import {
-  backoffDelayMs,
   type EnqueueOptions,
   type JobQueue,
   type ListenOptions,
@@ -13,8 +12,8 @@ import {
   type QueueListener,
   type QueueMessage,
   type QueueStats,
-  type RetryPolicy,
 } from "./queue.ts";
+import { retryDelayMs, type RetryPolicy } from "./retry.ts";
 
 export interface BullmqOptions {
   redisUrl: string;
@@ -205,11 +204,8 @@ function startWorker(
       stalledInterval: options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 2,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
-          const hinted = (err as { delayMs?: unknown } | undefined)?.delayMs;
-          const backoff = backoffDelayMs(attemptsMade, options.retry);
-          return typeof hinted === "number" ? Math.max(hinted, backoff / 4) : backoff;
-        },
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+          retryDelayMs(attemptsMade, options.retry, err),
       },
     },
   );

@@ -17,7 +17,6 @@
  */
 import type { Logger } from "../logger.ts";
 import {
-  backoffDelayMs,
   type DeliveryContext,
   type EnqueueOptions,
   type JobQueue,
@@ -26,8 +25,8 @@ import {
   type QueueListener,
   type QueueMessage,
   type QueueStats,
-  type RetryPolicy,
 } from "./queue.ts";
+import { retryDelayMs, type RetryPolicy } from "./retry.ts";
 
 export interface KvQueueOptions {
   /** KV file, e.g. `./data/queue.kv`; undefined opens an in-memory store (tests). */
@@ -323,11 +322,7 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
   }
 
   async function scheduleRetry(entry: Entry, err: unknown): Promise<void> {
-    const backoff = backoffDelayMs(entry.attempt, retry);
-    const hinted = (err as { delayMs?: unknown } | undefined)?.delayMs;
-    const delayMs = typeof hinted === "number" && Number.isFinite(hinted)
-      ? Math.max(hinted, backoff / 4)
-      : backoff;
+    const delayMs = retryDelayMs(entry.attempt, retry, err);
     logger.debug("message will be retried", {
       jobId: entry.message.jobId,
       attempt: entry.attempt,
@@ -336,7 +331,7 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
     await requeue(entry, {
       state: "delayed",
       attempt: entry.attempt + 1,
-      runAt: Date.now() + Math.round(delayMs),
+      runAt: Date.now() + delayMs,
       lastError: errorMessage(err),
     });
   }

@@ -6,7 +6,8 @@ import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Provider } from "../providers/provider.ts";
 import { createProviderRegistry, type ProviderRegistry } from "../providers/registry.ts";
 import { createBullmqQueue } from "../queue/bullmq.ts";
-import type { JobQueue, RetryPolicy } from "../queue/queue.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import type { RetryPolicy } from "../queue/retry.ts";
 import { createLocalStorage, type Storage } from "../storage/local.ts";
 import { createTestDb, deleteQueueKeys, testQueuePrefix, testRedisUrl } from "./db.ts";
 
