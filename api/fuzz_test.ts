@@ -12,6 +12,7 @@ import type { JobEventHub } from "../shared/jobs/events.ts";
 import { countJobs } from "../shared/jobs/repo.ts";
 import { LIMITS } from "../shared/jobs/schemas.ts";
 import type { TestDeps } from "../shared/testing/app_deps.ts";
+import { withTimeout } from "../shared/timeout.ts";
 import { createApp } from "./app.ts";
 import { withApp } from "./app_testing.ts";
 
@@ -59,14 +60,8 @@ class CaseCounter {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`hang: ${what} (no answer in ${ms} ms)`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+function hangCheck<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withTimeout(promise, ms, `hang: ${what} (no answer in ${ms} ms)`);
 }
 
 interface Sent {
@@ -99,7 +94,7 @@ interface Answer {
 /** Sends a request; asserts the universal properties (no 5xx, no hang, JSON 4xx envelope). */
 async function send(app: App, req: Sent): Promise<Answer> {
   const what = describe(req);
-  const res = await withTimeout(
+  const res = await hangCheck(
     Promise.resolve(app.request(req.path, {
       method: req.method,
       headers: req.headers,
@@ -109,7 +104,7 @@ async function send(app: App, req: Sent): Promise<Answer> {
     what,
   );
   const bytes = new Uint8Array(
-    await withTimeout(res.arrayBuffer(), REQUEST_TIMEOUT_MS, `body of ${what}`),
+    await hangCheck(res.arrayBuffer(), REQUEST_TIMEOUT_MS, `body of ${what}`),
   );
   const text = new TextDecoder().decode(bytes);
   assert.ok(res.status < 500, `${what} answered ${res.status}: ${text.slice(0, 500)}`);
@@ -1757,7 +1752,7 @@ async function readUntilReady(reader: ReadableStreamDefaultReader<Uint8Array>, w
   const decoder = new TextDecoder();
   let text = "";
   while (!text.includes("\n\n")) {
-    const { done, value } = await withTimeout(reader.read(), REQUEST_TIMEOUT_MS, what);
+    const { done, value } = await hangCheck(reader.read(), REQUEST_TIMEOUT_MS, what);
     if (done) break;
     text += decoder.decode(value, { stream: true });
   }
@@ -1772,7 +1767,7 @@ async function probeEvents(
 ): Promise<void> {
   const what = describe(req);
   replays.length = 0;
-  const res = await withTimeout(
+  const res = await hangCheck(
     Promise.resolve(app.request(req.path, { method: "GET", headers: req.headers })),
     REQUEST_TIMEOUT_MS,
     what,
@@ -1795,7 +1790,7 @@ async function probeEvents(
       await new Promise((r) => setTimeout(r, 0));
     }
     for (const { cursor, result } of replays) {
-      const outcome = await withTimeout(result, REQUEST_TIMEOUT_MS, `replay of ${what}`);
+      const outcome = await hangCheck(result, REQUEST_TIMEOUT_MS, `replay of ${what}`);
       assert.ok(
         !(outcome instanceof Error),
         `${what}: replay(${JSON.stringify(cursor)}) threw ${
@@ -1804,11 +1799,7 @@ async function probeEvents(
       );
     }
     // The stream must stay open (a heartbeat comes every 15 s); a closed one means it failed.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const next = await Promise.race([
-      reader.read(),
-      new Promise<"open">((r) => (timer = setTimeout(() => r("open"), 3))),
-    ]).finally(() => clearTimeout(timer));
+    const next = await withTimeout(reader.read(), 3, () => "open" as const);
     assert.ok(next === "open" || !next.done, `${what}: the event stream ended right after "ready"`);
   } finally {
     await reader.cancel().catch(() => {});

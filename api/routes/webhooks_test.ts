@@ -11,6 +11,7 @@ import {
 } from "../../shared/jobs/repo.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createTestDb } from "../../shared/testing/db.ts";
+import { withTimeout } from "../../shared/timeout.ts";
 import { generateWebhookSecret, webhookHeaders } from "../../shared/webhooks/signature.ts";
 import { MAX_WEBHOOK_BYTES, PREDICTION_CHANNEL, webhookRoutes } from "./webhooks.ts";
 
@@ -266,7 +267,6 @@ Deno.test("webhooks: a finished prediction NOTIFYs darkroom_prediction with its 
       received.push(payload);
       wake();
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // A progress-only delivery does not wake workers; the finished one does.
       assert.deepEqual(await (await send(f, prediction(f.predictionId))).json(), {
@@ -276,15 +276,9 @@ Deno.test("webhooks: a finished prediction NOTIFYs darkroom_prediction with its 
       assert.deepEqual(received, [], "progress alone does not wake workers");
       const done = prediction(f.predictionId, { status: "succeeded", output: ["https://x/y.png"] });
       assert.deepEqual(await (await send(f, done)).json(), { status: "accepted" });
-      await Promise.race([
-        arrived,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("no NOTIFY within 5 s")), 5000);
-        }),
-      ]);
+      await withTimeout(arrived, 5000, "no NOTIFY within 5 s");
       assert.deepEqual(received, [f.predictionId]);
     } finally {
-      clearTimeout(timer);
       await stop();
     }
   });

@@ -3,6 +3,7 @@ import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { createBatcher, settleEach } from "../batcher.ts";
 import type { Logger } from "../logger.ts";
+import { withTimeout } from "../timeout.ts";
 import {
   type EnqueueOptions,
   type JobQueue,
@@ -237,12 +238,4 @@ export function bullmqOrder(priority: number | undefined): { priority?: number; 
   if (priority === undefined || priority === PRIORITIES.normal) return {};
   if (priority < PRIORITIES.normal) return { lifo: true };
   return { priority: Math.min(priority, 2_097_152) };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

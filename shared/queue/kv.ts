@@ -16,6 +16,7 @@
  * anything `active` at open was orphaned by a process that stopped and is delivered again at once.
  */
 import type { Logger } from "../logger.ts";
+import { withTimeout } from "../timeout.ts";
 import {
   type DeliveryContext,
   type EnqueueOptions,
@@ -542,15 +543,7 @@ function errorMessage(err: unknown): string {
 /** Resolves true when every promise in `runs` settled within `ms`, false otherwise. */
 async function settles(runs: Set<Promise<void>>, ms: number): Promise<boolean> {
   if (runs.size === 0) return true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([Promise.all([...runs]).then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await withTimeout(Promise.all([...runs]).then(() => true), ms, () => false);
 }
 
 /** A binary min-heap ordered by `compare`. */
