@@ -5,12 +5,11 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { type ApiKey, findActiveKey } from "../shared/auth/api_keys.ts";
+import type { AuthMode } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
 import { AppError } from "../shared/errors.ts";
 import type { JobRow } from "../shared/jobs/repo.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
-
-export type AuthMode = "none" | "api_key";
 
 /** The caller, as the routes see it. */
 export interface Principal {

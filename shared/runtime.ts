@@ -1,6 +1,6 @@
 /** Opens the long-lived dependencies from configuration (used by the api and worker mains). */
 import { Redis } from "ioredis";
-import { authMode, type Config, isLoopback } from "./config.ts";
+import { type AuthMode, authMode, type Config, isLoopback } from "./config.ts";
 import { createRedisRateLimiter, type RateLimiter } from "./auth/rate_limit.ts";
 import { connectPostgres, type Db } from "./db/db.ts";
 import { createJobEventHub, type JobEventHub } from "./jobs/events.ts";
@@ -26,7 +26,7 @@ export interface Runtime {
   /** Where the local provider renders (started on first use; see worker/main.ts). */
   renderThread: RenderThread;
   security: {
-    authMode: "none" | "api_key";
+    authMode: AuthMode;
     limiter: RateLimiter;
     submitsPerMinute: number;
     maxActiveJobs: number;
