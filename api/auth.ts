@@ -7,7 +7,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { type ApiKey, findActiveKey } from "../shared/auth/api_keys.ts";
 import type { AuthMode } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
-import { AppError } from "../shared/errors.ts";
+import { AppError, UnauthorizedError } from "../shared/errors.ts";
 import type { JobRow } from "../shared/jobs/repo.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
 import type { AppEnv } from "./app.ts";
@@ -27,10 +27,6 @@ export interface AuthOptions {
   db: Db;
   /** Paths (exact, after the prefix) that need no key. */
   publicPaths: Set<string>;
-}
-
-function unauthorized(message: string): AppError {
-  return new AppError(401, "unauthorized", message);
 }
 
 /** Extracts the presented key from the Authorization header or the access_token query. */
@@ -60,12 +56,12 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
     if (token === undefined) {
       if (options.publicPaths.has(c.req.path)) return await next();
       c.header("WWW-Authenticate", 'Bearer realm="darkroom"');
-      throw unauthorized("An API key is required: send Authorization: Bearer <key>");
+      throw new UnauthorizedError("An API key is required: send Authorization: Bearer <key>");
     }
     const key = token ? await findActiveKey(options.db, token) : null;
     if (!key) {
       c.header("WWW-Authenticate", 'Bearer realm="darkroom", error="invalid_token"');
-      throw unauthorized("The API key is not valid or has been revoked");
+      throw new UnauthorizedError("The API key is not valid or has been revoked");
     }
     c.set("principal", { key, admin: key.is_admin, subject: `key:${key.id}` });
     await next();

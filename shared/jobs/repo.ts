@@ -390,6 +390,25 @@ export async function setPrediction(db: Db, id: string, predictionId: string): P
     WHERE id = ${id} AND status = 'processing'`);
 }
 
+/** True when a processing job is waiting on the provider's prediction `predictionId`. */
+export async function isPredictionAwaited(db: Db, predictionId: string): Promise<boolean> {
+  const rows = await db.query(sql`
+    SELECT id FROM jobs WHERE provider_prediction_id = ${predictionId} AND status = 'processing'`);
+  return rows.length > 0;
+}
+
+/** Raises the progress of the processing job waiting on `predictionId` (never lowers it). */
+export async function raisePredictionProgress(
+  db: Db,
+  predictionId: string,
+  progress: number,
+): Promise<void> {
+  await db.query(sql`
+    UPDATE jobs SET progress = ${progress}::real, updated_at = now()
+    WHERE provider_prediction_id = ${predictionId} AND status = 'processing'
+      AND progress < ${progress}::real`);
+}
+
 /** Updates progress (0–100) of a processing job; returns false when the job is not processing. */
 export async function setProgress(db: Db, id: string, progress: number): Promise<boolean> {
   const value = Math.max(0, Math.min(100, progress));
