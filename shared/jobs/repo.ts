@@ -7,6 +7,7 @@ import {
   settleEach,
 } from "../batcher.ts";
 import { type Db, fragment, join, sql } from "../db/db.ts";
+import type { PriorityName } from "../queue/queue.ts";
 
 export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
 export type JobStatus = typeof JOB_STATUSES[number];
@@ -38,7 +39,7 @@ export interface JobRow {
   started_at: Date | null;
   completed_at: Date | null;
   updated_at: Date;
-  priority: "high" | "normal" | "low";
+  priority: PriorityName;
   request_id: string | null;
   /** The API key that made the job (null while the API is open). */
   owner_key_id: string | null;
@@ -53,7 +54,7 @@ export interface NewJob {
   model: string;
   parameters: Record<string, unknown>;
   provider: string;
-  priority?: "high" | "normal" | "low";
+  priority?: PriorityName;
   request_id?: string | null;
   owner_key_id?: string | null;
   webhook_url?: string | null;

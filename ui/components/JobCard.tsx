@@ -37,7 +37,7 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
                 aria-label={`Open image ${i + 1} of ${n}`}
               >
                 <img
-                  src={img.thumbnail_url || img.url}
+                  src={img.url}
                   width={img.width ?? width}
                   height={img.height ?? height}
                   loading={eager ? "eager" : "lazy"}

@@ -1,6 +1,6 @@
 /** History: every job, newest first, filtered by status and prompt search, paginated in the URL. */
 import { useEffect } from "preact/hooks";
-import type { JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
 import { Icon } from "../components/Icon.tsx";
 import { JobCard } from "../components/JobCard.tsx";
 import { historyPage, historyView, loadHistory, PAGE_SIZE, pageKey } from "../state/history.ts";
