@@ -306,10 +306,9 @@ export async function getJobs(db: Db, ids: string[]): Promise<JobRow[]> {
  * `getJob` for the read hot path (GET /status/{id}): concurrent reads share one query. A read
  * joins only a query that has not started yet, so it still sees every commit made before it
  * arrived. One query at a time (like the submit's INSERT): the reads that arrive meanwhile leave
- * together in the next, so under load there are fewer, larger queries. Against three at a time,
- * 32 clients reading 10,000 jobs got 6–36 % more reads a second in 7 of 8 alternating pairs, with
- * less API CPU per read (docs/benchmarks.md); a stuck query holds the others for at most the
- * batcher's `staleMs`.
+ * together in the next, so under load there are fewer, larger queries; a stuck query holds the
+ * others for at most the batcher's `staleMs`. Measured against two and three: docs/benchmarks.md,
+ * item 19.
  */
 export function batchedGetJob(
   db: Db,
@@ -521,9 +520,8 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * WorkerQueries where the running jobs share statements (group commit): a worker running 64
  * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
  * its own statement to commit, and a read joins only a statement that has not started, so it
- * sees every commit made before it was asked. Two statements of each kind at a time: one at a
- * time cost the worker less CPU per job in a short-flood harness, but the full benchmark's POST p99
- * was better with two in 6 of 9 alternating pairs (docs/benchmarks.md, "measured and not kept").
+ * sees every commit made before it was asked. Two statements of each kind at a time (one was
+ * measured and not kept: docs/benchmarks.md, "Measured and not kept (after midnight)").
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
   const opts = { maxInFlight: 2, ...options };
