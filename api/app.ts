@@ -8,7 +8,7 @@ import type { AuthMode } from "../shared/config.ts";
 import { authenticate, type Principal, requireAdmin } from "./auth.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import type { Storage } from "../shared/storage/local.ts";
+import type { Storage } from "../shared/storage/storage.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
 import { cors } from "hono/cors";

@@ -11,7 +11,8 @@ import { createProviderRegistry, type ProviderRegistry } from "./providers/regis
 import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import type { JobQueue } from "./queue/queue.ts";
-import { createLocalStorage, type Storage } from "./storage/local.ts";
+import { createLocalStorage } from "./storage/local.ts";
+import type { Storage } from "./storage/storage.ts";
 
 export interface Runtime {
   config: Config;

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { NotFoundError } from "../../shared/errors.ts";
-import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/local.ts";
+import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/storage.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   png: "image/png",

@@ -8,7 +8,8 @@ import { createProviderRegistry, type ProviderRegistry } from "../providers/regi
 import { createBullmqQueue } from "../queue/bullmq.ts";
 import type { JobQueue } from "../queue/queue.ts";
 import type { RetryPolicy } from "../queue/retry.ts";
-import { createLocalStorage, type Storage } from "../storage/local.ts";
+import { createLocalStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { createTestDb, deleteQueueKeys, testQueuePrefix, testRedisUrl } from "./db.ts";
 
 export interface TestDeps {
