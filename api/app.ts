@@ -4,10 +4,11 @@ import type { Db } from "../shared/db/db.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
-import { authenticate, type AuthMode, requireAdmin } from "./auth.ts";
+import type { AuthMode } from "../shared/config.ts";
+import { authenticate, type Principal, requireAdmin } from "./auth.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
-import type { Storage } from "../shared/storage/local.ts";
+import type { Storage } from "../shared/storage/storage.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
 import { cors } from "hono/cors";
@@ -65,7 +66,17 @@ export interface Security {
   maxActiveJobs: number;
 }
 
-export type AppEnv = { Variables: { requestId: string; logger: Logger } };
+/** What the middleware sets on each request's context, for the routes and the error handler. */
+export type AppEnv = {
+  Variables: {
+    /** Set by requestContext (from a sane X-Request-Id, or a new UUID). */
+    requestId: string;
+    /** The request's logger (carries requestId); set by requestContext. */
+    logger: Logger;
+    /** The caller, set by authenticate; absent on public paths called without a key. */
+    principal?: Principal;
+  };
+};
 
 /** Creates a fresh Hono app wired to `deps`. */
 export function createApp(deps: AppDeps): Hono<AppEnv> {

@@ -5,12 +5,12 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { type ApiKey, findActiveKey } from "../shared/auth/api_keys.ts";
+import type { AuthMode } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
-import { AppError } from "../shared/errors.ts";
+import { AppError, UnauthorizedError } from "../shared/errors.ts";
 import type { JobRow } from "../shared/jobs/repo.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
-
-export type AuthMode = "none" | "api_key";
+import type { AppEnv } from "./app.ts";
 
 /** The caller, as the routes see it. */
 export interface Principal {
@@ -27,10 +27,6 @@ export interface AuthOptions {
   db: Db;
   /** Paths (exact, after the prefix) that need no key. */
   publicPaths: Set<string>;
-}
-
-function unauthorized(message: string): AppError {
-  return new AppError(401, "unauthorized", message);
 }
 
 /** Extracts the presented key from the Authorization header or the access_token query. */
@@ -50,34 +46,31 @@ export function clientAddress(c: Context): string {
 }
 
 /** Middleware setting `principal` on the context (401 JSON for a missing, wrong or revoked key). */
-export function authenticate(options: AuthOptions): MiddlewareHandler {
+export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (options.mode === "none") {
-      c.set(
-        "principal" as never,
-        { key: null, admin: true, subject: `ip:${clientAddress(c)}` } as never,
-      );
+      c.set("principal", { key: null, admin: true, subject: `ip:${clientAddress(c)}` });
       return await next();
     }
     const token = presentedKey(c);
     if (token === undefined) {
       if (options.publicPaths.has(c.req.path)) return await next();
       c.header("WWW-Authenticate", 'Bearer realm="darkroom"');
-      throw unauthorized("An API key is required: send Authorization: Bearer <key>");
+      throw new UnauthorizedError("An API key is required: send Authorization: Bearer <key>");
     }
     const key = token ? await findActiveKey(options.db, token) : null;
     if (!key) {
       c.header("WWW-Authenticate", 'Bearer realm="darkroom", error="invalid_token"');
-      throw unauthorized("The API key is not valid or has been revoked");
+      throw new UnauthorizedError("The API key is not valid or has been revoked");
     }
-    c.set("principal" as never, { key, admin: key.is_admin, subject: `key:${key.id}` } as never);
+    c.set("principal", { key, admin: key.is_admin, subject: `key:${key.id}` });
     await next();
   };
 }
 
 /** The principal set by `authenticate`; without one (a public path), a caller with no rights. */
-export function principalOf(c: Context): Principal {
-  return (c.get("principal" as never) as Principal | undefined) ??
+export function principalOf(c: Context<AppEnv>): Principal {
+  return c.get("principal") ??
     { key: null, admin: false, subject: "anonymous" };
 }
 
@@ -87,7 +80,7 @@ export function canSee(principal: Principal, job: Pick<JobRow, "owner_key_id">):
 }
 
 /** Requires an admin key when auth is on. */
-export function requireAdmin(mode: AuthMode): MiddlewareHandler {
+export function requireAdmin(mode: AuthMode): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     if (mode !== "none" && !principalOf(c).admin) {
       throw new AppError(403, "forbidden", "This needs an admin API key");

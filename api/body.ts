@@ -1,6 +1,6 @@
 /** Reads request bodies with a size cap: raw bytes, or JSON with strict UTF-8 and a content-type check. */
 import type { Context } from "hono";
-import { AppError } from "../shared/errors.ts";
+import { AppError, BadRequestError, PayloadTooLargeError } from "../shared/errors.ts";
 
 /** Strict UTF-8 (a lone surrogate or overlong form is refused, not replaced); stateless. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
@@ -11,31 +11,31 @@ export async function readJsonBody(c: Context, maxBytes: number): Promise<unknow
   if (!/^application\/([a-z0-9.+-]+\+)?json\s*(;|$)/i.test(type.trim())) {
     throw new AppError(415, "unsupported_media_type", "Content-Type must be application/json");
   }
-  const bytes = await readRawBody(c.req.raw, maxBytes);
-  if (bytes === "too_large") throw tooLarge(maxBytes);
-  if (bytes === "unreadable") {
-    throw new AppError(400, "bad_request", "Could not read the request body");
-  }
+  const bytes = await readBody(c, maxBytes);
   let text: string;
   try {
     text = UTF8.decode(bytes);
   } catch {
-    throw new AppError(400, "bad_request", "Request body is not valid UTF-8");
+    throw new BadRequestError("Request body is not valid UTF-8");
   }
-  if (text.trim() === "") throw new AppError(400, "bad_request", "Request body is empty");
+  if (text.trim() === "") throw new BadRequestError("Request body is empty");
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new AppError(
-      400,
-      "bad_request",
-      `Malformed JSON in request body: ${(err as Error).message}`,
-    );
+    throw new BadRequestError(`Malformed JSON in request body: ${(err as Error).message}`);
   }
 }
 
+/** The whole body as bytes, or a 413/400 AppError when it is too large or cannot be read. */
+export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const bytes = await readRawBody(c.req.raw, maxBytes);
+  if (bytes === "too_large") throw new PayloadTooLargeError(maxBytes);
+  if (bytes === "unreadable") throw new BadRequestError("Could not read the request body");
+  return bytes;
+}
+
 /** Reads the whole body as bytes, stopping as soon as it grows past `maxBytes`. */
-export async function readRawBody(
+async function readRawBody(
   req: Request,
   maxBytes: number,
 ): Promise<Uint8Array | "too_large" | "unreadable"> {
@@ -79,8 +79,4 @@ export async function readRawBody(
     offset += chunk.byteLength;
   }
   return bytes;
-}
-
-function tooLarge(maxBytes: number): AppError {
-  return new AppError(413, "payload_too_large", `Request body must be at most ${maxBytes} bytes`);
 }

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
+import type { AppEnv } from "./app.ts";
 
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
@@ -56,8 +57,9 @@ const STATUS_CODES: Record<number, string> = {
 };
 
 /** app.onError handler: known errors keep their status; the rest are logged and answered 500. */
-export function handleError(err: Error, c: Context, logger: Logger): Response {
-  const requestId = c.get("requestId" as never) as string | undefined;
+export function handleError(err: Error, c: Context<AppEnv>, logger: Logger): Response {
+  // Unset when the error comes before requestContext ran.
+  const requestId = c.get("requestId") as string | undefined;
   if (err instanceof AppError) {
     return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
   }

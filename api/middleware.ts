@@ -2,11 +2,12 @@
 import type { MiddlewareHandler } from "hono";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
+import type { AppEnv } from "./app.ts";
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Sets `requestId` (from X-Request-Id when it is sane) and a child logger; logs each request. */
-export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler {
+export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();

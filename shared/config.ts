@@ -115,10 +115,13 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
+/** Who may call the API: anyone (`none`) or only holders of an API key (`api_key`). */
+export type AuthMode = NonNullable<Config["AUTH_MODE"]>;
+
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 /** The effective auth mode: explicit, or open only when bound to loopback. */
-export function authMode(config: Pick<Config, "AUTH_MODE" | "HOST">): "none" | "api_key" {
+export function authMode(config: Pick<Config, "AUTH_MODE" | "HOST">): AuthMode {
   return config.AUTH_MODE ?? (LOOPBACK.has(config.HOST) ? "none" : "api_key");
 }
 

@@ -13,6 +13,30 @@ export class AppError extends Error {
   }
 }
 
+/** The request cannot be read (unreadable or malformed body, a header out of bounds). */
+export class BadRequestError extends AppError {
+  constructor(message: string) {
+    super(400, "bad_request", message);
+    this.name = "BadRequestError";
+  }
+}
+
+/** The caller is not who it must be: no key, a wrong key, a bad signature (`code` says which). */
+export class UnauthorizedError extends AppError {
+  constructor(message: string, code = "unauthorized") {
+    super(401, code, message);
+    this.name = "UnauthorizedError";
+  }
+}
+
+/** The request body is larger than the endpoint takes. */
+export class PayloadTooLargeError extends AppError {
+  constructor(maxBytes: number) {
+    super(413, "payload_too_large", `Request body must be at most ${maxBytes} bytes`);
+    this.name = "PayloadTooLargeError";
+  }
+}
+
 /** The request body or query failed validation (422, as the old stack answered). */
 export class ValidationError extends AppError {
   constructor(message: string, details?: unknown) {

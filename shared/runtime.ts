@@ -16,7 +16,8 @@ import { createRenderThread, type RenderThread } from "./providers/local_render_
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import { openKvQueue } from "./queue/kv.ts";
 import type { JobQueue } from "./queue/queue.ts";
-import { createLocalStorage, type Storage } from "./storage/local.ts";
+import { createLocalStorage } from "./storage/local.ts";
+import type { Storage } from "./storage/storage.ts";
 
 /**
  * Which process opens the runtime: `api` and `worker` are the scaled-out roles (Postgres and

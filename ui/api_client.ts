@@ -1,6 +1,12 @@
 /** The browser's view of the REST API: typed fetch calls and the live job feed (SSE + polling). */
+// Types only from shared/ (erased from the bundle): the API's JSON is described once, there.
+import type { ImageJson as ApiImageJson, JobJson as ApiJobJson } from "../shared/jobs/json.ts";
 
-export type JobStatus = "pending" | "processing" | "completed" | "failed" | "canceled";
+/** An image as the UI holds it (a job held before the API answered has no thumbnail yet). */
+export type ImageJson = Omit<ApiImageJson, "thumbnail_url"> & { thumbnail_url?: string };
+import type { JobStatus } from "../shared/jobs/repo.ts";
+import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
+import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = [
   "pending",
@@ -10,51 +16,35 @@ export const JOB_STATUSES: readonly JobStatus[] = [
   "canceled",
 ];
 
-/** Queue priority of a job: high jobs are taken before normal, normal before low. */
-export type Priority = "high" | "normal" | "low";
+/** The priorities the form offers, in its order (high jobs run before normal, normal before low). */
+export const PRIORITIES: readonly PriorityName[] = ["normal", "high", "low"];
 
-export const PRIORITIES: readonly Priority[] = ["normal", "high", "low"];
-
-export interface ImageJson {
-  url: string;
-  /** A smaller rendition for grids, when the API offers one. */
-  thumbnail_url?: string | null;
-  content_type: string;
-  width: number | null;
-  height: number | null;
-  bytes: number;
-}
-
-export interface JobJson {
-  id: string;
-  prompt: string;
-  negative_prompt: string | null;
-  model: string;
-  parameters: Record<string, unknown>;
-  status: JobStatus;
-  progress: number;
-  media_path: string | null;
-  images: ImageJson[];
-  image_url: string | null;
-  error_message: string | null;
-  retry_count: number;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-  updated_at: string;
-  priority?: Priority;
-  /** Offered follow-up actions; buttons are shown only for those that are true. */
-  actions?: { cancel?: boolean; retry?: boolean; delete?: boolean };
-  /** Queue position (1 = next), when the API knows it. */
-  queue_position?: number | null;
-}
+/**
+ * A job as the UI holds it: the API's job JSON, except that a job shown before the API answered
+ * (an optimistic submit, or the state an action is expected to leave) may lack what only the
+ * API sets.
+ */
+export type JobJson =
+  & Omit<
+    ApiJobJson,
+    "priority" | "actions" | "webhook_url" | "webhook_events" | "thumbnail_url" | "images"
+  >
+  & {
+    images: ImageJson[];
+    priority?: ApiJobJson["priority"];
+    /** Follow-up actions; buttons are shown only for those that are true. */
+    actions?: Partial<ApiJobJson["actions"]>;
+    webhook_url?: ApiJobJson["webhook_url"];
+    thumbnail_url?: ApiJobJson["thumbnail_url"];
+    webhook_events?: ApiJobJson["webhook_events"];
+  };
 
 export interface GenerateBody {
   prompt: string;
   model: string;
   negative_prompt?: string;
   parameters: Record<string, unknown>;
-  priority?: Priority;
+  priority?: PriorityName;
 }
 
 /** An API key as `GET /me` describes it (never the secret). */
@@ -71,19 +61,19 @@ export interface MeJson {
 }
 
 export interface ModelsJson {
-  providers: { name: string; configured: boolean; hint?: string }[];
-  models: { id: string; provider: string; description: string }[];
+  providers: ProviderStatus[];
+  models: ModelInfo[];
   default_model: string | null;
   custom_models: boolean;
 }
 
 export interface StatsJson {
-  queue: { backend: string; waiting: number; active: number; delayed: number; failed: number };
+  queue: { backend: JobQueue["backend"] } & Omit<QueueStats, "completed">;
   workers: { online: number; capacity: number; active: number };
   jobs_last_hour: { total: number; by_status: Partial<Record<JobStatus, number>> };
   median_duration_s: number | null;
   database: string;
-  providers: { name: string; configured: boolean; hint?: string }[];
+  providers: ProviderStatus[];
 }
 
 export interface HealthJson {

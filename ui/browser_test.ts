@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
+import type { JobJson } from "../shared/jobs/json.ts";
 import { launchChromium } from "../shared/testing/browser.ts";
 import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {
@@ -30,24 +31,6 @@ const PHONE = { width: 390, height: 844 };
 const SCREENSHOTS = new URL("../test-output/screenshots/", import.meta.url);
 /** Generous: this runs on a 2-core machine next to Postgres, Redis, two Deno processes. */
 const WAIT = 30_000;
-
-interface ImageJson {
-  url: string;
-  thumbnail_url: string;
-  bytes: number;
-  width: number;
-  height: number;
-}
-
-interface JobJson {
-  id: string;
-  prompt: string;
-  model: string;
-  status: string;
-  parameters: Record<string, unknown>;
-  images: ImageJson[];
-  priority: string;
-}
 
 /** A visible progress bar seen on the job's card: card classes, value (null = indeterminate). */
 interface ProgressSample {

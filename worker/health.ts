@@ -3,6 +3,7 @@ import { sql } from "../shared/db/db.ts";
 import type { Db } from "../shared/db/db.ts";
 import type { Metrics } from "../shared/metrics.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import { withTimeout } from "../shared/timeout.ts";
 import type { RunningWorker } from "./worker.ts";
 
 /** Builds the request handler. */
@@ -22,10 +23,7 @@ export function workerHealthHandler(
     }
     const check = async (fn: () => Promise<unknown>) => {
       try {
-        await Promise.race([
-          fn(),
-          new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000)),
-        ]);
+        await withTimeout(fn(), 2000, "timeout");
         return true;
       } catch {
         return false;

@@ -8,8 +8,8 @@ import { deleteJobReturning, expiredJobs } from "../shared/jobs/repo.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
-import type { Storage } from "../shared/storage/local.ts";
 import { removeImages } from "../shared/media/thumbnails.ts";
+import type { Storage } from "../shared/storage/storage.ts";
 import { type DispatchDeps, dispatchDue } from "../shared/webhooks/deliveries.ts";
 
 export interface MaintenanceOptions {

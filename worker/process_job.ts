@@ -23,8 +23,8 @@ import { parseProgress } from "../shared/providers/progress.ts";
 import { isFinished, type Prediction, type Provider } from "../shared/providers/provider.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
-import type { Storage } from "../shared/storage/local.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
+import type { Storage } from "../shared/storage/storage.ts";
 import {
   firstPollDelayMs,
   nextPollDelayMs,

@@ -1,9 +1,10 @@
 /**
- * Early wake-ups for jobs waiting on a prediction: the Replicate webhook route sends
- * `NOTIFY darkroom_prediction, '<prediction id>'` when a prediction finishes, and the worker
- * polling it stops sleeping at once instead of waiting for its next poll.
+ * Early wake-ups for jobs waiting on a prediction: a Replicate webhook announces a finished
+ * prediction on PREDICTION_CHANNEL (shared/webhooks/receipts.ts), and the worker polling it stops
+ * sleeping at once instead of waiting for its next poll.
  */
 import type { Db } from "../shared/db/db.ts";
+import { PREDICTION_CHANNEL } from "../shared/webhooks/receipts.ts";
 
 export interface Wakeups {
   /** Sleeps up to `ms`, returning early when `predictionId` is announced (or rejecting on abort). */
@@ -11,12 +12,10 @@ export interface Wakeups {
   close(): Promise<void>;
 }
 
-const CHANNEL = "darkroom_prediction";
-
 /** Listens on the channel and wakes the matching sleepers. */
 export async function createWakeups(db: Db): Promise<Wakeups> {
   const sleepers = new Map<string, Set<() => void>>();
-  const unlisten = await db.listen(CHANNEL, (payload) => {
+  const unlisten = await db.listen(PREDICTION_CHANNEL, (payload) => {
     for (const wake of sleepers.get(payload) ?? []) wake();
   });
   return {

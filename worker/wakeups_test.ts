@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { sql } from "../shared/db/db.ts";
 import { createTestDb } from "../shared/testing/db.ts";
+import { notifyPredictionFinished } from "../shared/webhooks/receipts.ts";
 import { createWakeups } from "./wakeups.ts";
 
 Deno.test("wakeups: a NOTIFY for the prediction ends the sleep early; others keep sleeping", async () => {
@@ -13,7 +13,7 @@ Deno.test("wakeups: a NOTIFY for the prediction ends the sleep early; others kee
     const other = wakeups.sleep("pred-b", 400, signal).then(() => (otherDone = true));
     const mine = wakeups.sleep("pred-a", 10_000, signal);
     await new Promise((r) => setTimeout(r, 50));
-    await t.db.query(sql`SELECT pg_notify('darkroom_prediction', ${"pred-a"})`);
+    await notifyPredictionFinished(t.db, "pred-a");
     await mine;
     assert.ok(Date.now() - started < 2000, "woken early");
     assert.equal(otherDone, false);

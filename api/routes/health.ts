@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { sql } from "../../shared/db/db.ts";
 import { liveWorkers } from "../../shared/jobs/repo.ts";
 import { migrationsCurrent } from "../../shared/db/migrations.ts";
+import { withTimeout } from "../../shared/timeout.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
 interface Check {
@@ -13,14 +14,8 @@ interface Check {
 
 async function timed(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Check> {
   const started = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(fn(), timeoutMs, `no answer within ${timeoutMs} ms`);
     return { ok: true, latency_ms: Math.round(performance.now() - started) };
   } catch (err) {
     return {
@@ -28,8 +23,6 @@ async function timed(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
       latency_ms: Math.round(performance.now() - started),
       error: (err as Error).message.slice(0, 200),
     };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

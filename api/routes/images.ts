@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { NotFoundError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { createLazyThumbnails } from "../../shared/media/thumbnails.ts";
-import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/local.ts";
+import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/storage.ts";
 
 const CONTENT_TYPES: Record<string, string> = {
   png: "image/png",

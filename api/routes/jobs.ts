@@ -4,6 +4,7 @@
  */
 import { type Context, Hono } from "hono";
 import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
+import { sha256Hex } from "../../shared/hash.ts";
 import { jobToJson } from "../../shared/jobs/json.ts";
 import { removeImages } from "../../shared/media/thumbnails.ts";
 import {
@@ -35,11 +36,6 @@ import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Routes mounted under the API prefix. */
 export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -184,7 +180,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if (idemKey === undefined) {
       await store(job, requestId, log);
     } else {
-      const requestHash = await sha256(canonicalJson(input));
+      const requestHash = await sha256Hex(canonicalJson(input));
       const result = await insertJobOnce(deps.db, job, {
         owner: owner ?? "",
         key: idemKey,

@@ -11,8 +11,12 @@ import {
 } from "../../shared/jobs/repo.ts";
 import { silentLogger } from "../../shared/logger.ts";
 import { createTestDb } from "../../shared/testing/db.ts";
+import { withTimeout } from "../../shared/timeout.ts";
 import { generateWebhookSecret, webhookHeaders } from "../../shared/webhooks/signature.ts";
-import { MAX_WEBHOOK_BYTES, PREDICTION_CHANNEL, webhookRoutes } from "./webhooks.ts";
+import { PREDICTION_CHANNEL } from "../../shared/webhooks/receipts.ts";
+import type { AppEnv } from "../app.ts";
+import { handleError } from "../http_errors.ts";
+import { MAX_WEBHOOK_BYTES, type WebhookDeps, webhookRoutes } from "./webhooks.ts";
 
 const PATH = "/api/v1/webhooks/replicate";
 const LOGS_40 =
@@ -20,12 +24,20 @@ const LOGS_40 =
 const LOGS_80 = `${LOGS_40}\n 80%|████████  | 16/20 [00:02<00:00, 8.0it/s]`;
 
 interface Fixture {
-  app: Hono;
+  app: Hono<AppEnv>;
   db: Db;
   secret: string;
   /** A processing job waiting on prediction `predictionId`. */
   job: JobRow;
   predictionId: string;
+}
+
+/** The routes as createApp mounts them: under the prefix, errors answered by handleError. */
+function mount(deps: WebhookDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  app.onError((err, c) => handleError(err, c, silentLogger));
+  app.route("/api/v1", webhookRoutes(deps));
+  return app;
 }
 
 async function withFixture(
@@ -35,11 +47,7 @@ async function withFixture(
   const t = await createTestDb();
   try {
     const secret = generateWebhookSecret();
-    const app = new Hono();
-    app.route(
-      "/api/v1",
-      webhookRoutes({ db: t.db, logger: silentLogger, secret: options.secret ?? secret }),
-    );
+    const app = mount({ db: t.db, logger: silentLogger, secret: options.secret ?? secret });
     const job = await insertJob(t.db, {
       id: crypto.randomUUID(),
       prompt: "a lighthouse at dusk",
@@ -192,9 +200,8 @@ Deno.test("webhooks: a replayed webhook-id is a duplicate and changes nothing", 
 
 Deno.test("webhooks: without a secret the endpoint is off (404)", async () => {
   for (const secret of [undefined, ""]) {
-    const app = new Hono();
     const db = {} as Db; // never touched
-    app.route("/api/v1", webhookRoutes({ db, logger: silentLogger, secret }));
+    const app = mount({ db, logger: silentLogger, secret });
     const res = await app.request(PATH, { method: "POST", body: "{}" });
     await assertError(res, 404, "not_found");
   }
@@ -266,7 +273,6 @@ Deno.test("webhooks: a finished prediction NOTIFYs darkroom_prediction with its 
       received.push(payload);
       wake();
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       // A progress-only delivery does not wake workers; the finished one does.
       assert.deepEqual(await (await send(f, prediction(f.predictionId))).json(), {
@@ -276,15 +282,9 @@ Deno.test("webhooks: a finished prediction NOTIFYs darkroom_prediction with its 
       assert.deepEqual(received, [], "progress alone does not wake workers");
       const done = prediction(f.predictionId, { status: "succeeded", output: ["https://x/y.png"] });
       assert.deepEqual(await (await send(f, done)).json(), { status: "accepted" });
-      await Promise.race([
-        arrived,
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error("no NOTIFY within 5 s")), 5000);
-        }),
-      ]);
+      await withTimeout(arrived, 5000, "no NOTIFY within 5 s");
       assert.deepEqual(received, [f.predictionId]);
     } finally {
-      clearTimeout(timer);
       await stop();
     }
   });

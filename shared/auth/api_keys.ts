@@ -1,5 +1,6 @@
 /** API keys: creation (shown once), lookup by hash, listing and revocation. */
 import { type Db, fragment, sql } from "../db/db.ts";
+import { sha256Hex } from "../hash.ts";
 
 export interface ApiKey {
   id: string;
@@ -20,9 +21,8 @@ function base64url(bytes: Uint8Array): string {
 }
 
 /** SHA-256 hex of a key (keys are 192 random bits, so a fast hash is enough). */
-export async function hashKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function hashKey(key: string): Promise<string> {
+  return sha256Hex(key);
 }
 
 /** A new webhook signing secret in the Standard Webhooks form. */

@@ -3,6 +3,7 @@
  * SQL is written once. Queries are built with the `sql` tag, which keeps values as parameters.
  */
 import postgres from "postgres";
+import { withTimeout } from "../timeout.ts";
 
 /** A parameterised query: text with $1..$n placeholders and its values. */
 export interface Query {
@@ -183,9 +184,13 @@ function wrapPostgres(pools: Pools, timeoutMs: number): Db {
       const pending = pools.current().unsafe(q.text, q.values as any[], { prepare: true });
       // Past its deadline the statement is canceled in Postgres too: a caller told "failed" must
       // not find it committed later (a submit answered 503 whose row appears afterwards).
-      const rows = await withDeadline(pending, q.timeoutMs ?? timeoutMs, () => {
+      const ms = q.timeoutMs ?? timeoutMs;
+      const rows = await withTimeout(pending, ms, () => {
         pending.cancel();
         pools.missedDeadline?.();
+        throw Object.assign(new Error(`Query did not finish within ${ms} ms`), {
+          code: "QUERY_TIMEOUT",
+        });
       });
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },
@@ -207,20 +212,4 @@ function wrapPostgres(pools: Pools, timeoutMs: number): Db {
       await pools.close?.(timeoutS);
     },
   };
-}
-
-/** Rejects with code QUERY_TIMEOUT when `p` has not settled within `ms` (after `onTimeout`). */
-function withDeadline<T>(p: PromiseLike<T>, ms: number, onTimeout?: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout?.();
-      reject(
-        Object.assign(new Error(`Query did not finish within ${ms} ms`), {
-          code: "QUERY_TIMEOUT",
-        }),
-      );
-    }, ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }

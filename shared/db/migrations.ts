@@ -3,6 +3,7 @@
  * an advisory lock and recorded with a checksum. Safe to run twice or from two processes at once.
  */
 import { type Db, sql } from "./db.ts";
+import { sha256Hex } from "../hash.ts";
 
 export interface Migration {
   version: number;
@@ -37,7 +38,7 @@ export async function readMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migrati
       version: Number(m[1]),
       name: entry.name,
       sql: text,
-      checksum: await sha256(text),
+      checksum: await sha256Hex(text),
     });
   }
   found.sort((a, b) => a.version - b.version);
@@ -49,11 +50,6 @@ export async function readMigrations(dir: URL = MIGRATIONS_DIR): Promise<Migrati
     }
   }
   return found;
-}
-
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 interface AppliedRow {

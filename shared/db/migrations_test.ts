@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { sql } from "./db.ts";
 import { migrate, type Migration, migrationStatus, readMigrations } from "./migrations.ts";
 import { createTestDb } from "../testing/db.ts";
+import { sha256Hex } from "../hash.ts";
 
 async function m(version: number, name: string, text: string): Promise<Migration> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  const checksum = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const checksum = await sha256Hex(text);
   return { version, name: `${String(version).padStart(5, "0")}_${name}.sql`, sql: text, checksum };
 }
 

@@ -12,6 +12,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
 import type { Db, Query } from "./db.ts";
+import { withTimeout } from "../timeout.ts";
 
 const INT8 = 20;
 const JSON_OID = 114;
@@ -125,13 +126,7 @@ function wrapPglite(pg: PGlite): Db {
       closing.catch(() => {}); // still reported below when it fails before the timeout
       // PGlite's close() waits for running statements. Past the timeout, stop waiting:
       // committed work is already in the WAL on disk, and the process is about to exit.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<void>((done) => timer = setTimeout(done, timeoutS * 1000));
-      try {
-        await Promise.race([closing, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      await withTimeout(closing, timeoutS * 1000, () => undefined);
     },
   };
 }

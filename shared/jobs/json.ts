@@ -1,6 +1,7 @@
 /** The job as the API shows it: the old stack's fields plus Darkroom's additions. */
 import { thumbnailName } from "../media/thumbnails.ts";
-import type { JobRow } from "./repo.ts";
+import type { PriorityName } from "../queue/queue.ts";
+import type { JobRow, JobStatus } from "./repo.ts";
 
 export interface ImageJson {
   url: string;
@@ -18,7 +19,7 @@ export interface JobJson {
   negative_prompt: string | null;
   model: string;
   parameters: Record<string, unknown>;
-  status: string;
+  status: JobStatus;
   progress: number;
   /** Old field: the first stored image, relative to STORAGE_PATH. */
   media_path: string | null;
@@ -33,7 +34,7 @@ export interface JobJson {
   started_at: string | null;
   completed_at: string | null;
   updated_at: string;
-  priority: string;
+  priority: PriorityName;
   webhook_url: string | null;
   webhook_events: string[] | null;
   /** What can be done to the job now (the UI shows buttons for these). */

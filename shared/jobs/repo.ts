@@ -7,6 +7,7 @@ import {
   settleEach,
 } from "../batcher.ts";
 import { type Db, fragment, join, sql } from "../db/db.ts";
+import type { PriorityName } from "../queue/queue.ts";
 
 export const JOB_STATUSES = ["pending", "processing", "completed", "failed", "canceled"] as const;
 export type JobStatus = typeof JOB_STATUSES[number];
@@ -40,7 +41,7 @@ export interface JobRow {
   started_at: Date | null;
   completed_at: Date | null;
   updated_at: Date;
-  priority: "high" | "normal" | "low";
+  priority: PriorityName;
   request_id: string | null;
   /** The API key that made the job (null while the API is open). */
   owner_key_id: string | null;
@@ -55,7 +56,7 @@ export interface NewJob {
   model: string;
   parameters: Record<string, unknown>;
   provider: string;
-  priority?: "high" | "normal" | "low";
+  priority?: PriorityName;
   request_id?: string | null;
   owner_key_id?: string | null;
   webhook_url?: string | null;
@@ -307,10 +308,9 @@ export async function getJobs(db: Db, ids: string[]): Promise<JobRow[]> {
  * `getJob` for the read hot path (GET /status/{id}): concurrent reads share one query. A read
  * joins only a query that has not started yet, so it still sees every commit made before it
  * arrived. One query at a time (like the submit's INSERT): the reads that arrive meanwhile leave
- * together in the next, so under load there are fewer, larger queries. Against three at a time,
- * 32 clients reading 10,000 jobs got 6–36 % more reads a second in 7 of 8 alternating pairs, with
- * less API CPU per read (docs/benchmarks.md); a stuck query holds the others for at most the
- * batcher's `staleMs`.
+ * together in the next, so under load there are fewer, larger queries; a stuck query holds the
+ * others for at most the batcher's `staleMs`. Measured against two and three: docs/benchmarks.md,
+ * item 19.
  */
 export function batchedGetJob(
   db: Db,
@@ -390,6 +390,25 @@ export async function setPrediction(db: Db, id: string, predictionId: string): P
   await db.query(sql`
     UPDATE jobs SET provider_prediction_id = ${predictionId}, updated_at = now()
     WHERE id = ${id} AND status = 'processing'`);
+}
+
+/** True when a processing job is waiting on the provider's prediction `predictionId`. */
+export async function isPredictionAwaited(db: Db, predictionId: string): Promise<boolean> {
+  const rows = await db.query(sql`
+    SELECT id FROM jobs WHERE provider_prediction_id = ${predictionId} AND status = 'processing'`);
+  return rows.length > 0;
+}
+
+/** Raises the progress of the processing job waiting on `predictionId` (never lowers it). */
+export async function raisePredictionProgress(
+  db: Db,
+  predictionId: string,
+  progress: number,
+): Promise<void> {
+  await db.query(sql`
+    UPDATE jobs SET progress = ${progress}::real, updated_at = now()
+    WHERE provider_prediction_id = ${predictionId} AND status = 'processing'
+      AND progress < ${progress}::real`);
 }
 
 /** Updates progress (0–100) of a processing job; returns false when the job is not processing. */
@@ -503,9 +522,8 @@ export function directWorkerQueries(db: Db): WorkerQueries {
  * WorkerQueries where the running jobs share statements (group commit): a worker running 64
  * jobs asks Postgres a few times per round instead of once per job. Every call still waits for
  * its own statement to commit, and a read joins only a statement that has not started, so it
- * sees every commit made before it was asked. Two statements of each kind at a time: one at a
- * time cost the worker less CPU per job in a short-flood harness, but the full benchmark's POST p99
- * was better with two in 6 of 9 alternating pairs (docs/benchmarks.md, "measured and not kept").
+ * sees every commit made before it was asked. Two statements of each kind at a time (one was
+ * measured and not kept: docs/benchmarks.md, "Measured and not kept (after midnight)").
  */
 export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): WorkerQueries {
   const opts = { maxInFlight: 2, ...options };

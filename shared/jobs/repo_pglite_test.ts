@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { type Db, sql } from "../db/db.ts";
 import { openPglite } from "../db/pglite.ts";
+import { sha256Hex } from "../hash.ts";
 import {
   clearPrediction,
   countJobs,
@@ -44,9 +45,7 @@ function newJob(prompt = "a lighthouse at dusk"): NewJob {
 }
 
 async function migration(version: number, name: string, text: string): Promise<Migration> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  const checksum = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
-    .join("");
+  const checksum = await sha256Hex(text);
   return { version, name: `${String(version).padStart(5, "0")}_${name}.sql`, sql: text, checksum };
 }
 

@@ -4,7 +4,7 @@
  */
 import type { StoredImage } from "../jobs/repo.ts";
 import type { Logger } from "../logger.ts";
-import type { ObjectInfo, Storage } from "../storage/local.ts";
+import type { ObjectInfo, Storage } from "../storage/storage.ts";
 
 /** Longest side of a thumbnail in pixels; smaller images keep their size. */
 export const THUMBNAIL_MAX_SIDE = 512;

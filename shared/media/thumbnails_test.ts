@@ -4,7 +4,8 @@ import { encode } from "fast-png";
 import sharp from "sharp";
 import { createLogger } from "../logger.ts";
 import { renderPng } from "../providers/local_render.ts";
-import { createLocalStorage, type Storage } from "../storage/local.ts";
+import { createLocalStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { detectImageType } from "./image_info.ts";
 import {
   createLazyThumbnails,

@@ -16,6 +16,13 @@ export interface ModelInfo {
   description: string;
 }
 
+/** A provider as the API describes it: configured or not, and what to set when not. */
+export interface ProviderStatus {
+  name: string;
+  configured: boolean;
+  hint?: string;
+}
+
 export interface ProviderRegistry {
   /** The provider for a model, or a message saying what to configure. */
   resolve(model: string): { provider: Provider } | { error: string };
@@ -23,7 +30,7 @@ export interface ProviderRegistry {
   byName(name: string): Provider | undefined;
   /** Configured providers and suggested models (what the UI may offer). */
   describe(): {
-    providers: { name: string; configured: boolean; hint?: string }[];
+    providers: ProviderStatus[];
     models: ModelInfo[];
   };
 }

@@ -3,8 +3,8 @@ import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { createBatcher, settleEach } from "../batcher.ts";
 import type { Logger } from "../logger.ts";
+import { withTimeout } from "../timeout.ts";
 import {
-  backoffDelayMs,
   type EnqueueOptions,
   type JobQueue,
   type ListenOptions,
@@ -13,8 +13,8 @@ import {
   type QueueListener,
   type QueueMessage,
   type QueueStats,
-  type RetryPolicy,
 } from "./queue.ts";
+import { retryDelayMs, type RetryPolicy } from "./retry.ts";
 
 export interface BullmqOptions {
   redisUrl: string;
@@ -205,11 +205,8 @@ function startWorker(
       stalledInterval: options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 2,
       settings: {
-        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => {
-          const hinted = (err as { delayMs?: unknown } | undefined)?.delayMs;
-          const backoff = backoffDelayMs(attemptsMade, options.retry);
-          return typeof hinted === "number" ? Math.max(hinted, backoff / 4) : backoff;
-        },
+        backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+          retryDelayMs(attemptsMade, options.retry, err),
       },
     },
   );
@@ -241,12 +238,4 @@ export function bullmqOrder(priority: number | undefined): { priority?: number; 
   if (priority === undefined || priority === PRIORITIES.normal) return {};
   if (priority < PRIORITIES.normal) return { lifo: true };
   return { priority: Math.min(priority, 2_097_152) };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,21 +1,9 @@
 import assert from "node:assert/strict";
-import { Redis } from "ioredis";
 import { silentLogger } from "../logger.ts";
-import { testQueuePrefix, testRedisUrl } from "../testing/db.ts";
+import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from "../testing/db.ts";
 import { defineQueueContract } from "../testing/queue_contract.ts";
 import { createBullmqQueue } from "./bullmq.ts";
 import { PRIORITIES } from "./queue.ts";
-
-/** Deletes every Redis key under a test prefix. */
-async function dropPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(testRedisUrl());
-  try {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 defineQueueContract("bullmq", (retry) => {
   const prefix = testQueuePrefix();
@@ -29,7 +17,7 @@ defineQueueContract("bullmq", (retry) => {
     ...queue,
     close: async () => {
       await queue.close();
-      await dropPrefix(prefix);
+      await deleteQueueKeys(prefix);
     },
   });
 });
@@ -82,7 +70,7 @@ Deno.test({
       assert.deepEqual(order, ["high", "normal-1", "normal-2", "low"]);
     } finally {
       await q.close();
-      await dropPrefix(prefix);
+      await deleteQueueKeys(prefix);
     }
   },
 });

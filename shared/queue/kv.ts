@@ -16,8 +16,8 @@
  * anything `active` at open was orphaned by a process that stopped and is delivered again at once.
  */
 import type { Logger } from "../logger.ts";
+import { withTimeout } from "../timeout.ts";
 import {
-  backoffDelayMs,
   type DeliveryContext,
   type EnqueueOptions,
   type JobQueue,
@@ -26,8 +26,8 @@ import {
   type QueueListener,
   type QueueMessage,
   type QueueStats,
-  type RetryPolicy,
 } from "./queue.ts";
+import { retryDelayMs, type RetryPolicy } from "./retry.ts";
 
 export interface KvQueueOptions {
   /** KV file, e.g. `./data/queue.kv`; undefined opens an in-memory store (tests). */
@@ -323,11 +323,7 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
   }
 
   async function scheduleRetry(entry: Entry, err: unknown): Promise<void> {
-    const backoff = backoffDelayMs(entry.attempt, retry);
-    const hinted = (err as { delayMs?: unknown } | undefined)?.delayMs;
-    const delayMs = typeof hinted === "number" && Number.isFinite(hinted)
-      ? Math.max(hinted, backoff / 4)
-      : backoff;
+    const delayMs = retryDelayMs(entry.attempt, retry, err);
     logger.debug("message will be retried", {
       jobId: entry.message.jobId,
       attempt: entry.attempt,
@@ -336,7 +332,7 @@ function createKvQueue(kv: Deno.Kv, loaded: LoadedState, options: KvQueueOptions
     await requeue(entry, {
       state: "delayed",
       attempt: entry.attempt + 1,
-      runAt: Date.now() + Math.round(delayMs),
+      runAt: Date.now() + delayMs,
       lastError: errorMessage(err),
     });
   }
@@ -547,15 +543,7 @@ function errorMessage(err: unknown): string {
 /** Resolves true when every promise in `runs` settled within `ms`, false otherwise. */
 async function settles(runs: Set<Promise<void>>, ms: number): Promise<boolean> {
   if (runs.size === 0) return true;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([Promise.all([...runs]).then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return await withTimeout(Promise.all([...runs]).then(() => true), ms, () => false);
 }
 
 /** A binary min-heap ordered by `compare`. */

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { silentLogger } from "../logger.ts";
 import { defineQueueContract, waitFor } from "../testing/queue_contract.ts";
 import { openKvQueue } from "./kv.ts";
-import type { DeliveryContext, QueueMessage, RetryPolicy } from "./queue.ts";
+import type { DeliveryContext, QueueMessage } from "./queue.ts";
+import type { RetryPolicy } from "./retry.ts";
 
 defineQueueContract("kv", (retry) => openKvQueue({ retry, logger: silentLogger }));
 

@@ -91,24 +91,6 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-export interface RetryPolicy {
-  /** Retries after the first attempt (so maxAttempts = maxRetries + 1). */
-  maxRetries: number;
-  /** Backoff base in seconds: the n-th retry waits about base^(n-1) seconds. */
-  backoffBase: number;
-}
-
-/** Exponential backoff with ±25% jitter: ~1 s, base s, base² s, ... */
-export function backoffDelayMs(
-  retry: number,
-  policy: RetryPolicy,
-  random: () => number = Math.random,
-): number {
-  const base = 1000 * Math.pow(policy.backoffBase, Math.max(0, retry - 1));
-  const jitter = 0.75 + random() * 0.5;
-  return Math.round(Math.min(base, 10 * 60_000) * jitter);
-}
-
 /** Queue priorities for the API's `priority` field (lower runs first, on both backends). */
 export const PRIORITIES = { high: 1, normal: 1024, low: 1_048_576 } as const;
 export type PriorityName = keyof typeof PRIORITIES;

@@ -1,52 +1,10 @@
-/** Image storage: the interface the worker and API use, and the local-disk implementation. */
+/** The local-disk backend of Storage (storage.ts): files under one folder, written durably. */
 import { join } from "node:path";
 import { createBatcher } from "../batcher.ts";
 import { DownloadError, NotFoundError, toError } from "../errors.ts";
 import { detectImageType, imageDimensions, type ImageType } from "../media/image_info.ts";
-import type { StoredImage } from "../jobs/repo.ts";
+import { isSafeFileName, type Storage } from "./storage.ts";
 
-/** Size and modification time of a stored object. */
-export interface ObjectInfo {
-  size: number;
-  mtime: Date;
-}
-
-/** Options for `Storage.save`. */
-export interface SaveOptions {
-  /** Base name without extension (e.g. `<jobId>-0`); the extension comes from the detected type. */
-  name: string;
-  /** Larger bodies are rejected (not retryable). */
-  maxBytes: number;
-  signal?: AbortSignal;
-  /** The announced length (Content-Length); a shorter body is a retryable truncation. */
-  expectedBytes?: number;
-}
-
-/** Where generated images live; a bucket backend can implement the same interface. */
-export interface Storage {
-  /**
-   * Streams a download into storage: capped at maxBytes, type checked by magic bytes, stored
-   * atomically and durably (on disk before it resolves, so a job marked completed never points
-   * at an image a power cut could lose). Returns the StoredImage record. Throws DownloadError
-   * when the body is refused.
-   */
-  save(body: ReadableStream<Uint8Array>, options: SaveOptions): Promise<StoredImage>;
-  /**
-   * Stores a small object (a thumbnail) whole, atomically and durably, replacing any object of
-   * that name. Throws on an invalid name.
-   */
-  put(file: string, bytes: Uint8Array, contentType: string): Promise<void>;
-  /** Size and mtime of a stored file; null if missing or the name is invalid. */
-  stat(file: string): Promise<ObjectInfo | null>;
-  /** Streams a stored file, or the inclusive byte range of it; throws NotFoundError if missing. */
-  read(file: string, range?: { start: number; end: number }): Promise<ReadableStream<Uint8Array>>;
-  /** Deletes a stored file; a missing file is fine. */
-  remove(file: string): Promise<void>;
-  /** Throws if the storage folder cannot be written. */
-  checkWritable(): Promise<void>;
-}
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 /** Bytes needed to recognise an image type. */
 const MAGIC_BYTES = 16;
 /** Bytes kept in memory to read dimensions (a JPEG frame header may sit behind EXIF/ICC data). */
@@ -54,11 +12,6 @@ const HEAD_BYTES = 256 * 1024;
 /** Longest extension added to a base name (".webp"). */
 const MAX_EXT_LENGTH = 5;
 const READ_CHUNK = 64 * 1024;
-
-/** True for a plain file name: `^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$` and no `..`. */
-export function isSafeFileName(name: string): boolean {
-  return SAFE_NAME.test(name) && !name.includes("..");
-}
 
 /** Local-disk storage: files in `<root>/generated/`, partial downloads in `<root>/tmp/`. */
 export function createLocalStorage(root: string): Storage {

@@ -6,8 +6,10 @@ import { createMetrics, type Metrics } from "../metrics.ts";
 import type { Provider } from "../providers/provider.ts";
 import { createProviderRegistry, type ProviderRegistry } from "../providers/registry.ts";
 import { createBullmqQueue } from "../queue/bullmq.ts";
-import type { JobQueue, RetryPolicy } from "../queue/queue.ts";
-import { createLocalStorage, type Storage } from "../storage/local.ts";
+import type { JobQueue } from "../queue/queue.ts";
+import type { RetryPolicy } from "../queue/retry.ts";
+import { createLocalStorage } from "../storage/local.ts";
+import type { Storage } from "../storage/storage.ts";
 import { createTestDb, deleteQueueKeys, testQueuePrefix, testRedisUrl } from "./db.ts";
 
 export interface TestDeps {

@@ -4,6 +4,7 @@
  * machine's shared servers.
  */
 import { freePort } from "./processes.ts";
+import { withTimeout } from "../timeout.ts";
 
 /** A private `redis-server` without persistence: a restart comes back empty. */
 export interface PrivateRedis {
@@ -69,7 +70,7 @@ export async function startPrivateRedis(
     collect(proc, (text) => void (output += text));
     const until = Date.now() + 10_000;
     while (!(await redisAnswers(port))) {
-      const exited = await Promise.race([proc.status, delay(50).then(() => null)]);
+      const exited = await withTimeout(proc.status, 50, () => null);
       if (exited || Date.now() > until) {
         try {
           proc.kill("SIGKILL");
@@ -120,7 +121,7 @@ async function redisAnswers(port: number): Promise<boolean> {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await conn.write(new TextEncoder().encode("PING\r\n"));
     const buf = new Uint8Array(64);
-    const n = await Promise.race([conn.read(buf), delay(1000).then(() => null)]);
+    const n = await withTimeout(conn.read(buf), 1000, () => null);
     return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
   } catch {
     return false;
@@ -274,8 +275,4 @@ function collect(proc: Deno.ChildProcess, sink: (text: string) => void): void {
       new WritableStream({ write: (chunk) => sink(decoder.decode(chunk, { stream: true })) }),
     ).catch(() => {});
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

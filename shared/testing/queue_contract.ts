@@ -1,6 +1,7 @@
 /** The behaviour every queue backend must show; each backend's test file runs it. */
 import assert from "node:assert/strict";
-import type { JobQueue, QueueMessage, RetryPolicy } from "../queue/queue.ts";
+import type { JobQueue, QueueMessage } from "../queue/queue.ts";
+import type { RetryPolicy } from "../queue/retry.ts";
 import { RetryLaterError } from "../queue/queue.ts";
 
 export type QueueFactory = (retry: RetryPolicy) => Promise<JobQueue>;

@@ -1,7 +1,7 @@
 /** One job in a grid: its image(s) or a placeholder, prompt, model, status, progress and times. */
 import { formatDuration, truncate } from "../state/format.ts";
 import { fallBackToFull, tileSources } from "../state/images.ts";
-import { type Job, jobSize, runSeconds } from "../state/jobs.ts";
+import { isRunning, type Job, jobSize, runSeconds } from "../state/jobs.ts";
 import { openLightbox } from "../state/lightbox.ts";
 import { Icon } from "./Icon.tsx";
 import { JobActions } from "./JobActions.tsx";
@@ -26,7 +26,7 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
   const size = jobSize(job);
   const { width, height } = size;
   const n = job.images.length;
-  const running = job.status === "pending" || job.status === "processing";
+  const running = isRunning(job.status);
   const duration = job.status === "completed" ? formatDuration(runSeconds(job)) : "";
   const alt = truncate(job.prompt, 120);
   return (

@@ -1,5 +1,5 @@
 /** A job's status as a coloured badge. */
-import type { JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
 
 const LABELS: Record<JobStatus, string> = {
   pending: "Queued",

@@ -1,7 +1,8 @@
 /** The Generate form: prompt first, settings one click away; submitting never blocks it. */
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
-import { ApiError, PRIORITIES, type Priority } from "../api_client.ts";
+import type { PriorityName } from "../../shared/queue/queue.ts";
+import { ApiError, PRIORITIES } from "../api_client.ts";
 import { Icon } from "../components/Icon.tsx";
 import {
   ASPECT_KEYS,
@@ -56,7 +57,11 @@ const FIELD_IDS: Partial<Record<FieldName, string>> = {
   priority: "f-priority",
 };
 
-const PRIORITY_LABELS: Record<Priority, string> = { normal: "Normal", high: "High", low: "Low" };
+const PRIORITY_LABELS: Record<PriorityName, string> = {
+  normal: "Normal",
+  high: "High",
+  low: "Low",
+};
 /** Fields inside "Advanced settings" (opened when one of them has an error). */
 const ADVANCED: FieldName[] = ["steps", "guidance", "extraJson", "priority"];
 
@@ -551,7 +556,7 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
                 id="f-priority"
                 value={d.priority}
                 onChange={(e) => {
-                  updateDraft({ priority: e.currentTarget.value as Priority });
+                  updateDraft({ priority: e.currentTarget.value as PriorityName });
                   clearError("priority");
                 }}
                 {...invalid("priority", "f-priority-hint")}

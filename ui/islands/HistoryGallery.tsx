@@ -1,8 +1,8 @@
 /** History: every job, newest first, filtered by status and prompt search, paginated in the URL. */
 import { useEffect } from "preact/hooks";
-import type { JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
 import { Icon } from "../components/Icon.tsx";
-import { JobCard } from "../components/JobCard.tsx";
+import { JobGrid } from "../components/JobGrid.tsx";
 import { historyPage, historyView, loadHistory, PAGE_SIZE, pageKey } from "../state/history.ts";
 import { jobsStore } from "../state/jobs.ts";
 import { api, resyncTick, sessionReady } from "../state/live.ts";
@@ -41,7 +41,6 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
     status,
     q,
   });
-  const ids = jobs.map((j) => j.id);
   const positions = jobsStore.queuePositions.value;
   const total = hp.total;
   const pages = total !== null ? Math.max(1, Math.ceil(total / PAGE_SIZE)) : null;
@@ -114,19 +113,7 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
           </div>
         )
         : jobs.length
-        ? (
-          <div class="grid">
-            {jobs.map((job, i) => (
-              <JobCard
-                key={job.id}
-                job={job}
-                list={ids}
-                position={positions.get(job.id)}
-                eager={i < 4}
-              />
-            ))}
-          </div>
-        )
+        ? <JobGrid jobs={jobs} positions={positions} eager={4} />
         : !hp.error && (
           <div class="empty">
             <Icon name={q || status ? "search" : "image"} size={32} />

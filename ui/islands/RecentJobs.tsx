@@ -1,6 +1,6 @@
 /** The Generate tab's queue: the latest jobs, live, newest first. */
 import { Icon } from "../components/Icon.tsx";
-import { JobCard } from "../components/JobCard.tsx";
+import { JobGrid } from "../components/JobGrid.tsx";
 import { jobsStore } from "../state/jobs.ts";
 import { navigate } from "../state/url.ts";
 
@@ -11,7 +11,6 @@ export interface RecentJobsProps {
 
 export default function RecentJobs({ limit = 8 }: RecentJobsProps) {
   const jobs = jobsStore.sorted.value.slice(0, limit);
-  const ids = jobs.map((j) => j.id);
   const positions = jobsStore.queuePositions.value;
   const running = jobsStore.running.value.length;
   return (
@@ -32,19 +31,7 @@ export default function RecentJobs({ limit = 8 }: RecentJobsProps) {
         </a>
       </div>
       {jobs.length
-        ? (
-          <div class="grid grid-recent">
-            {jobs.map((job, i) => (
-              <JobCard
-                key={job.id}
-                job={job}
-                list={ids}
-                position={positions.get(job.id)}
-                eager={i < 2}
-              />
-            ))}
-          </div>
-        )
+        ? <JobGrid jobs={jobs} positions={positions} eager={2} variant="grid-recent" />
         : (
           <div class="empty">
             <Icon name="image" size={32} />

@@ -1,12 +1,12 @@
 /** The Generate form: its draft (persisted), the draft → request mapping and field errors. */
 import { effect, signal } from "@preact/signals";
+import type { PriorityName } from "../../shared/queue/queue.ts";
 import {
   type ApiError,
   type ErrorDetail,
   type GenerateBody,
   type JobJson,
   PRIORITIES,
-  type Priority,
 } from "../api_client.ts";
 
 export const PROMPT_MAX = 2000;
@@ -40,7 +40,7 @@ export interface Draft {
   /** A JSON object merged into `parameters` last (it wins over the fields above). */
   extraJson: string;
   /** Queue priority, sent as the body's top-level `priority`. */
-  priority: Priority;
+  priority: PriorityName;
   advancedOpen: boolean;
 }
 
@@ -287,7 +287,7 @@ export function restoreDraft(raw: unknown): Draft {
     d.seed = r.seed;
   }
   d.seedLocked = r.seedLocked === true && d.seed !== null;
-  if (PRIORITIES.includes(r.priority as Priority)) d.priority = r.priority as Priority;
+  if (PRIORITIES.includes(r.priority as PriorityName)) d.priority = r.priority as PriorityName;
   d.advancedOpen = r.advancedOpen === true;
   return d;
 }

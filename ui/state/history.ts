@@ -1,6 +1,7 @@
 /** The History tab's server page and the merge of live jobs into it. */
 import { signal } from "@preact/signals";
-import type { ApiClient, JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
+import type { ApiClient } from "../api_client.ts";
 import { isRunning, type Job, type JobsStore, newestFirst } from "./jobs.ts";
 
 export const PAGE_SIZE = 24;

@@ -1,6 +1,7 @@
 /** The jobs store: every job the page knows, keyed by id, shared by all islands. */
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
-import type { GenerateBody, JobJson, JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
+import type { GenerateBody, JobJson } from "../api_client.ts";
 
 /** A job as the page holds it; `local` marks an optimistic placeholder not yet confirmed. */
 export interface Job extends JobJson {
@@ -75,7 +76,7 @@ export function createJobsStore(): JobsStore {
   const running = computed(() => sorted.value.filter((j) => isRunning(j.status)));
   const queuePositions = computed(() => {
     const pending = running.value.filter((j) => j.status === "pending").reverse();
-    return new Map(pending.map((j, i) => [j.id, j.queue_position ?? i + 1]));
+    return new Map(pending.map((j, i) => [j.id, i + 1]));
   });
 
   /** Ids removed for good (deleted jobs: they never come back). */

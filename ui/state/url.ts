@@ -1,6 +1,7 @@
 /** Page state kept in the URL (tab, history filters, open job) so a reload keeps it. */
 import { signal } from "@preact/signals";
-import { JOB_STATUSES, type JobStatus } from "../api_client.ts";
+import type { JobStatus } from "../../shared/jobs/repo.ts";
+import { JOB_STATUSES } from "../api_client.ts";
 
 export const TABS = ["generate", "history", "architecture"] as const;
 export type Tab = typeof TABS[number];

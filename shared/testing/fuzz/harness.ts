@@ -8,6 +8,7 @@ import { sql } from "../../db/db.ts";
 import type { JobEventHub } from "../../jobs/events.ts";
 import { countJobs } from "../../jobs/repo.ts";
 import type { TestDeps } from "../app_deps.ts";
+import { withTimeout } from "../../timeout.ts";
 
 /** The API's path prefix in the test app. */
 export const PREFIX = "/api/v1";
@@ -36,14 +37,9 @@ export class CaseCounter {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`hang: ${what} (no answer in ${ms} ms)`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** Rejects with a "hang" error when the app gives no answer in time. */
+function answerWithin<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return withTimeout(promise, ms, `hang: ${what} (no answer in ${ms} ms)`);
 }
 
 /** A request as the fuzz tests send it. */
@@ -79,7 +75,7 @@ export interface Answer {
 /** Sends a request; asserts the universal properties (no 5xx, no hang, JSON 4xx envelope). */
 export async function send(app: FuzzApp, req: Sent): Promise<Answer> {
   const what = describe(req);
-  const res = await withTimeout(
+  const res = await answerWithin(
     Promise.resolve(app.request(req.path, {
       method: req.method,
       headers: req.headers,
@@ -89,7 +85,7 @@ export async function send(app: FuzzApp, req: Sent): Promise<Answer> {
     what,
   );
   const bytes = new Uint8Array(
-    await withTimeout(res.arrayBuffer(), REQUEST_TIMEOUT_MS, `body of ${what}`),
+    await answerWithin(res.arrayBuffer(), REQUEST_TIMEOUT_MS, `body of ${what}`),
   );
   const text = new TextDecoder().decode(bytes);
   assert.ok(res.status < 500, `${what} answered ${res.status}: ${text.slice(0, 500)}`);
@@ -196,7 +192,7 @@ async function readUntilReady(reader: ReadableStreamDefaultReader<Uint8Array>, w
   const decoder = new TextDecoder();
   let text = "";
   while (!text.includes("\n\n")) {
-    const { done, value } = await withTimeout(reader.read(), REQUEST_TIMEOUT_MS, what);
+    const { done, value } = await answerWithin(reader.read(), REQUEST_TIMEOUT_MS, what);
     if (done) break;
     text += decoder.decode(value, { stream: true });
   }
@@ -211,7 +207,7 @@ export async function probeEvents(
 ): Promise<void> {
   const what = describe(req);
   replays.length = 0;
-  const res = await withTimeout(
+  const res = await answerWithin(
     Promise.resolve(app.request(req.path, { method: "GET", headers: req.headers })),
     REQUEST_TIMEOUT_MS,
     what,
@@ -234,7 +230,7 @@ export async function probeEvents(
       await new Promise((r) => setTimeout(r, 0));
     }
     for (const { cursor, result } of replays) {
-      const outcome = await withTimeout(result, REQUEST_TIMEOUT_MS, `replay of ${what}`);
+      const outcome = await answerWithin(result, REQUEST_TIMEOUT_MS, `replay of ${what}`);
       assert.ok(
         !(outcome instanceof Error),
         `${what}: replay(${JSON.stringify(cursor)}) threw ${
