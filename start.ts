@@ -21,7 +21,7 @@ import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
 import { onShutdown, openProviders, warnIfOpen } from "./shared/runtime.ts";
 import { createMemoryRateLimiter, createRedisRateLimiter } from "./shared/auth/rate_limit.ts";
 import { Redis } from "ioredis";
-import { createLocalStorage } from "./shared/storage/local.ts";
+import { openStorage } from "./shared/storage/open.ts";
 import { startWorker, workerSettings } from "./worker/worker.ts";
 import { createApp } from "./api/app.ts";
 
@@ -81,7 +81,7 @@ if (import.meta.main) {
   const metrics = createMetrics({ db, queue, role: "start" });
   // Local images render off the event loop that serves the API and the UI.
   const { providers, renderThread } = openProviders(config, metrics);
-  const storage = createLocalStorage(config.STORAGE_PATH);
+  const storage = openStorage(config, { logger });
   const events = createJobEventHub(db, logger);
   await events.start();
   // Jobs that were queued or running when the process last stopped finish now.

@@ -11,7 +11,8 @@ import { createProviderRegistry, type ProviderRegistry } from "./providers/regis
 import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import type { JobQueue } from "./queue/queue.ts";
-import { createLocalStorage, type Storage } from "./storage/local.ts";
+import type { Storage } from "./storage/local.ts";
+import { openStorage } from "./storage/open.ts";
 
 export interface Runtime {
   config: Config;
@@ -71,7 +72,7 @@ export function openRuntime(config: Config, role: string): Runtime {
   });
   const metrics = createMetrics({ db, queue, role });
   const { providers, renderThread } = openProviders(config, metrics);
-  const storage = createLocalStorage(config.STORAGE_PATH);
+  const storage = openStorage(config, { logger });
   const events = createJobEventHub(db, logger);
   // Rate-limit counters live in Redis so every API instance shares them.
   const limiterRedis = new Redis(config.REDIS_URL!, { maxRetriesPerRequest: 1, lazyConnect: true });
