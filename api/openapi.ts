@@ -512,11 +512,24 @@ function schemas(): Json {
         checks: {
           type: "object",
           required: ["database", "queue", "migrations", "storage"],
-          properties: Object.fromEntries(
-            ["database", "queue", "migrations", "storage"].map((name) => [name, {
-              ...ref("schemas", "Check"),
-            }]),
-          ),
+          properties: {
+            ...Object.fromEntries(
+              ["database", "queue", "migrations"].map((name) => [name, {
+                ...ref("schemas", "Check"),
+              }]),
+            ),
+            storage: {
+              ...check,
+              required: [...check.required, "backend"],
+              properties: {
+                ...check.properties,
+                backend: {
+                  enum: ["local", "s3"],
+                  description: "`local`: STORAGE_PATH on this host; `s3`: the STORAGE_URL bucket.",
+                },
+              },
+            },
+          },
         },
       },
     },
@@ -673,7 +686,7 @@ function headers(prefix: string): Json {
       schema: { type: "integer", minimum: 0 },
     },
     ImmutableCache: {
-      description: "`public, max-age=31536000, immutable`",
+      description: "`public, max-age=31536000, immutable` (`private, …` when API keys are on)",
       schema: { type: "string" },
     },
   };
@@ -922,7 +935,7 @@ function apiPaths(prefix: string): Json {
         operationId: "ready",
         summary: "Readiness for traffic (load balancers, orchestrators)",
         description: "Ready when the database and the queue answer, every migration is " +
-          "applied and the image storage is writable.",
+          "applied and the image storage (local folder or bucket) is writable.",
         responses: {
           200: json("Ready.", ref("schemas", "Ready"), {
             status: "ready",
@@ -930,7 +943,7 @@ function apiPaths(prefix: string): Json {
               database: { ok: true, latency_ms: 1 },
               queue: { ok: true, latency_ms: 1 },
               migrations: { ok: true, latency_ms: 2 },
-              storage: { ok: true, latency_ms: 1 },
+              storage: { ok: true, latency_ms: 1, backend: "local" },
             },
           }),
           503: json("Not ready: a check failed.", ref("schemas", "Ready"), {
@@ -943,7 +956,7 @@ function apiPaths(prefix: string): Json {
                 latency_ms: 3,
                 error: "pending migrations: run deno task migrate",
               },
-              storage: { ok: true, latency_ms: 1 },
+              storage: { ok: true, latency_ms: 1, backend: "s3" },
             },
           }),
         },
@@ -1071,6 +1084,14 @@ function imagePath(): Json {
       headers: { ...fileHeaders, "Content-Range": { schema: { type: "string" } } },
       ...(withBody ? { content: binary } : {}),
     },
+    302: {
+      description: "IMAGE_DELIVERY=redirect: the image is fetched from the bucket (a presigned " +
+        "URL valid IMAGE_URL_TTL_S seconds, or PUBLIC_IMAGE_BASE_URL/<key>).",
+      headers: {
+        Location: { schema: { type: "string", format: "uri" } },
+        "Cache-Control": { schema: { type: "string" } },
+      },
+    },
     304: { description: "Not modified.", headers: fileHeaders },
     404: ref("responses", "ImageNotFound"),
     416: jsonError("The range is outside the file.", {
@@ -1083,7 +1104,9 @@ function imagePath(): Json {
         ...common,
         operationId: "getImage",
         summary: "A stored image",
-        description: "Long-lived caching, validators, 304 and single byte ranges.",
+        description: "Long-lived caching, validators, 304 and single byte ranges; or, with " +
+          "IMAGE_DELIVERY=redirect, a 302 to the bucket. Every answer carries " +
+          "`Content-Security-Policy: default-src 'none'; sandbox`.",
         responses: responses(true),
       },
       head: {
