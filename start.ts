@@ -21,7 +21,7 @@ import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
 import { onShutdown, openProviders, warnIfOpen } from "./shared/runtime.ts";
 import { createMemoryRateLimiter, createRedisRateLimiter } from "./shared/auth/rate_limit.ts";
 import { Redis } from "ioredis";
-import { openStorage } from "./shared/storage/open.ts";
+import { describeStorage, openStorage } from "./shared/storage/open.ts";
 import { startWorker, workerSettings } from "./worker/worker.ts";
 import { createApp } from "./api/app.ts";
 
@@ -131,6 +131,7 @@ if (import.meta.main) {
           ? "bullmq (redis)"
           : `deno kv (${join(config.DATA_DIR, "queue.kv")})`,
         providers: config.REPLICATE_API_TOKEN ? "local, replicate" : "local only",
+        images: describeStorage(config),
         startup_ms: Math.round(performance.now() - started),
       });
       if (!config.REPLICATE_API_TOKEN) {
