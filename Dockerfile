@@ -15,7 +15,7 @@ COPY . .
 RUN deno install --frozen \
  && deno task build:ui \
  && deno check api/main.ts start.ts worker/main.ts shared/providers/local_render_worker.ts \
-    tools/migrate.ts tools/smoke.ts \
+    tools/migrate.ts tools/smoke.ts tools/storage.ts \
  && rm -rf storage data .env test-output
 
 # --- runtime -----------------------------------------------------------------------------------

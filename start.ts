@@ -14,6 +14,7 @@ import { survivesConnectionDrops } from "./shared/db/connection_drops.ts";
 import { migrate } from "./shared/db/migrations.ts";
 import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
 import { onShutdown, openRuntime, type Runtime } from "./shared/runtime.ts";
+import { describeStorage } from "./shared/storage/open.ts";
 import { startWorker, workerSettings } from "./worker/worker.ts";
 
 if (import.meta.main) {
@@ -45,6 +46,7 @@ if (import.meta.main) {
         database: runtime.where.database,
         queue: runtime.where.queue,
         providers: config.REPLICATE_API_TOKEN ? "local, replicate" : "local only",
+        images: describeStorage(config),
         startup_ms: Math.round(performance.now() - started),
       });
       if (!config.REPLICATE_API_TOKEN) {

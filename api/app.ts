@@ -43,6 +43,10 @@ export interface AppDeps {
     REPLICATE_WEBHOOK_SECRET?: string;
     WEBHOOK_SECRET?: string;
     WEBHOOK_ALLOW_HOSTS?: string[];
+    /** How images reach browsers (see api/routes/images.ts); proxy when omitted. */
+    IMAGE_DELIVERY?: "proxy" | "redirect";
+    PUBLIC_IMAGE_BASE_URL?: string;
+    IMAGE_URL_TTL_S?: number;
   };
   /**
    * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay

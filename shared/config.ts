@@ -1,5 +1,6 @@
 /** Configuration from the environment (and `.env`), validated with zod in one place. */
 import { z } from "zod";
+import { parseS3Url } from "./storage/s3_url.ts";
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
@@ -21,6 +22,20 @@ const redisUrl = optionalString().refine(
   (v) => v === undefined || /^rediss?:\/\/.+/.test(v),
   { message: "must be a redis:// or rediss:// URL" },
 );
+
+const booleanVar = z.enum(["true", "false", "1", "0"]).default("false").transform((v) =>
+  v === "true" || v === "1"
+);
+
+/** An optional http(s) URL without credentials in it, trailing slashes removed. */
+function optionalHttpUrl() {
+  return optionalString().refine(
+    (v) => v === undefined || (/^https?:\/\/\S+$/.test(v) && URL.canParse(v)),
+    { message: "must be an http(s) URL" },
+  ).refine((v) => v === undefined || !URL.canParse(v) || !new URL(v).username, {
+    message: "must not hold credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+  }).transform((v) => v?.replace(/\/+$/, ""));
+}
 
 const httpUrl = z.string().trim().refine((v) => /^https?:\/\/\S+$/.test(v) && URL.canParse(v), {
   message: "must be an http(s) URL",
@@ -111,7 +126,61 @@ export const configSchema = z.object({
   WORKER_PORT: intVar(0, 0, 65535),
   /** Embedded mode (`deno task start`): where PGlite and the Deno KV queue keep their files. */
   DATA_DIR: z.string().trim().min(1).default("./data"),
-});
+  /** `s3://bucket/prefix`: images in an S3-compatible bucket; unset keeps them under STORAGE_PATH. */
+  STORAGE_URL: optionalString().superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      parseS3Url(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  }),
+  AWS_ACCESS_KEY_ID: optionalString(),
+  AWS_SECRET_ACCESS_KEY: optionalString(),
+  AWS_REGION: z.string().trim().regex(/^[a-z0-9-]{1,40}$/, {
+    message: "must be a region name like us-east-1 (auto for R2)",
+  }).default("us-east-1"),
+  /** The bucket service's endpoint (R2, MinIO, B2, Wasabi, Ceph); AWS when unset. */
+  AWS_ENDPOINT_URL_S3: optionalHttpUrl(),
+  /** The AWS SDKs' general endpoint variable; AWS_ENDPOINT_URL_S3 wins when both are set. */
+  AWS_ENDPOINT_URL: optionalHttpUrl(),
+  /** `https://endpoint/bucket/key` addressing, for servers without virtual-host buckets. */
+  S3_FORCE_PATH_STYLE: booleanVar,
+  /** `proxy`: images stream through the API; `redirect`: 302 to the bucket (needs STORAGE_URL). */
+  IMAGE_DELIVERY: z.string().trim().toLowerCase().pipe(z.enum(["proxy", "redirect"])).default(
+    "proxy",
+  ),
+  /** With IMAGE_DELIVERY=redirect: redirect to `<this>/<key>` (public bucket or CDN), unsigned. */
+  PUBLIC_IMAGE_BASE_URL: optionalHttpUrl(),
+  /** Lifetime of a presigned image URL (IMAGE_DELIVERY=redirect), seconds. */
+  IMAGE_URL_TTL_S: intVar(900, 1, 604_800),
+}).superRefine((c, ctx) => {
+  // Runs even when single variables failed, so every problem is reported at once.
+  const problem = (path: string, message: string) =>
+    ctx.addIssue({ code: "custom", path: [path], message });
+  const bucket = typeof c.STORAGE_URL === "string";
+  if (bucket) {
+    for (const name of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] as const) {
+      if (!c[name]) problem(name, "is required when STORAGE_URL is set");
+    }
+    const endpoint = c.AWS_ENDPOINT_URL_S3 ?? c.AWS_ENDPOINT_URL;
+    if (
+      c.S3_FORCE_PATH_STYLE === false && typeof endpoint === "string" && URL.canParse(endpoint) &&
+      /^(localhost|\d+\.\d+\.\d+\.\d+|\[.*\])$/.test(new URL(endpoint).hostname)
+    ) {
+      problem(
+        "S3_FORCE_PATH_STYLE",
+        "must be true for an endpoint addressed by IP or localhost (no virtual-host buckets)",
+      );
+    }
+  }
+  if (c.IMAGE_DELIVERY === "redirect" && !bucket) {
+    problem("IMAGE_DELIVERY", "redirect needs STORAGE_URL (local disk is served by the API)");
+  }
+  if (c.PUBLIC_IMAGE_BASE_URL !== undefined && c.IMAGE_DELIVERY !== "redirect") {
+    problem("PUBLIC_IMAGE_BASE_URL", "is used only with IMAGE_DELIVERY=redirect");
+  }
+}, { when: () => true });
 
 export type Config = z.infer<typeof configSchema>;
 

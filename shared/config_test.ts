@@ -67,3 +67,90 @@ Deno.test("config: .env parsing handles comments, quotes and export", () => {
   ].join("\n"));
   assert.deepEqual(env, { A: "1", B: "two words", C: "single", D: "plain", E: "" });
 });
+
+Deno.test("config: images stay on local disk and are proxied by default", () => {
+  const c = parseConfig({});
+  assert.equal(c.STORAGE_URL, undefined);
+  assert.equal(c.IMAGE_DELIVERY, "proxy");
+  assert.equal(c.IMAGE_URL_TTL_S, 900);
+  assert.equal(c.AWS_REGION, "us-east-1");
+  assert.equal(c.S3_FORCE_PATH_STYLE, false);
+});
+
+Deno.test("config: a bucket with its credentials, endpoint and redirect delivery", () => {
+  const c = parseConfig({
+    STORAGE_URL: "s3://my-images/prod",
+    AWS_ACCESS_KEY_ID: "id",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_REGION: "auto",
+    AWS_ENDPOINT_URL: "https://acc.r2.cloudflarestorage.com/",
+    IMAGE_DELIVERY: "Redirect",
+    PUBLIC_IMAGE_BASE_URL: "https://cdn.example.com/",
+    IMAGE_URL_TTL_S: "300",
+  });
+  assert.equal(c.STORAGE_URL, "s3://my-images/prod");
+  assert.equal(c.AWS_ENDPOINT_URL, "https://acc.r2.cloudflarestorage.com");
+  assert.equal(c.AWS_ENDPOINT_URL_S3, undefined);
+  assert.equal(c.IMAGE_DELIVERY, "redirect");
+  assert.equal(c.PUBLIC_IMAGE_BASE_URL, "https://cdn.example.com");
+  assert.equal(c.IMAGE_URL_TTL_S, 300);
+  const minio = parseConfig({
+    STORAGE_URL: "s3://images",
+    AWS_ACCESS_KEY_ID: "id",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000",
+    S3_FORCE_PATH_STYLE: "true",
+  });
+  assert.equal(minio.S3_FORCE_PATH_STYLE, true);
+});
+
+Deno.test("config: every invalid storage combination is reported, with no secret", () => {
+  const problems = (env: Record<string, string>) => {
+    try {
+      parseConfig(env);
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      return err.problems;
+    }
+    return [];
+  };
+  assert.deepEqual(problems({ STORAGE_URL: "s3://images", AWS_SECRET_ACCESS_KEY: "s" }), [
+    "AWS_ACCESS_KEY_ID: is required when STORAGE_URL is set",
+  ]);
+  const all = problems({
+    STORAGE_URL: "s3://Bad_Bucket/x",
+    PORT: "eighty",
+    IMAGE_DELIVERY: "cdn",
+    AWS_ENDPOINT_URL_S3: "ftp://minio",
+    IMAGE_URL_TTL_S: "0",
+  });
+  assert.deepEqual(all.map((p) => p.split(":")[0]).sort(), [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_SECRET_ACCESS_KEY",
+    "IMAGE_DELIVERY",
+    "IMAGE_URL_TTL_S",
+    "PORT",
+    "STORAGE_URL",
+  ]);
+  assert.deepEqual(problems({ IMAGE_DELIVERY: "redirect" }), [
+    "IMAGE_DELIVERY: redirect needs STORAGE_URL (local disk is served by the API)",
+  ]);
+  assert.deepEqual(problems({ PUBLIC_IMAGE_BASE_URL: "https://cdn.example.com" }), [
+    "PUBLIC_IMAGE_BASE_URL: is used only with IMAGE_DELIVERY=redirect",
+  ]);
+  const local = problems({
+    STORAGE_URL: "s3://images",
+    AWS_ACCESS_KEY_ID: "id",
+    AWS_SECRET_ACCESS_KEY: "secret",
+    AWS_ENDPOINT_URL_S3: "http://localhost:9000",
+  });
+  assert.equal(local.length, 1);
+  assert.match(local[0], /^S3_FORCE_PATH_STYLE: must be true/);
+  const leaked = problems({
+    STORAGE_URL: "s3://id:hunter2hunter2@images",
+    AWS_ENDPOINT_URL_S3: "https://id:hunter2hunter2@minio.example.com",
+  });
+  assert.ok(leaked.length >= 2);
+  assert.ok(leaked.every((p) => !p.includes("hunter2")), leaked.join("\n"));
+});

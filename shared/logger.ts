@@ -12,8 +12,11 @@ export interface Logger {
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const SECRET_KEY = /token|secret|password|authorization|api[_-]?key|cookie/i;
-const SECRET_VALUE = /\b(r8_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9+/=]{8,}|Bearer\s+\S+)/g;
+const SECRET_KEY =
+  /token|secret|password|authorization|api[_-]?key|access[_-]?key|credential|signature|cookie/i;
+// Replicate and webhook secrets, bearer tokens, AWS key ids and presigned-URL parameters.
+const SECRET_VALUE =
+  /\b(r8_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9+/=]{8,}|Bearer\s+\S+|A[KS]IA[0-9A-Z]{16}|X-Amz-(?:Signature|Credential|Security-Token)=[^&\s"']+)/g;
 
 export interface LoggerOptions {
   level?: LogLevel;

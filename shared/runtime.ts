@@ -16,7 +16,7 @@ import { createRenderThread, type RenderThread } from "./providers/local_render_
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import { openKvQueue } from "./queue/kv.ts";
 import type { JobQueue } from "./queue/queue.ts";
-import { createLocalStorage } from "./storage/local.ts";
+import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
 
 /**
@@ -93,7 +93,7 @@ export async function openRuntime(config: Config, role: Role): Promise<Runtime> 
     db,
     queue,
     providers,
-    storage: createLocalStorage(config.STORAGE_PATH),
+    storage: openStorage(config, { logger }),
     metrics,
     renderThread,
     where: {

@@ -135,7 +135,7 @@ export function commonParameters(): Json {
 export function commonHeaders(): Json {
   return {
     ImmutableCache: {
-      description: "`public, max-age=31536000, immutable`",
+      description: "`public, max-age=31536000, immutable` (`private, …` when API keys are on)",
       schema: { type: "string" },
     },
   };

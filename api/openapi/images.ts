@@ -51,6 +51,14 @@ export function imagePaths(): Json {
       headers: { ...fileHeaders, "Content-Range": { schema: { type: "string" } } },
       ...(withBody ? { content: binary } : {}),
     },
+    302: {
+      description: "IMAGE_DELIVERY=redirect: the image is fetched from the bucket (a presigned " +
+        "URL valid IMAGE_URL_TTL_S seconds, or PUBLIC_IMAGE_BASE_URL/<key>).",
+      headers: {
+        Location: { schema: { type: "string", format: "uri" } },
+        "Cache-Control": { schema: { type: "string" } },
+      },
+    },
     304: { description: "Not modified.", headers: fileHeaders },
     404: ref("responses", "ImageNotFound"),
     416: jsonError("The range is outside the file.", {
@@ -63,7 +71,9 @@ export function imagePaths(): Json {
         ...common,
         operationId: "getImage",
         summary: "A stored image",
-        description: "Long-lived caching, validators, 304 and single byte ranges. A missing " +
+        description: "Long-lived caching, validators, 304 and single byte ranges; or, with " +
+          "IMAGE_DELIVERY=redirect, a 302 to the bucket. Every answer carries " +
+          "`Content-Security-Policy: default-src 'none'; sandbox`. A missing " +
           "thumbnail (`<name>.thumb.webp`) of a stored image is made on first request.",
         responses: responses(true),
       },

@@ -73,11 +73,24 @@ export function opsSchemas(): Json {
         checks: {
           type: "object",
           required: ["database", "queue", "migrations", "storage"],
-          properties: Object.fromEntries(
-            ["database", "queue", "migrations", "storage"].map((name) => [name, {
-              ...ref("schemas", "Check"),
-            }]),
-          ),
+          properties: {
+            ...Object.fromEntries(
+              ["database", "queue", "migrations"].map((name) => [name, {
+                ...ref("schemas", "Check"),
+              }]),
+            ),
+            storage: {
+              ...CHECK,
+              required: [...CHECK.required, "backend"],
+              properties: {
+                ...CHECK.properties,
+                backend: {
+                  enum: ["local", "s3"],
+                  description: "`local`: STORAGE_PATH on this host; `s3`: the STORAGE_URL bucket.",
+                },
+              },
+            },
+          },
         },
       },
     },
@@ -175,7 +188,7 @@ export function healthPaths(prefix: string): Json {
         operationId: "ready",
         summary: "Readiness for traffic (load balancers, orchestrators)",
         description: "Ready when the database and the queue answer, every migration is " +
-          "applied and the image storage is writable.",
+          "applied and the image storage (local folder or bucket) is writable.",
         responses: {
           200: json("Ready.", ref("schemas", "Ready"), {
             status: "ready",
@@ -183,7 +196,7 @@ export function healthPaths(prefix: string): Json {
               database: { ok: true, latency_ms: 1 },
               queue: { ok: true, latency_ms: 1 },
               migrations: { ok: true, latency_ms: 2 },
-              storage: { ok: true, latency_ms: 1 },
+              storage: { ok: true, latency_ms: 1, backend: "local" },
             },
           }),
           503: json("Not ready: a check failed.", ref("schemas", "Ready"), {
@@ -196,7 +209,7 @@ export function healthPaths(prefix: string): Json {
                 latency_ms: 3,
                 error: "pending migrations: run deno task migrate",
               },
-              storage: { ok: true, latency_ms: 1 },
+              storage: { ok: true, latency_ms: 1, backend: "s3" },
             },
           }),
         },

@@ -72,7 +72,12 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
     c.header("Cache-Control", "no-store");
     return c.json({
       status: ready ? "ready" : "not_ready",
-      checks: { database, queue, migrations, storage },
+      checks: {
+        database,
+        queue,
+        migrations,
+        storage: { ...storage, backend: deps.storage.backend },
+      },
     }, ready ? 200 : 503);
   });
   return app;

@@ -1,10 +1,32 @@
-/** Serves stored images at `/images/<file>` with validators, long-lived caching and byte ranges. */
+/**
+ * Serves stored images at `/images/<file>`: streamed through the API with validators, long-lived
+ * caching and byte ranges (IMAGE_DELIVERY=proxy), or as a redirect to the bucket (redirect).
+ */
 import { Hono } from "hono";
 import type { Context } from "hono";
+import type { AuthMode } from "../../shared/config.ts";
 import { NotFoundError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { createLazyThumbnails } from "../../shared/media/thumbnails.ts";
 import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/storage.ts";
+
+/** What the image routes need: the storage, the auth mode and how images reach browsers. */
+export interface ImageRouteDeps {
+  storage: Storage;
+  logger?: Logger;
+  /** `private` caching when API keys are on; `public` when open (or omitted). */
+  security?: { authMode: AuthMode };
+  config?: {
+    IMAGE_DELIVERY?: "proxy" | "redirect";
+    PUBLIC_IMAGE_BASE_URL?: string;
+    IMAGE_URL_TTL_S?: number;
+  };
+}
+
+/** Image names never change: a year, never revalidated. */
+const IMMUTABLE = "max-age=31536000, immutable";
+/** An image is a document of its own: no scripts, no plugins, no same-origin access. */
+const IMAGE_CSP = "default-src 'none'; sandbox";
 
 const CONTENT_TYPES: Record<string, string> = {
   png: "image/png",
@@ -21,14 +43,36 @@ interface ByteRange {
 }
 
 /** The image routes, to be mounted at `/images`; GET and HEAD on `/:file`. */
-export function imageRoutes(deps: { storage: Storage; logger?: Logger }): Hono {
+export function imageRoutes(deps: ImageRouteDeps): Hono {
   const app = new Hono();
   const thumbnails = createLazyThumbnails(deps.storage, deps.logger);
+  const scope = deps.security?.authMode === "api_key" ? "private" : "public";
+  const cacheControl = `${scope}, ${IMMUTABLE}`;
+  const redirect = deps.config?.IMAGE_DELIVERY === "redirect";
+  const publicBase = deps.config?.PUBLIC_IMAGE_BASE_URL?.replace(/\/+$/, "");
+  const ttlS = deps.config?.IMAGE_URL_TTL_S ?? 900;
+
+  // Every answer under /images (images, redirects, 404s) carries the sandbox policy.
+  app.use("*", async (c, next) => {
+    c.header("Content-Security-Policy", IMAGE_CSP);
+    await next();
+  });
 
   app.get("/:file", async (c) => {
     const file = c.req.param("file");
     const contentType = isSafeFileName(file) ? contentTypeOf(file) : null;
     if (!contentType) return notFound(c);
+    if (redirect) {
+      // A thumbnail of an image stored before thumbnails existed is made before the redirect.
+      if (file.endsWith(".thumb.webp") && !await deps.storage.stat(file)) {
+        await thumbnails.ensure(file);
+      }
+      const location = await redirectTarget(deps.storage, file, publicBase, ttlS);
+      if (!location) return notFound(c);
+      // A presigned URL expires: the redirect may be reused for half its life, by this browser.
+      const caching = publicBase ? cacheControl : `private, max-age=${Math.floor(ttlS / 2)}`;
+      return c.body(null, 302, { "Location": location, "Cache-Control": caching });
+    }
     // A thumbnail of an image stored before thumbnails existed is made on its first request.
     const info = await deps.storage.stat(file) ?? await thumbnails.ensure(file);
     if (!info) return notFound(c);
@@ -37,7 +81,7 @@ export function imageRoutes(deps: { storage: Storage; logger?: Logger }): Hono {
     const validators = {
       "ETag": etag,
       "Last-Modified": info.mtime.toUTCString(),
-      "Cache-Control": "public, max-age=31536000, immutable",
+      "Cache-Control": cacheControl,
     };
     if (isNotModified(c.req.header("If-None-Match"), c.req.header("If-Modified-Since"), info)) {
       return c.body(null, 304, validators);
@@ -94,8 +138,29 @@ function contentTypeOf(file: string): string | null {
   return CONTENT_TYPES[file.slice(dot + 1).toLowerCase()] ?? null;
 }
 
-/** A strong validator from size and mtime (files are written once, atomically). */
+/**
+ * Where a redirect sends the browser: `<PUBLIC_IMAGE_BASE_URL>/<key>` for a public bucket or CDN,
+ * else a presigned URL; null when the storage can give neither (local disk).
+ */
+async function redirectTarget(
+  storage: Storage,
+  file: string,
+  publicBase: string | undefined,
+  ttlS: number,
+): Promise<string | null> {
+  if (publicBase && storage.objectKey) {
+    const key = storage.objectKey(file).split("/").map(encodeURIComponent).join("/");
+    return `${publicBase}/${key}`;
+  }
+  return (await storage.presignedUrl?.(file, ttlS)) ?? null;
+}
+
+/**
+ * The store's own validator (a bucket's ETag), else a strong one from size and mtime (files are
+ * written once, atomically).
+ */
 function etagOf(info: ObjectInfo): string {
+  if (info.etag) return info.etag;
   return `"${info.size.toString(16)}-${info.mtime.getTime().toString(16)}"`;
 }
 

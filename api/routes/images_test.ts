@@ -321,3 +321,26 @@ Deno.test("a missing thumbnail of a stored image is made on first request, then 
     );
   });
 });
+
+Deno.test("every answer carries a sandbox CSP; private caching when API keys are on", async () => {
+  await withApp(async ({ root, file }) => {
+    const storage = createLocalStorage(root);
+    const csp = "default-src 'none'; sandbox";
+    const open = await imageRoutes({ storage }).request(`/${file}`);
+    assert.equal(open.headers.get("content-security-policy"), csp);
+    assert.equal(open.headers.get("cache-control"), "public, max-age=31536000, immutable");
+    await open.body?.cancel();
+    const keyed = imageRoutes({ storage, security: { authMode: "api_key" } });
+    for (const path of [`/${file}`, "/missing.png", "/a/b"]) {
+      const res = await keyed.request(path);
+      assert.equal(res.headers.get("content-security-policy"), csp, path);
+      if (res.ok) {
+        assert.equal(res.headers.get("cache-control"), "private, max-age=31536000, immutable");
+      }
+      await res.body?.cancel();
+    }
+    const cached = await keyed.request(`/${file}`, { headers: { "If-None-Match": "*" } });
+    assert.equal(cached.status, 304);
+    assert.equal(cached.headers.get("cache-control"), "private, max-age=31536000, immutable");
+  });
+});

@@ -8,6 +8,8 @@ import type { StoredImage } from "../jobs/repo.ts";
 export interface ObjectInfo {
   size: number;
   mtime: Date;
+  /** The store's own validator, quoted (a bucket's ETag); absent on local disk. */
+  etag?: string;
 }
 
 /** Options for `Storage.save`. */
@@ -43,6 +45,12 @@ export interface Storage {
   remove(file: string): Promise<void>;
   /** Throws if the storage folder cannot be written. */
   checkWritable(): Promise<void>;
+  /** Which backend this is, for /ready (never a credential). */
+  readonly backend: "local" | "s3";
+  /** A short-lived URL a browser can fetch the file from (bucket backends); null if none. */
+  presignedUrl?(file: string, expiresS: number): Promise<string | null>;
+  /** The object key of a stored file (bucket backends), for a public base URL. */
+  objectKey?(file: string): string;
 }
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
