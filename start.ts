@@ -107,6 +107,8 @@ if (import.meta.main) {
       : createMemoryRateLimiter(),
     submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
     maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+    readsPerMinute: config.READS_PER_MINUTE,
+    maxStreamsPerKey: config.MAX_STREAMS_PER_KEY,
   };
   const app = createApp({
     db,

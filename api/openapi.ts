@@ -525,9 +525,15 @@ function schemas(): Json {
       description: "One dependency check: whether it passed and how long it took.",
     },
     Stats: object({
+      scope: {
+        enum: ["instance", "key"],
+        description: "`instance` for admin keys (and the open API): every figure. `key` for " +
+          "other keys: their own jobs and streams; the queue's counts and the workers are left out.",
+      },
       queue: {
         type: "object",
-        required: ["backend", "waiting", "active", "delayed", "failed", "completed"],
+        required: ["backend"],
+        description: "The counts (`waiting`, `active`, …) are in the `instance` scope only.",
         properties: {
           backend: { enum: ["bullmq", "kv"] },
           ...Object.fromEntries(
@@ -560,9 +566,10 @@ function schemas(): Json {
       live_clients: {
         type: "integer",
         minimum: 0,
-        description: "Open GET /events connections on this API process.",
+        description: "Open GET /events connections on this API process (the key's own in the " +
+          "`key` scope).",
       },
-    }),
+    }, ["workers"]),
   };
 }
 
@@ -954,8 +961,11 @@ function apiPaths(prefix: string): Json {
         tags: ["Operations"],
         operationId: "stats",
         summary: "Queue, workers and last-hour figures",
+        description: "Instance-wide for admin keys (and the open API); any other key gets its " +
+          'own jobs of the last hour and its own live streams (`scope: "key"`).',
         responses: {
           200: json("Live figures.", ref("schemas", "Stats"), {
+            scope: "instance",
             queue: {
               backend: "bullmq",
               waiting: 2,
@@ -988,7 +998,9 @@ function apiPaths(prefix: string): Json {
           '/jobs/{job_id}) each time a job changes, and `event: job_deleted` with `{"id"}` ' +
           "when one is deleted. Every event has an `id`: reconnect with `Last-Event-ID` (or " +
           "`?last_event_id=`) to get what changed meanwhile. A `: ping` comment is sent after " +
-          "15 s of silence.",
+          "15 s of silence. A stream carries only the jobs its key may see, deletions included, " +
+          "and ends within seconds of its key being revoked. Each key may hold " +
+          "`MAX_STREAMS_PER_KEY` streams at once (429 beyond).",
         parameters: [
           {
             name: "Last-Event-ID",
@@ -1004,6 +1016,14 @@ function apiPaths(prefix: string): Json {
             description: "The same, for clients that cannot set headers (EventSource).",
             schema: { type: "string" },
           },
+          {
+            name: "access_token",
+            in: "query",
+            required: false,
+            description: "The API key, for EventSource (which cannot send headers). Accepted " +
+              "here only: anywhere else a key in the URL is refused with 401.",
+            schema: { type: "string" },
+          },
         ],
         responses: {
           200: {
@@ -1017,6 +1037,12 @@ function apiPaths(prefix: string): Json {
               },
             },
           },
+          429: jsonError("The key already holds `MAX_STREAMS_PER_KEY` open streams.", {
+            streams: errorExample(
+              "rate_limited",
+              "Too many live streams: at most 5 open at once; close one and try again",
+            ),
+          }),
         },
       },
     },
@@ -1257,7 +1283,10 @@ export function openApiDocument(options: OpenApiOptions): Json {
         '"details"?}}`. Validation failures answer 422 with `details: [{field, message}]`; ' +
         "malformed JSON or invalid UTF-8 400; a wrong content type 415; a body over " +
         `${LIMITS.bodyBytes} bytes 413; an unknown or malformed job id 404; 503 when the ` +
-        "database or the queue cannot take the request. Every answer carries `X-Request-Id`.",
+        "database or the queue cannot take the request. Every answer carries `X-Request-Id`. " +
+        "Per key (per client address when open), submits and reads are limited per minute and " +
+        "live streams in number: beyond, 429 with `Retry-After` (and `RateLimit-*` headers on " +
+        "submits and reads).",
     },
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },

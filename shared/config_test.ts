@@ -67,3 +67,17 @@ Deno.test("config: .env parsing handles comments, quotes and export", () => {
   ].join("\n"));
   assert.deepEqual(env, { A: "1", B: "two words", C: "single", D: "plain", E: "" });
 });
+
+Deno.test("config: per-key limits on submits, reads and streams, 0 meaning unlimited", () => {
+  const c = parseConfig({});
+  assert.equal(c.RATE_LIMIT_PER_MINUTE, 120);
+  assert.equal(c.READS_PER_MINUTE, 1200);
+  assert.equal(c.MAX_STREAMS_PER_KEY, 5);
+  assert.equal(c.MAX_ACTIVE_JOBS_PER_KEY, 200);
+  const open = parseConfig({ READS_PER_MINUTE: "0", MAX_STREAMS_PER_KEY: "0" });
+  assert.equal(open.READS_PER_MINUTE, 0);
+  assert.equal(open.MAX_STREAMS_PER_KEY, 0);
+  for (const bad of [{ READS_PER_MINUTE: "-1" }, { MAX_STREAMS_PER_KEY: "two" }]) {
+    assert.throws(() => parseConfig(bad), ConfigError);
+  }
+});

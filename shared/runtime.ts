@@ -30,6 +30,8 @@ export interface Runtime {
     limiter: RateLimiter;
     submitsPerMinute: number;
     maxActiveJobs: number;
+    readsPerMinute: number;
+    maxStreamsPerKey: number;
   };
   close(): Promise<void>;
 }
@@ -81,6 +83,8 @@ export function openRuntime(config: Config, role: string): Runtime {
     limiter: createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX),
     submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
     maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+    readsPerMinute: config.READS_PER_MINUTE,
+    maxStreamsPerKey: config.MAX_STREAMS_PER_KEY,
   };
   warnIfOpen(config, logger);
   return {
