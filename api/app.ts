@@ -6,6 +6,7 @@ import type { Metrics } from "../shared/metrics.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
 import type { AuthMode } from "../shared/config.ts";
 import { authenticate, type Principal, requireAdmin } from "./auth.ts";
+import { limitReads } from "./limits.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage/storage.ts";
@@ -56,6 +57,8 @@ export interface AppDeps {
   mounted?: { path: string; app: Hono }[];
   /** Folder with the built UI (index.html, assets/); defaults to ui/dist beside the code. */
   uiDir?: string;
+  /** How often an event stream pings when idle and re-checks its key (ms); 15 s by default. */
+  eventHeartbeatMs?: number;
 }
 
 /** The service's version (reported in the OpenAPI document). */
@@ -68,6 +71,10 @@ export interface Security {
   submitsPerMinute: number;
   /** Unfinished jobs one key may have; 0 = unlimited. */
   maxActiveJobs: number;
+  /** GETs under the prefix per minute per key (per client address when open); 0 = unlimited. */
+  readsPerMinute: number;
+  /** Open event streams per key (per client address when open); 0 = unlimited. */
+  maxStreamsPerKey: number;
 }
 
 /** What the middleware sets on each request's context, for the routes and the error handler. */
@@ -111,12 +118,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
         prefix + p
       ),
     ),
+    queryTokenPath: `${prefix}/events`,
   });
   app.use(`${prefix}/*`, async (c, next) => {
     // Docs assets are public; everything else under the prefix passes through authentication.
     if (c.req.path.startsWith(`${prefix}/docs/`)) return await next();
     return await auth(c, next);
   });
+  if (deps.security && deps.security.readsPerMinute > 0) {
+    app.use(`${prefix}/*`, limitReads(deps.security, { prefix, logger: deps.logger }));
+  }
   app.use("/metrics", auth, requireAdmin(authMode));
   app.use("/admin/*", auth, requireAdmin(authMode));
   app.route(prefix, meRoutes(deps));

@@ -1,6 +1,7 @@
 /**
- * Who is calling: with AUTH_MODE=api_key every API call needs `Authorization: Bearer <key>`
- * (or `?access_token=` where a browser cannot set headers: EventSource, downloads). Each job
+ * Who is calling: with AUTH_MODE=api_key every API call needs `Authorization: Bearer <key>`.
+ * `?access_token=` is taken only on `GET {prefix}/events` (EventSource cannot send headers) and
+ * refused everywhere else: a key in a URL ends up in proxy logs and browser history. Each job
  * belongs to its key; an admin key sees all. With AUTH_MODE=none the API is open.
  */
 import type { Context, MiddlewareHandler } from "hono";
@@ -27,16 +28,29 @@ export interface AuthOptions {
   db: Db;
   /** Paths (exact, after the prefix) that need no key. */
   publicPaths: Set<string>;
+  /** The one path whose GET may carry the key as `?access_token=` (the event stream). */
+  queryTokenPath?: string;
 }
 
-/** Extracts the presented key from the Authorization header or the access_token query. */
-export function presentedKey(c: Context): string | undefined {
+/**
+ * Extracts the presented key from the Authorization header, or from the access_token query where
+ * `queryAllowed`; a query token anywhere else is refused (401), never silently ignored.
+ */
+export function presentedKey(c: Context, queryAllowed = false): string | undefined {
+  const query = c.req.query("access_token");
+  if (query !== undefined && !queryAllowed) {
+    c.header("WWW-Authenticate", 'Bearer realm="darkroom", error="invalid_request"');
+    throw new UnauthorizedError(
+      "API keys are not accepted in the URL here (access_token works only for the event " +
+        "stream): send Authorization: Bearer <key>",
+    );
+  }
   const header = c.req.header("authorization");
   if (header) {
     const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
     return m ? m[1] : "";
   }
-  return c.req.query("access_token") ?? undefined;
+  return query;
 }
 
 /** The client's address (for per-IP limits when the API is open). */
@@ -52,7 +66,10 @@ export function authenticate(options: AuthOptions): MiddlewareHandler<AppEnv> {
       c.set("principal", { key: null, admin: true, subject: `ip:${clientAddress(c)}` });
       return await next();
     }
-    const token = presentedKey(c);
+    const token = presentedKey(
+      c,
+      c.req.method === "GET" && c.req.path === options.queryTokenPath,
+    );
     if (token === undefined) {
       if (options.publicPaths.has(c.req.path)) return await next();
       c.header("WWW-Authenticate", 'Bearer realm="darkroom"');
@@ -89,17 +106,21 @@ export function requireAdmin(mode: AuthMode): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** Applies a per-minute limit and sets the RateLimit-* headers; 429 with Retry-After beyond it. */
+/**
+ * Applies a per-minute limit of `kind` (submits or reads) and sets the RateLimit-* headers; 429
+ * with Retry-After beyond it.
+ */
 export async function enforceRate(
   c: Context,
   limiter: RateLimiter,
   subject: string,
   perMinute: number,
+  kind: "submit" | "read" = "submit",
 ): Promise<void> {
   if (perMinute <= 0) return;
   let d;
   try {
-    d = await limiter.hit(`submit:${subject}`, perMinute, 60);
+    d = await limiter.hit(`${kind}:${subject}`, perMinute, 60);
   } catch {
     throw new AppError(
       503,
@@ -116,7 +137,7 @@ export async function enforceRate(
     throw new AppError(
       429,
       "rate_limited",
-      `Too many submits: at most ${perMinute} a minute; try again in ${d.resetS} s`,
+      `Too many ${kind}s: at most ${perMinute} a minute; try again in ${d.resetS} s`,
     );
   }
 }

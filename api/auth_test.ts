@@ -14,9 +14,16 @@ interface Keys {
   admin: string;
 }
 
+interface Limits {
+  perMinute: number;
+  maxActive: number;
+  reads?: number;
+  streams?: number;
+}
+
 function withAuth(
   name: string,
-  limits: { perMinute: number; maxActive: number },
+  limits: Limits,
   fn: (deps: TestDeps, app: ReturnType<typeof createApp>, keys: Keys) => Promise<void>,
 ) {
   Deno.test({
@@ -32,6 +39,8 @@ function withAuth(
             limiter: createMemoryRateLimiter(),
             submitsPerMinute: limits.perMinute,
             maxActiveJobs: limits.maxActive,
+            readsPerMinute: limits.reads ?? 0,
+            maxStreamsPerKey: limits.streams ?? 0,
           },
         });
         const keys = {
@@ -197,6 +206,97 @@ Deno.test({
       assert.equal((await runTask(["keys", "bogus"], env)).code, 2);
     } finally {
       await database.drop();
+    }
+  },
+});
+
+withAuth(
+  "auth: ?access_token= works only on GET /events; anywhere else it is refused with 401",
+  { perMinute: 0, maxActive: 0 },
+  async (_deps, app, keys) => {
+    const token = `access_token=${keys.alice}`;
+    const refusedAt: [string, string][] = [
+      ["GET", `/api/v1/jobs?${token}`],
+      ["GET", `/api/v1/stats?${token}`],
+      ["GET", `/api/v1/me?${token}`],
+      ["GET", `/api/v1/health?${token}`],
+      ["POST", `/api/v1/generate?${token}`],
+      ["GET", `/metrics?${token}`],
+      ["POST", `/api/v1/events?${token}`],
+    ];
+    for (const [method, path] of refusedAt) {
+      const res = await call(app, path, undefined, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: method === "POST" ? JSON.stringify({ prompt: "x", model: "local/abstract" }) : null,
+      });
+      assert.equal(res.status, 401, `${method} ${path}`);
+      const body = await res.json();
+      assert.equal(body.error.code, "unauthorized");
+      assert.match(body.error.message, /Authorization: Bearer/);
+    }
+    // Even beside a valid header the query token is refused, not ignored.
+    assert.equal((await call(app, `/api/v1/jobs?${token}`, keys.alice)).status, 401);
+    const events = await call(app, `/api/v1/events?${token}`);
+    assert.equal(events.status, 200);
+    await events.body?.cancel();
+  },
+);
+
+withAuth(
+  "rate limits: reads per key answer 429 with Retry-After and RateLimit headers",
+  { perMinute: 0, maxActive: 0, reads: 3 },
+  async (_deps, app, keys) => {
+    for (let i = 0; i < 3; i++) {
+      const ok = await call(app, "/api/v1/jobs", keys.alice);
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get("ratelimit-limit"), "3");
+      assert.equal(ok.headers.get("ratelimit-remaining"), String(2 - i));
+      assert.equal(ok.headers.get("ratelimit-policy"), "3;w=60");
+    }
+    const limited = await call(
+      app,
+      "/api/v1/status/00000000-0000-4000-8000-000000000000",
+      keys.alice,
+    );
+    assert.equal(limited.status, 429);
+    const body = await limited.json();
+    assert.equal(body.error.code, "rate_limited");
+    assert.match(body.error.message, /Too many reads: at most 3 a minute/);
+    assert.ok(Number(limited.headers.get("retry-after")) >= 1);
+    // Another key has its own budget; probes and docs are not counted; submits are not reads.
+    assert.equal((await call(app, "/api/v1/jobs", keys.bob)).status, 200);
+    for (const path of ["/api/v1/health", "/api/v1/openapi.json"]) {
+      assert.notEqual((await call(app, path, keys.alice)).status, 429, path);
+    }
+    assert.equal((await submit(app, keys.alice)).status, 202);
+  },
+);
+
+Deno.test({
+  name: "rate limits: with the API open, reads are limited per client address",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp({
+        ...deps,
+        security: {
+          authMode: "none",
+          limiter: createMemoryRateLimiter(),
+          submitsPerMinute: 0,
+          maxActiveJobs: 0,
+          readsPerMinute: 2,
+          maxStreamsPerKey: 0,
+        },
+      });
+      assert.equal((await app.request("/api/v1/jobs")).status, 200);
+      assert.equal((await app.request("/api/v1/models")).status, 200);
+      const limited = await app.request("/api/v1/jobs");
+      assert.equal(limited.status, 429);
+      assert.ok(limited.headers.get("retry-after"));
+    } finally {
+      await deps.cleanup();
     }
   },
 });

@@ -57,6 +57,8 @@ export async function openApiServices(
         : createMemoryRateLimiter(),
       submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
       maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
+      readsPerMinute: config.READS_PER_MINUTE,
+      maxStreamsPerKey: config.MAX_STREAMS_PER_KEY,
     },
     mounted: [board],
     async close() {

@@ -83,8 +83,23 @@ export const configSchema = z.object({
    * `none` (open) or `api_key`. Unset: open when HOST is a loopback address, keys otherwise.
    */
   AUTH_MODE: z.enum(["none", "api_key"]).optional(),
-  /** Submits per minute per key (per client address when open); 0 = unlimited. */
-  RATE_LIMIT_PER_MINUTE: intVar(600, 0, 1_000_000),
+  /**
+   * Submits per minute per key (per client address when open); 0 = unlimited. Each submit can
+   * spend provider credits: 120 (two a second, or a batch of 120 at once) is a busy person or a
+   * small integration; a leaked key spends at most that much a minute.
+   */
+  RATE_LIMIT_PER_MINUTE: intVar(120, 0, 1_000_000),
+  /**
+   * Reads (GET under the API prefix; health, readiness and docs excepted) per minute per key (per
+   * client address when open); 0 = unlimited. 1200 is 20 a second: the UI needs a few a second at
+   * most, an integration polling 20 jobs every second fits.
+   */
+  READS_PER_MINUTE: intVar(1200, 0, 10_000_000),
+  /**
+   * Live event streams (GET /events) one key (client address when open) may hold open at once;
+   * 0 = unlimited. Five covers a person with a few tabs and a dashboard.
+   */
+  MAX_STREAMS_PER_KEY: intVar(5, 0, 100_000),
   /** Unfinished jobs one API key may have at once; 0 = unlimited. */
   MAX_ACTIVE_JOBS_PER_KEY: intVar(200, 0, 1_000_000),
   /** Browser origins allowed to call the API cross-site (comma-separated); empty = none. */

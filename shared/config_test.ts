@@ -154,3 +154,17 @@ Deno.test("config: every invalid storage combination is reported, with no secret
   assert.ok(leaked.length >= 2);
   assert.ok(leaked.every((p) => !p.includes("hunter2")), leaked.join("\n"));
 });
+
+Deno.test("config: per-key limits on submits, reads and streams, 0 meaning unlimited", () => {
+  const c = parseConfig({});
+  assert.equal(c.RATE_LIMIT_PER_MINUTE, 120);
+  assert.equal(c.READS_PER_MINUTE, 1200);
+  assert.equal(c.MAX_STREAMS_PER_KEY, 5);
+  assert.equal(c.MAX_ACTIVE_JOBS_PER_KEY, 200);
+  const open = parseConfig({ READS_PER_MINUTE: "0", MAX_STREAMS_PER_KEY: "0" });
+  assert.equal(open.READS_PER_MINUTE, 0);
+  assert.equal(open.MAX_STREAMS_PER_KEY, 0);
+  for (const bad of [{ READS_PER_MINUTE: "-1" }, { MAX_STREAMS_PER_KEY: "two" }]) {
+    assert.throws(() => parseConfig(bad), ConfigError);
+  }
+});

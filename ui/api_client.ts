@@ -67,13 +67,19 @@ export interface ModelsJson {
   custom_models: boolean;
 }
 
+/**
+ * `GET /stats`. Admin keys (and the open API) get `scope: "instance"`, every figure; other keys
+ * get `scope: "key"`: their own jobs and streams, without the queue's counts and the workers.
+ */
 export interface StatsJson {
-  queue: { backend: JobQueue["backend"] } & Omit<QueueStats, "completed">;
-  workers: { online: number; capacity: number; active: number };
+  scope?: "instance" | "key";
+  queue: { backend: JobQueue["backend"] } & Partial<Omit<QueueStats, "completed">>;
+  workers?: { online: number; capacity: number; active: number };
   jobs_last_hour: { total: number; by_status: Partial<Record<JobStatus, number>> };
   median_duration_s: number | null;
   database: string;
   providers: ProviderStatus[];
+  live_clients?: number;
 }
 
 export interface HealthJson {
@@ -115,7 +121,11 @@ export function authHeaders(key: string | null): Record<string, string> {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-/** `url` with `access_token=<key>` added, for EventSource (which cannot send headers). */
+/**
+ * `url` with `access_token=<key>` added, for EventSource (which cannot send headers). Only the
+ * event stream takes it: every other call sends the key in `Authorization` (the API refuses a key
+ * in any other URL).
+ */
 export function withAccessToken(url: string, key: string | null): string {
   if (!key) return url;
   return `${url}${url.includes("?") ? "&" : "?"}access_token=${encodeURIComponent(key)}`;

@@ -627,10 +627,10 @@ async function runKeyBrowser(
     await card.waitFor({ state: "detached", timeout: WAIT });
     await poll("deleted", async () => await status() === "404" ? true : undefined);
 
-    // The key is revoked: the next call is refused and the prompt opens again, draft intact.
+    // The key is revoked: its live stream ends at once, the page's next call is refused and the
+    // prompt opens again on its own (no click needed, and none possible under it), draft intact.
     const revoked = await runTask(["keys", "revoke", first.id], env);
     assert.equal(revoked.code, 0, revoked.output);
-    await page.locator("#tab-history").click();
     await prompt.waitFor({ state: "visible", timeout: WAIT });
     await prompt.getByText("The key in use was refused").waitFor({ timeout: WAIT });
     assert.deepEqual(await stored(), [null, null], "the revoked key is forgotten");
@@ -639,6 +639,7 @@ async function runKeyBrowser(
     // Esc puts the prompt away; the header offers it again.
     await page.keyboard.press("Escape");
     await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    await page.locator("#tab-history").click();
     await page.getByRole("button", { name: "Enter API key" }).click();
     await prompt.waitFor({ state: "visible", timeout: WAIT });
 

@@ -38,7 +38,10 @@ export function openApiDocument(options: OpenApiOptions): Json {
         '"details"?}}`. Validation failures answer 422 with `details: [{field, message}]`; ' +
         "malformed JSON or invalid UTF-8 400; a wrong content type 415; a body over " +
         `${LIMITS.bodyBytes} bytes 413; an unknown or malformed job id 404; 503 when the ` +
-        "database or the queue cannot take the request. Every answer carries `X-Request-Id`.",
+        "database or the queue cannot take the request. Every answer carries `X-Request-Id`. " +
+        "Per key (per client address when open), submits and reads are limited per minute and " +
+        "live streams in number: beyond, 429 with `Retry-After` (and `RateLimit-*` headers on " +
+        "submits and reads).",
     },
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },

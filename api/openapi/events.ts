@@ -1,5 +1,5 @@
 /** GET /events: live job changes as Server-Sent Events. */
-import type { Json } from "./builders.ts";
+import { errorExample, type Json, jsonError } from "./builders.ts";
 import { JOB_ID, PENDING_JOB } from "./examples.ts";
 
 /** GET /events. */
@@ -14,7 +14,9 @@ export function eventPaths(prefix: string): Json {
           '/jobs/{job_id}) each time a job changes, and `event: job_deleted` with `{"id"}` ' +
           "when one is deleted. Every event has an `id`: reconnect with `Last-Event-ID` (or " +
           "`?last_event_id=`) to get what changed meanwhile. A `: ping` comment is sent after " +
-          "15 s of silence.",
+          "15 s of silence. A stream carries only the jobs its key may see, deletions included, " +
+          "and ends within seconds of its key being revoked. Each key may hold " +
+          "`MAX_STREAMS_PER_KEY` streams at once (429 beyond).",
         parameters: [
           {
             name: "Last-Event-ID",
@@ -30,6 +32,14 @@ export function eventPaths(prefix: string): Json {
             description: "The same, for clients that cannot set headers (EventSource).",
             schema: { type: "string" },
           },
+          {
+            name: "access_token",
+            in: "query",
+            required: false,
+            description: "The API key, for EventSource (which cannot send headers). Accepted " +
+              "here only: anywhere else a key in the URL is refused with 401.",
+            schema: { type: "string" },
+          },
         ],
         responses: {
           200: {
@@ -43,6 +53,12 @@ export function eventPaths(prefix: string): Json {
               },
             },
           },
+          429: jsonError("The key already holds `MAX_STREAMS_PER_KEY` open streams.", {
+            streams: errorExample(
+              "rate_limited",
+              "Too many live streams: at most 5 open at once; close one and try again",
+            ),
+          }),
         },
       },
     },

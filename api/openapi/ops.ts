@@ -99,9 +99,15 @@ export function opsSchemas(): Json {
       description: "One dependency check: whether it passed and how long it took.",
     },
     Stats: object({
+      scope: {
+        enum: ["instance", "key"],
+        description: "`instance` for admin keys (and the open API): every figure. `key` for " +
+          "other keys: their own jobs and streams; the queue's counts and the workers are left out.",
+      },
       queue: {
         type: "object",
-        required: ["backend", "waiting", "active", "delayed", "failed", "completed"],
+        required: ["backend"],
+        description: "The counts (`waiting`, `active`, …) are in the `instance` scope only.",
         properties: {
           backend: { enum: ["bullmq", "kv"] },
           ...Object.fromEntries(
@@ -134,9 +140,10 @@ export function opsSchemas(): Json {
       live_clients: {
         type: "integer",
         minimum: 0,
-        description: "Open GET /events connections on this API process.",
+        description: "Open GET /events connections on this API process (the key's own in the " +
+          "`key` scope).",
       },
-    }),
+    }, ["workers"]),
   };
 }
 
@@ -220,8 +227,11 @@ export function healthPaths(prefix: string): Json {
         tags: ["Operations"],
         operationId: "stats",
         summary: "Queue, workers and last-hour figures",
+        description: "Instance-wide for admin keys (and the open API); any other key gets its " +
+          'own jobs of the last hour and its own live streams (`scope: "key"`).',
         responses: {
           200: json("Live figures.", ref("schemas", "Stats"), {
+            scope: "instance",
             queue: {
               backend: "bullmq",
               waiting: 2,

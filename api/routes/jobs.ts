@@ -32,6 +32,7 @@ import {
   listQuery,
 } from "../../shared/jobs/schemas.ts";
 import { listDeliveries } from "../../shared/webhooks/deliveries.ts";
+import { webhookUrlProblem } from "../../shared/webhooks/target.ts";
 import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
@@ -141,11 +142,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     }
     const owner = principal.key?.id ?? null;
     if (input.webhook_url) {
-      const url = new URL(input.webhook_url);
-      const allowed = deps.config.WEBHOOK_ALLOW_HOSTS ?? [];
-      if (url.protocol !== "https:" && !allowed.includes(url.host)) {
-        throw new ValidationError("webhook_url must use https", [
-          { field: "webhook_url", message: "must be an https URL" },
+      const problem = webhookUrlProblem(input.webhook_url, deps.config.WEBHOOK_ALLOW_HOSTS ?? []);
+      if (problem !== null) {
+        throw new ValidationError(`webhook_url ${problem}`, [
+          { field: "webhook_url", message: problem },
         ]);
       }
       if (!owner && !deps.config.WEBHOOK_SECRET) {

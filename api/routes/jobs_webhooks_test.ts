@@ -4,7 +4,9 @@
  * worker, or canceled here). Sending them: worker/webhook_delivery_test.ts.
  */
 import assert from "node:assert/strict";
+import { createSafeFetch } from "../../shared/http/safe_fetch.ts";
 import { markCompleted, markProcessing } from "../../shared/jobs/repo.ts";
+import { dispatchDue } from "../../shared/webhooks/deliveries.ts";
 import { createTestDeps } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
 
@@ -99,6 +101,73 @@ Deno.test({
       });
       assert.equal(res.status, 422);
       assert.match((await res.json()).error.message, /WEBHOOK_SECRET/);
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "webhooks out: private targets get 422 at submit; one refused at delivery fails for good",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp({ ...deps, config: { ...deps.config, WEBHOOK_SECRET: SECRET } });
+      const submit = (webhook_url: string) =>
+        app.request("/api/v1/generate", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ prompt: "hook", model: "local/abstract", webhook_url }),
+        });
+      for (
+        const url of [
+          "https://127.0.0.1/",
+          "https://10.0.0.1/",
+          "https://2130706433/",
+          "https://[::1]/",
+          "https://[::ffff:169.254.169.254]/",
+          "https://[fd00::1]/",
+          "https://localhost/",
+          "https://x.localhost/",
+        ]
+      ) {
+        const res = await submit(url);
+        assert.equal(res.status, 422, url);
+        const body = await res.json();
+        assert.equal(body.error.details[0].field, "webhook_url");
+        assert.match(body.error.message, /private, loopback or reserved/);
+      }
+
+      // A public-looking name that resolves to a private address is refused at delivery: the
+      // delivery fails at once, for good, without the DNS answer in what the tenant can read.
+      const rebinding = await (await submit("https://hooks.example.com/x")).json();
+      const unresolved = await (await submit("https://gone.example.com/x")).json();
+      for (const id of [rebinding.job_id, unresolved.job_id]) {
+        await app.request(`/api/v1/jobs/${id}/cancel`, { method: "POST" });
+      }
+      const dispatch = {
+        db: deps.db,
+        logger: deps.logger,
+        send: createSafeFetch({
+          timeoutMs: 2000,
+          resolve: (host: string) =>
+            host === "hooks.example.com"
+              ? Promise.resolve(["10.1.2.3"])
+              : Promise.reject(new Error("no such host")),
+        }),
+        defaultSecret: SECRET,
+      };
+      assert.equal(await dispatchDue(dispatch), 2);
+      const [refused] = await (await app.request(`/api/v1/jobs/${rebinding.job_id}/webhooks`))
+        .json();
+      assert.equal(refused.state, "failed");
+      assert.equal(refused.attempts, 1);
+      assert.equal(refused.last_error, "Refused: the receiver is on a private or reserved address");
+      const [retrying] = await (await app.request(`/api/v1/jobs/${unresolved.job_id}/webhooks`))
+        .json();
+      assert.equal(retrying.state, "pending", "a DNS failure may pass: it is retried");
+      assert.equal(retrying.last_error, "Cannot resolve the receiver's host");
     } finally {
       await deps.cleanup();
     }

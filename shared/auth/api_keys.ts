@@ -65,7 +65,11 @@ export function listApiKeys(db: Db): Promise<ApiKey[]> {
     FROM api_keys ORDER BY created_at DESC`);
 }
 
-/** Revokes a key by id or by its shown prefix; returns how many were revoked. */
+/**
+ * Revokes a key by id or by its shown prefix; returns how many were revoked. A trigger announces
+ * each revocation on `darkroom_keys` (migration 00009), and every API process ends that key's
+ * open event streams.
+ */
 export async function revokeApiKey(db: Db, idOrPrefix: string): Promise<number> {
   const isId = /^[0-9a-f-]{36}$/i.test(idOrPrefix);
   const rows = await db.query(sql`
@@ -74,4 +78,11 @@ export async function revokeApiKey(db: Db, idOrPrefix: string): Promise<number> 
       AND ${fragment(isId ? sql`id = ${idOrPrefix}::uuid` : sql`prefix = ${idOrPrefix}`)}
     RETURNING id`);
   return rows.length;
+}
+
+/** True while the key with this id exists and is not revoked. */
+export async function isKeyActive(db: Db, id: string): Promise<boolean> {
+  const rows = await db.query(sql`
+    SELECT 1 FROM api_keys WHERE id = ${id}::uuid AND revoked_at IS NULL`);
+  return rows.length > 0;
 }

@@ -88,13 +88,6 @@ export function createSafeFetch(options: SafeFetchOptions): SafeFetch {
   const resolve = options.resolve ?? resolveDns;
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
 
-  function isAllowedHost(url: URL): boolean {
-    const port = url.port || (url.protocol === "https:" ? "443" : "80");
-    return allowHosts.some((h) =>
-      h.hostname === url.hostname && (h.port === undefined || h.port === port)
-    );
-  }
-
   /** Every check of one hop; throws a SafeFetchError, or the signal's reason when it aborts. */
   async function checkUrl(url: URL, signal: AbortSignal): Promise<void> {
     const shown = showUrl(url);
@@ -107,11 +100,11 @@ export function createSafeFetch(options: SafeFetchOptions): SafeFetch {
         `Refusing to fetch ${shown}: the URL must not carry credentials`,
       );
     }
-    if (isAllowedHost(url)) return;
+    if (matchesAllowedHost(url, allowHosts)) return;
     const host = bareHostname(url);
     const literal = isIpLiteral(url) || isLocalhostName(host);
     // IP literals first, so `http://169.254.169.254/` is reported for what it is.
-    if (literal && !options.allowPrivate && isPrivateAddress(literalAddress(host))) {
+    if (!options.allowPrivate && privateLiteral(url) !== null) {
       throw new SafeFetchError(
         "private_address",
         `Refusing to fetch ${shown}: ${host} is a private address`,
@@ -309,6 +302,38 @@ function parseIPv6(text: string): number[] | undefined {
     ? left
     : [...left, ...Array(8 - left.length - right.length).fill("0"), ...right];
   return groups.map((x) => parseInt(x, 16));
+}
+
+/**
+ * True when `url`'s host is one of `allowHosts` (`host` or `host:port`; without a port, any port
+ * of that host). Entries that are not host[:port] match nothing.
+ */
+export function isAllowedHost(url: URL, allowHosts: readonly string[]): boolean {
+  const parsed: AllowedHost[] = [];
+  for (const entry of allowHosts) {
+    try {
+      parsed.push(parseAllowedHost(entry));
+    } catch { /* matches nothing */ }
+  }
+  return matchesAllowedHost(url, parsed);
+}
+
+function matchesAllowedHost(url: URL, allowHosts: readonly AllowedHost[]): boolean {
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return allowHosts.some((h) =>
+    h.hostname === url.hostname && (h.port === undefined || h.port === port)
+  );
+}
+
+/**
+ * The host of `url` when the URL itself names a non-public address, without asking DNS: an IP
+ * literal in any spelling the URL parser normalises (`2130706433`, `0x7f.1`, `[::ffff:7f00:1]`)
+ * for which `isPrivateAddress` holds, or `localhost` / `*.localhost`; null otherwise.
+ */
+export function privateLiteral(url: URL): string | null {
+  const host = bareHostname(url);
+  if (!isIpLiteral(url) && !isLocalhostName(host)) return null;
+  return isPrivateAddress(literalAddress(host)) ? host : null;
 }
 
 function parseAllowedHost(entry: string): AllowedHost {

@@ -2,28 +2,41 @@
  * The live job feed of one API process. While anyone is subscribed it polls the jobs changed
  * since its cursor (an index on updated_at makes that cheap), from any process, and fans the
  * snapshots out to subscribers (the SSE connections). Deletions arrive by LISTEN on
- * `darkroom_jobs`, fed by a trigger on DELETE. Polling replaced a NOTIFY per write, which
- * serialised every commit on Postgres' notification lock.
+ * `darkroom_jobs`, fed by a trigger on DELETE that names the job's owner. Polling replaced a
+ * NOTIFY per write, which serialised every commit on Postgres' notification lock.
+ *
+ * Revoked keys arrive by LISTEN on `darkroom_keys` (a trigger on api_keys, migration 00009): the
+ * hub tells every subscription made for that key, in every API process, so its stream can end.
  */
 import { type Db, sql } from "../db/db.ts";
 import { type JobJson, jobToJson } from "./json.ts";
 import { jobsChangedSince, type JobWithCursor } from "./repo.ts";
 import type { Logger } from "../logger.ts";
 
+/** A change to one job; `owner` is the key that owns the job (null: made while the API was open). */
 export type JobEvent =
   | { type: "job"; cursor: string; job: JobJson; owner: string | null }
-  | { type: "job_deleted"; cursor: string; id: string };
+  | { type: "job_deleted"; cursor: string; id: string; owner: string | null };
 
 export type JobEventListener = (event: JobEvent) => void;
+
+/** Who a subscription is for, and what to do when that key is revoked. */
+export interface SubscribeOptions {
+  /** The API key the subscriber authenticated with (none when the API is open). */
+  keyId?: string | null;
+  /** Called once when `keyId` is revoked (in any process). */
+  onRevoked?: () => void;
+}
 
 export interface JobEventHub {
   /** Starts listening to Postgres; call once before serving. */
   start(): Promise<void>;
   /** Adds a subscriber; returns the function that removes it. */
-  subscribe(listener: JobEventListener): () => void;
+  subscribe(listener: JobEventListener, options?: SubscribeOptions): () => void;
   /** Changes after an event id (for Last-Event-ID on reconnect). */
   replay(cursor: string): Promise<JobEvent[]>;
-  subscribers(): number;
+  /** Subscribers in this process; with `keyId`, only those of that key. */
+  subscribers(keyId?: string): number;
   close(): Promise<void>;
 }
 
@@ -33,6 +46,8 @@ export interface HubOptions {
 }
 
 const CHANNEL = "darkroom_jobs";
+/** Revoked key ids (migration 00009). */
+const KEYS_CHANNEL = "darkroom_keys";
 const CURSOR = /^\d{1,20}$/;
 /** Commits can land out of timestamp order: each poll looks this far back and de-duplicates. */
 const SLACK_MS = 2000;
@@ -44,17 +59,20 @@ function toEvent(row: JobWithCursor): JobEvent {
 /** Creates the hub for one process. */
 export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = {}): JobEventHub {
   const pollMs = options.pollMs ?? 150;
-  const listeners = new Set<JobEventListener>();
+  const listeners = new Map<JobEventListener, SubscribeOptions>();
   /** Last cursor emitted per job, for de-duplication inside the slack window. */
   const seen = new Map<string, bigint>();
   let cursor: bigint | undefined;
+  /** Bumped when the last subscriber leaves: a poll begun before then drops what it read. */
+  let generation = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  let unlisten: (() => Promise<void>) | undefined;
+  const unlisten: (() => Promise<void>)[] = [];
+  let starting: Promise<void> | undefined;
   let polling: Promise<void> = Promise.resolve();
   let closed = false;
 
   const emit = (event: JobEvent) => {
-    for (const listener of listeners) {
+    for (const listener of listeners.keys()) {
       try {
         listener(event);
       } catch (err) {
@@ -66,25 +84,32 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
   const poll = async () => {
     timer = undefined;
     if (closed || listeners.size === 0) return;
+    const started = generation;
     let more = false;
     try {
-      if (cursor === undefined) {
+      // The cursor is read once: the last subscriber may leave (and reset it) while this waits.
+      let from = cursor;
+      if (from === undefined) {
         const [row] = await db.query<{ c: string }>(
           sql`SELECT (extract(epoch FROM now()) * 1000000)::bigint::text AS c`,
         );
-        cursor = BigInt(row.c);
+        from = BigInt(row.c);
       }
-      const rows = await jobsChangedSince(db, cursor, { slackMs: SLACK_MS, limit: 500 });
+      const rows = await jobsChangedSince(db, from, { slackMs: SLACK_MS, limit: 500 });
+      // Everyone left meanwhile: nobody wants these rows, and a newcomer starts fresh.
+      if (started !== generation) return;
       more = rows.length === 500;
+      let next = from;
       for (const row of rows) {
         const at = BigInt(row.cursor);
-        if (at > cursor) cursor = at;
+        if (at > next) next = at;
         const last = seen.get(row.id);
         if (last !== undefined && last >= at) continue;
         seen.set(row.id, at);
         emit(toEvent(row));
       }
-      const horizon = cursor - BigInt(SLACK_MS * 2000);
+      cursor = next;
+      const horizon = next - BigInt(SLACK_MS * 2000);
       for (const [id, at] of seen) if (at < horizon) seen.delete(id);
     } catch (err) {
       logger.warn("cannot read changed jobs", { err });
@@ -100,7 +125,7 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
   };
 
   const onNotify = (payload: string) => {
-    let msg: { id?: string; op?: string };
+    let msg: { id?: unknown; op?: unknown; owner_key_id?: unknown };
     try {
       msg = JSON.parse(payload);
     } catch {
@@ -108,19 +133,52 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     }
     if (typeof msg.id !== "string" || msg.op !== "delete" || listeners.size === 0) return;
     seen.delete(msg.id);
-    emit({ type: "job_deleted", cursor: String(BigInt(Date.now()) * 1000n), id: msg.id });
+    emit({
+      type: "job_deleted",
+      cursor: String(BigInt(Date.now()) * 1000n),
+      id: msg.id,
+      // Without an owner (a notification from before migration 00009) only admins see it.
+      owner: typeof msg.owner_key_id === "string" ? msg.owner_key_id : null,
+    });
+  };
+
+  const onKeyRevoked = (keyId: string) => {
+    for (const [listener, options] of listeners) {
+      if (options.keyId !== keyId) continue;
+      listeners.delete(listener);
+      try {
+        options.onRevoked?.();
+      } catch (err) {
+        logger.warn("event listener failed", { err });
+      }
+    }
+    if (listeners.size === 0) reset();
+  };
+
+  const reset = () => {
+    cursor = undefined; // start fresh for the next watcher
+    seen.clear();
+    generation++;
   };
 
   return {
-    async start() {
-      unlisten ??= await db.listen(CHANNEL, onNotify);
+    start() {
+      starting ??= (async () => {
+        unlisten.push(await db.listen(CHANNEL, onNotify));
+        unlisten.push(await db.listen(KEYS_CHANNEL, onKeyRevoked));
+      })().catch(async (err) => {
+        await Promise.all(unlisten.splice(0).map((stop) => stop().catch(() => {})));
+        starting = undefined; // a later start() tries again
+        throw err;
+      });
+      return starting;
     },
-    subscribe(listener) {
-      listeners.add(listener);
+    subscribe(listener, options = {}) {
+      listeners.set(listener, options);
       schedule(0);
       return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0) cursor = undefined; // start fresh for the next watcher
+        if (!listeners.delete(listener)) return;
+        if (listeners.size === 0) reset();
       };
     },
     async replay(cursor) {
@@ -135,13 +193,18 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
         return [];
       }
     },
-    subscribers: () => listeners.size,
+    subscribers(keyId) {
+      if (keyId === undefined) return listeners.size;
+      let n = 0;
+      for (const options of listeners.values()) if (options.keyId === keyId) n++;
+      return n;
+    },
     async close() {
       closed = true;
       clearTimeout(timer);
       listeners.clear();
-      await unlisten?.().catch(() => {});
-      unlisten = undefined;
+      await starting?.catch(() => {});
+      await Promise.all(unlisten.splice(0).map((stop) => stop().catch(() => {})));
       await polling;
     },
   };

@@ -617,12 +617,19 @@ export interface StatsRow {
   n: number;
 }
 
-/** Jobs per status created in the last `hours` hours, and the median duration of completed ones. */
+/**
+ * Jobs per status created in the last `hours` hours, and the median duration of completed ones;
+ * with `owner`, only that key's jobs.
+ */
 export async function recentStats(
   db: Db,
   hours = 1,
+  options: { owner?: string } = {},
 ): Promise<{ byStatus: Record<string, number>; medianDurationS: number | null }> {
-  const since = fragment(sql`created_at > now() - make_interval(hours => ${hours})`);
+  const since = options.owner === undefined
+    ? fragment(sql`created_at > now() - make_interval(hours => ${hours})`)
+    : fragment(sql`created_at > now() - make_interval(hours => ${hours})
+                   AND owner_key_id = ${options.owner}`);
   const rows = await db.query<StatsRow>(
     sql`SELECT status, count(*)::int AS n FROM jobs WHERE ${since} GROUP BY status`,
   );

@@ -8,6 +8,7 @@ import { jobToJson } from "../jobs/json.ts";
 import { getJob } from "../jobs/repo.ts";
 import type { Logger } from "../logger.ts";
 import { webhookHeaders } from "./signature.ts";
+import { SafeFetchError, type SafeFetchReason } from "../http/safe_fetch.ts";
 
 export interface Delivery {
   id: string;
@@ -22,6 +23,23 @@ export interface Delivery {
   created_at: Date;
   delivered_at: Date | null;
 }
+
+/**
+ * What `last_error` says when the SSRF-safe fetch refuses or fails, in place of its own message
+ * (which names resolved addresses); `final` refusals are not retried: the URL will not change.
+ */
+const FETCH_FAILURES: Record<SafeFetchReason, { message: string; final: boolean }> = {
+  private_address: {
+    message: "Refused: the receiver is on a private or reserved address",
+    final: true,
+  },
+  scheme: { message: "Refused: only https receivers are reached", final: true },
+  credentials: { message: "Refused: the URL must not carry credentials", final: true },
+  redirect: { message: "Refused: the receiver redirected to another host", final: true },
+  too_many_redirects: { message: "Refused: the receiver redirected too many times", final: true },
+  dns: { message: "Cannot resolve the receiver's host", final: false },
+  timeout: { message: "The receiver did not answer in time", final: false },
+};
 
 /** Waits before attempt n+1 (seconds): 10 s, 30 s, 2 min, 10 min, 1 h. */
 export const RETRY_SCHEDULE_S = [10, 30, 120, 600, 3600];
@@ -111,7 +129,18 @@ async function deliver(
     }
     error = `Receiver answered ${status}`;
   } catch (err) {
-    error = (err as Error).message.slice(0, 500);
+    if (err instanceof SafeFetchError) {
+      const failure = FETCH_FAILURES[err.reason];
+      if (failure.final) {
+        await finish(deps.db, d.id, "failed", null, failure.message);
+        // The detail (which address) is for the operator's log only.
+        log.warn("webhook refused for good", { reason: err.reason, error: err.message });
+        return;
+      }
+      error = failure.message;
+    } else {
+      error = (err as Error).message.slice(0, 500);
+    }
   }
   if (d.attempts >= MAX_ATTEMPTS) {
     await finish(deps.db, d.id, "failed", status, error);

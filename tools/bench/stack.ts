@@ -175,6 +175,8 @@ export async function openStack(
         AUTH_MODE: "none",
         RATE_LIMIT_PER_MINUTE: "0",
         MAX_ACTIVE_JOBS_PER_KEY: "0",
+        READS_PER_MINUTE: "0",
+        MAX_STREAMS_PER_KEY: "0",
       },
     });
     stack.base = `http://127.0.0.1:${stack.env.PORT}`;

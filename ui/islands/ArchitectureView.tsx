@@ -75,6 +75,8 @@ export default function ArchitectureView({ refreshMs = 3000 }: ArchitectureViewP
         <span class="muted" aria-live="polite">
           {error.value
             ? `Live figures unavailable (${error.value})`
+            : updated.value && s?.scope === "key"
+            ? "Live · your key's jobs only (queue and workers are for admin keys)"
             : updated.value
             ? "Live · refreshes every few seconds"
             : "Loading live figures…"}

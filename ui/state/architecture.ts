@@ -59,6 +59,8 @@ export function diagramContent(stats: StatsJson | null): DiagramContent {
   const kvQueue = q?.backend === "kv";
   const pglite = stats?.database === "pglite";
   const busy = (w?.active ?? 0) > 0;
+  // A key that is not an admin key sees its own jobs only; queue and workers stay dashes.
+  const own = stats?.scope === "key";
   const nodes: Record<NodeId, NodeContent> = {
     browser: { title: "Browser", parts: [["this page"], ["REST + live events"]] },
     api: { title: "API (Hono)", parts: [["validates", "records", "enqueues"]] },
@@ -66,7 +68,7 @@ export function diagramContent(stats: StatsJson | null): DiagramContent {
       title: stats ? (pglite ? "PGlite" : "Postgres") : "Database",
       note: pglite ? "embedded" : undefined,
       parts: [
-        [`${countOf(stats?.jobs_last_hour.total, "job")} / hour`],
+        [`${own ? "your " : ""}${countOf(stats?.jobs_last_hour.total, "job")} / hour`],
         [`${num(byStatus("completed"))} done`, `${num(byStatus("failed"))} failed`],
       ],
     },
@@ -98,11 +100,14 @@ export function diagramContent(stats: StatsJson | null): DiagramContent {
         : [[DASH]],
     },
   };
-  const summary = stats
-    ? `${countOf(q?.waiting, "job")} waiting and ${num(q?.active)} active in the queue; ` +
+  const summary = !stats
+    ? "Live figures are loading."
+    : own
+    ? `${countOf(stats.jobs_last_hour.total, "job")} of this key in the last hour; queue and ` +
+      `worker figures are for admin keys.`
+    : `${countOf(q?.waiting, "job")} waiting and ${num(q?.active)} active in the queue; ` +
       `${countOf(w?.online, "worker")} online; ${countOf(stats.jobs_last_hour.total, "job")} ` +
-      `in the last hour.`
-    : "Live figures are loading.";
+      `in the last hour.`;
   return {
     nodes,
     active: { enqueue: (q?.waiting ?? 0) > 0, id: busy, predict: busy, images: busy },

@@ -163,3 +163,22 @@ Deno.test("layoutDiagram: the figures tests and people read are in the boxes", (
   assert.equal(tall.nodes.find((n) => n.id === "queue")!.title, "Deno KV queue (embedded)");
   assert.equal(tall.nodes.find((n) => n.id === "db")!.title, "PGlite (embedded)");
 });
+
+Deno.test("diagramContent: a key's own figures leave the queue and workers as dashes", () => {
+  const c = diagramContent({
+    scope: "key",
+    queue: { backend: "bullmq" },
+    jobs_last_hour: { total: 3, by_status: { completed: 2, failed: 1 } },
+    median_duration_s: 1.5,
+    database: "postgres",
+    providers: [{ name: "local", configured: true }],
+    live_clients: 1,
+  });
+  assert.deepEqual(lines(c, "db"), ["your 3 jobs / hour", "2 done · 1 failed"]);
+  assert.deepEqual(lines(c, "queue"), ["– waiting · – active", "– delayed · – failed"]);
+  assert.equal(c.nodes.queue.title, "Redis (BullMQ)");
+  assert.equal(c.nodes.worker.title, "Workers × –");
+  assert.equal(c.nodes.worker.warn, false, "no workers is not claimed without the figure");
+  assert.match(c.summary, /3 jobs of this key in the last hour; queue and worker figures are/);
+  assert.ok(layoutDiagram(c, 1000), "it lays out like any other answer");
+});
