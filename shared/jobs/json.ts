@@ -29,8 +29,11 @@ export interface JobJson {
   image_url: string | null;
   /** The first image's thumbnail. */
   thumbnail_url: string | null;
-  /** The images the job was given as inputs (uploads, https URLs, data: URIs). */
-  input_images: InputImage[];
+  /**
+   * The images the job was given as inputs (uploads, https URLs, data: URIs). Always in the API's
+   * answers; optional for jobs a client makes up before the server answers.
+   */
+  input_images?: InputImage[];
   error_message: string | null;
   retry_count: number;
   created_at: string;
