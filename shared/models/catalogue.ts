@@ -67,6 +67,8 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
   const memory = new Map<string, Entry>();
   const loading = new Map<string, Promise<ModelCard>>();
   const locals = new Map<string, ModelCard>();
+  /** Models whose fetch failed with nothing stored: not asked again before this time. */
+  const failed = new Map<string, { until: number; error: Error }>();
   /** When each model was last warmed (a failing one is not asked again at every list). */
   const warmed = new Map<string, number>();
   const validators = createInputValidators();
@@ -104,6 +106,9 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
 
   /** Loads one card (shared by concurrent callers), storing what the provider answered. */
   function load(model: string, signal?: AbortSignal): Promise<ModelCard> {
+    // During an outage a model never stored is not asked for at every request.
+    const recent = failed.get(model);
+    if (recent && recent.until > now()) return Promise.reject(recent.error);
     let pending = loading.get(model);
     if (!pending) {
       pending = fetchAndKeep(model, signal).finally(() => loading.delete(model));
@@ -141,6 +146,7 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
     }
     try {
       const card = await source.fetchCard(name, null, signal);
+      failed.delete(model);
       await saveCard(options.db, card, true).catch((err) =>
         log.warn("cannot store a model schema", { model, err })
       );
@@ -152,7 +158,13 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
         throw err;
       }
       const stale = memory.get(model)?.card ?? stored?.card;
-      if (!stale) throw err;
+      if (!stale) {
+        if (err instanceof ModelUnavailableError) {
+          failed.set(model, { until: now() + retryAfter, error: err });
+          if (failed.size > max) failed.delete(failed.keys().next().value!);
+        }
+        throw err;
+      }
       log.warn("provider unavailable; using the stored model schema", {
         model,
         version: stale.version,
