@@ -142,7 +142,10 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
     // The inputs against the model's schema (no I/O once it is known), then the uploads named.
-    const checked = await checkInputs(deps.models, input, log);
+    const checked = await checkInputs(deps.models, input, {
+      provider: resolved.provider.name,
+      log,
+    });
     await claimInputUploads(deps.db, input.parameters, checked.uploads, {
       admin: principal.admin,
       keyId: principal.key?.id ?? null,

@@ -70,9 +70,7 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
       entry.cover_image_url = summary.cover_image_url;
     }
     // Covers of the suggested models are fetched in the background for the next listing.
-    catalogue.warm(
-      entries.filter((e) => e.source !== "local" && !known.has(e.id)).map((e) => e.id),
-    );
+    catalogue.warm(entries.filter((e) => !known.has(e.id)));
     return c.json({
       providers,
       models: entries,
@@ -96,7 +94,8 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
     try {
-      return c.json(await catalogue.get(model, { signal: c.req.raw.signal }));
+      const provider = resolved.provider.name;
+      return c.json(await catalogue.get(model, { signal: c.req.raw.signal, provider }));
     } catch (err) {
       if (err instanceof ModelNotFoundError) throw new NotFoundError(err.message);
       if (err instanceof ModelUnavailableError) throw new UnavailableError(err.message);

@@ -21,8 +21,8 @@ import { createInputValidators, type InputValidators } from "./validate.ts";
 /** Settings of the catalogue. */
 export interface CatalogueOptions {
   db: Db;
-  /** Where non-local cards come from (Replicate when a token is set). */
-  sources?: { replicate?: ModelSource };
+  /** Where non-local cards come from, by provider name (Replicate when a token is set). */
+  sources?: Record<string, ModelSource | undefined>;
   /** How long `owner/name` keeps meaning the version last seen (ms; default one hour). */
   latestTtlMs?: number;
   /** After a failed refresh, how long the stale card is used before trying again (ms). */
@@ -37,14 +37,17 @@ export interface CatalogueOptions {
 export interface ModelCatalogue {
   /** The card when it is in memory (no I/O); a stale `latest` is returned and refreshed. */
   peek(model: string): ModelCard | undefined;
-  /** The card: memory, then the database, then the provider (the stored copy if it is down). */
-  get(model: string, options?: { signal?: AbortSignal }): Promise<ModelCard>;
+  /**
+   * The card: memory, then the database, then the provider (the stored copy if it is down).
+   * `provider` is the one the registry resolved the model to (`replicate` by default).
+   */
+  get(model: string, options?: { signal?: AbortSignal; provider?: string }): Promise<ModelCard>;
   /** Title, description and cover of models already known (memory or database; no provider). */
   summaries(
     models: string[],
   ): Promise<Map<string, Pick<ModelCard, "title" | "description" | "cover_image_url">>>;
   /** Fetches cards of models not known yet, in the background (for covers in the list). */
-  warm(models: string[]): void;
+  warm(models: { id: string; provider: string }[]): void;
   /** Compiled validators per version. */
   readonly validators: InputValidators;
 }
@@ -94,32 +97,36 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
     return { name: m[1], version: m[2] ?? null };
   }
 
-  function sourceFor(model: string): ModelSource {
-    const source = options.sources?.replicate;
+  function sourceFor(model: string, provider: string): ModelSource {
+    const source = options.sources?.[provider];
     if (!source) {
       throw new ModelUnavailableError(
-        `Cannot describe ${model}: the Replicate provider is not configured (set REPLICATE_API_TOKEN)`,
+        `Cannot describe ${model}: no model schemas from the ${provider} provider`,
       );
     }
     return source;
   }
 
   /** Loads one card (shared by concurrent callers), storing what the provider answered. */
-  function load(model: string, signal?: AbortSignal): Promise<ModelCard> {
+  function load(model: string, signal?: AbortSignal, provider = "replicate"): Promise<ModelCard> {
     // During an outage a model never stored is not asked for at every request.
     const recent = failed.get(model);
     if (recent && recent.until > now()) return Promise.reject(recent.error);
     let pending = loading.get(model);
     if (!pending) {
-      pending = fetchAndKeep(model, signal).finally(() => loading.delete(model));
+      pending = fetchAndKeep(model, provider, signal).finally(() => loading.delete(model));
       loading.set(model, pending);
     }
     return pending;
   }
 
-  async function fetchAndKeep(model: string, signal?: AbortSignal): Promise<ModelCard> {
+  async function fetchAndKeep(
+    model: string,
+    provider: string,
+    signal?: AbortSignal,
+  ): Promise<ModelCard> {
     const { name, version } = parse(model);
-    const source = sourceFor(model);
+    const source = sourceFor(model, provider);
     if (version) {
       const stored = await readVersion(options.db, name, version).catch((err) => {
         log.warn("cannot read a stored model schema", { model, err });
@@ -198,7 +205,7 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
       }
       const entry = memory.get(model);
       if (entry && entry.freshUntil > now()) return entry.card;
-      return await load(model, getOptions.signal);
+      return await load(model, getOptions.signal, getOptions.provider);
     },
 
     async summaries(models) {
@@ -220,13 +227,14 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
     },
 
     warm(models) {
-      if (!options.sources?.replicate) return;
-      for (const model of models) {
-        if (model.startsWith("local/") || memory.has(model) || loading.has(model)) continue;
+      for (const { id: model, provider } of models) {
+        if (!options.sources?.[provider] || memory.has(model) || loading.has(model)) continue;
         if ((warmed.get(model) ?? -Infinity) + retryAfter > now()) continue;
         warmed.set(model, now());
         if (warmed.size > max) warmed.delete(warmed.keys().next().value!);
-        load(model).catch((err) => log.debug("cannot warm a model schema", { model, err }));
+        load(model, undefined, provider).catch((err) =>
+          log.debug("cannot warm a model schema", { model, err })
+        );
       }
     },
   };

@@ -23,6 +23,12 @@ export interface SubmitInputs {
   strict_inputs?: boolean;
 }
 
+/** Who serves the model (the registry's answer); the catalogue asks that provider's source. */
+export interface CheckOptions {
+  provider?: string;
+  log: Logger;
+}
+
 /** What the check found: the uploads the job uses (to link once the job is stored). */
 export interface CheckedInputs {
   uploads: string[];
@@ -50,12 +56,13 @@ export function modelInput(compiled: CompiledInputs, req: SubmitInputs): Record<
 export async function checkInputs(
   catalogue: ModelCatalogue,
   req: SubmitInputs,
-  log: Logger,
+  options: CheckOptions,
 ): Promise<CheckedInputs> {
+  const log = options.log;
   let card: ModelCard | undefined = catalogue.peek(req.model);
   if (!card) {
     try {
-      card = await catalogue.get(req.model);
+      card = await catalogue.get(req.model, { provider: options.provider });
     } catch (err) {
       if (err instanceof ModelNotFoundError) {
         throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
