@@ -10,6 +10,8 @@ import { limitReads } from "./limits.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { Storage } from "../shared/storage/storage.ts";
+import { createModelCatalogue, type ModelCatalogue } from "../shared/models/catalogue.ts";
+import { createUploadSigner, type UploadSigner } from "../shared/uploads/signing.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
 import { cors } from "hono/cors";
@@ -26,6 +28,7 @@ import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { statsRoutes } from "./routes/stats.ts";
 import { uiRoutes } from "./routes/ui.ts";
+import { uploadFileRoutes, uploadRoutes } from "./routes/uploads.ts";
 
 export interface AppDeps {
   db: Db;
@@ -34,6 +37,10 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   events: JobEventHub;
+  /** Model cards and input validators; local models only when omitted. */
+  models?: ModelCatalogue;
+  /** Signs upload URLs for providers (one from the database's key when omitted). */
+  uploadSigner?: UploadSigner;
   /** This process's metrics; /metrics is served when present. */
   metrics?: Metrics;
   /** Access control and limits; an open API without limits when omitted. */
@@ -48,6 +55,10 @@ export interface AppDeps {
     IMAGE_DELIVERY?: "proxy" | "redirect";
     PUBLIC_IMAGE_BASE_URL?: string;
     IMAGE_URL_TTL_S?: number;
+    /** Uploads: largest image (bytes), life without a job (seconds), URL signing key. */
+    UPLOAD_MAX_BYTES?: number;
+    UPLOAD_TTL_S?: number;
+    UPLOAD_URL_SECRET?: string;
   };
   /**
    * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay
@@ -128,6 +139,11 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   if (deps.security && deps.security.readsPerMinute > 0) {
     app.use(`${prefix}/*`, limitReads(deps.security, { prefix, logger: deps.logger }));
   }
+  // An upload's image: a signed URL (a provider) needs no key; anything else is checked.
+  app.use("/uploads/*", async (c, next) => {
+    if (c.req.query("signature") !== undefined) return await next();
+    return await auth(c, next);
+  });
   app.use("/metrics", auth, requireAdmin(authMode));
   app.use("/admin/*", auth, requireAdmin(authMode));
   app.route(prefix, meRoutes(deps));
@@ -139,12 +155,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       secret: deps.config.REPLICATE_WEBHOOK_SECRET,
     }),
   );
-  app.route(prefix, jobRoutes(deps));
-  app.route(prefix, modelRoutes(deps));
+  const models = deps.models ?? createModelCatalogue({ db: deps.db, logger: deps.logger });
+  const uploads = {
+    ...deps,
+    signer: deps.uploadSigner ??
+      createUploadSigner({ db: deps.db, secret: deps.config.UPLOAD_URL_SECRET }),
+  };
+  app.route(prefix, jobRoutes({ ...deps, models }));
+  app.route(prefix, modelRoutes({ ...deps, models }));
+  app.route(prefix, uploadRoutes(uploads));
   app.route(prefix, healthRoutes(deps));
   app.route(prefix, statsRoutes(deps));
   app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
+  app.route("/uploads", uploadFileRoutes(uploads));
   app.route("/", metricsRoutes(deps));
   for (const { path, app: sub } of deps.mounted ?? []) {
     // Answered through this context, so the headers set before the handler are kept.

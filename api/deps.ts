@@ -11,6 +11,8 @@ import type { Db } from "../shared/db/db.ts";
 import { createJobEventHub, type JobEventHub } from "../shared/jobs/events.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import type { ModelCatalogue } from "../shared/models/catalogue.ts";
+import { openModelCatalogue } from "../shared/models/open.ts";
 import type { Security } from "./app.ts";
 import { adminQueueRoutes, kvQueueRoutes } from "./routes/admin_queues.ts";
 
@@ -18,6 +20,8 @@ export interface ApiServices {
   /** The live job feed, listening already. */
   events: JobEventHub;
   security: Security;
+  /** Model cards (local, and Replicate's when a token is set) with their input validators. */
+  models: ModelCatalogue;
   /** The queue dashboard: Bull Board with BullMQ, a page of counts with Deno KV. */
   mounted: { path: string; app: Hono }[];
   /** Stops the feed and the dashboard and drops the limiter's Redis connection. */
@@ -50,6 +54,7 @@ export async function openApiServices(
   }
   return {
     events,
+    models: openModelCatalogue(config, runtime),
     security: {
       authMode: authMode(config),
       limiter: limiterRedis

@@ -169,6 +169,18 @@ export const configSchema = z.object({
   PUBLIC_IMAGE_BASE_URL: optionalHttpUrl(),
   /** Lifetime of a presigned image URL (IMAGE_DELIVERY=redirect), seconds. */
   IMAGE_URL_TTL_S: intVar(900, 1, 604_800),
+  /** How long `owner/name` keeps meaning the model version last fetched (seconds). */
+  MODEL_SCHEMA_TTL_S: intVar(3600, 1, 604_800),
+  /** Largest image POST /uploads takes (bytes); also the cap on https image inputs. */
+  UPLOAD_MAX_BYTES: intVar(20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /** An upload no job uses is removed after this long (seconds). */
+  UPLOAD_TTL_S: intVar(86_400, 60, 31_536_000),
+  /** Lifetime of the signed upload URLs handed to providers (seconds). */
+  UPLOAD_URL_TTL_S: intVar(3600, 60, 604_800),
+  /** Signs those URLs; unset: a random key kept in the database (shared by every process). */
+  UPLOAD_URL_SECRET: optionalString().refine((v) => v === undefined || v.length >= 32, {
+    message: "must be at least 32 characters",
+  }),
 }).superRefine((c, ctx) => {
   // Runs even when single variables failed, so every problem is reported at once.
   const problem = (path: string, message: string) =>

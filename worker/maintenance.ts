@@ -1,7 +1,7 @@
 /**
  * Periodic housekeeping run by every worker: re-queue jobs whose queue message was lost (the
- * queue deduplicates by job id, so this is safe from many workers at once) and prune finished
- * jobs and their images past the retention period.
+ * queue deduplicates by job id, so this is safe from many workers at once), prune finished
+ * jobs and their images past the retention period, and remove expired uploads.
  */
 import type { Db } from "../shared/db/db.ts";
 import { deleteJobReturning, expiredJobs } from "../shared/jobs/repo.ts";
@@ -10,6 +10,7 @@ import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
 import { removeImages } from "../shared/media/thumbnails.ts";
 import type { Storage } from "../shared/storage/storage.ts";
+import { sweepExpiredUploads } from "../shared/uploads/store.ts";
 import { type DispatchDeps, dispatchDue } from "../shared/webhooks/deliveries.ts";
 
 export interface MaintenanceOptions {
@@ -72,6 +73,9 @@ export function startMaintenance(
         logger: deps.logger,
         olderThanS: options.staleAfterS ?? 60,
       });
+      // Uploads past their expiry that no job uses (a deleted job's expire at once).
+      const removed = await sweepExpiredUploads(deps);
+      if (removed > 0) deps.logger.info("removed expired uploads", { count: removed });
       if (Date.now() - lastPrune > 3600_000) {
         lastPrune = Date.now();
         await pruneExpired(deps, options.retentionDays);

@@ -25,6 +25,7 @@ import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
 import type { Storage } from "../shared/storage/storage.ts";
+import { type ImageInputDeps, providerParameters } from "../shared/uploads/resolve.ts";
 import {
   firstPollDelayMs,
   nextPollDelayMs,
@@ -38,7 +39,10 @@ export interface ProcessDeps {
   providers: ProviderRegistry;
   storage: Storage;
   logger: Logger;
-  config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
+  /** Image inputs also read PUBLIC_BASE_URL, UPLOAD_* and ALLOW_PRIVATE_DOWNLOADS when set. */
+  config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number } & ImageInputDeps["config"];
+  /** How image inputs are fetched and signed (defaults from `config` and the database). */
+  imageInputs?: Pick<ImageInputDeps, "imageFetch" | "signer">;
   metrics?: Metrics;
   /** The per-job statements; a worker shares them between its running jobs (batched). */
   queries?: WorkerQueries;
@@ -215,7 +219,8 @@ async function resumeOrCreate(
     model: job.model,
     prompt: job.prompt,
     negative_prompt: job.negative_prompt,
-    parameters: job.parameters,
+    // Image inputs (uploads, https URLs) in a form the provider can read.
+    parameters: await providerParameters({ ...deps, ...deps.imageInputs }, job, signal),
   }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
   await queriesOf(deps).setPrediction(job.id, created.id);
   log.info("prediction created", { predictionId: created.id });

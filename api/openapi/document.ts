@@ -14,6 +14,7 @@ import { mePaths } from "./me.ts";
 import { modelPaths, modelSchemas } from "./models.ts";
 import { adminQueuesPaths, healthPaths, metricsPaths, opsSchemas } from "./ops.ts";
 import { uiPaths } from "./ui.ts";
+import { uploadPaths, uploadSchemas } from "./uploads.ts";
 import { webhookPaths } from "./webhooks.ts";
 
 export interface OpenApiOptions {
@@ -45,7 +46,8 @@ export function openApiDocument(options: OpenApiOptions): Json {
     },
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },
-      { name: "Models", description: "What this deployment can run." },
+      { name: "Models", description: "What this deployment can run, and each model's inputs." },
+      { name: "Uploads", description: "Images for image inputs." },
       { name: "Events", description: "Live updates." },
       { name: "Images", description: "Stored outputs." },
       { name: "Operations", description: "Health, readiness, figures and metrics." },
@@ -56,6 +58,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
     paths: {
       ...jobPaths(prefix),
       ...modelPaths(prefix),
+      ...uploadPaths(prefix),
       ...healthPaths(prefix),
       ...eventPaths(prefix),
       ...mePaths(prefix),
@@ -77,7 +80,13 @@ export function openApiDocument(options: OpenApiOptions): Json {
           description: "An API key from `deno task keys create --name NAME` (AUTH_MODE=api_key).",
         },
       },
-      schemas: { ...jobSchemas(), ...errorSchemas(), ...modelSchemas(), ...opsSchemas() },
+      schemas: {
+        ...jobSchemas(),
+        ...errorSchemas(),
+        ...modelSchemas(),
+        ...opsSchemas(),
+        ...uploadSchemas(),
+      },
       responses: { ...errorResponses(), ...jobResponses(prefix) },
       parameters: { ...jobParameters(), ...commonParameters() },
       headers: { ...jobHeaders(prefix), ...commonHeaders() },

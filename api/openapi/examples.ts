@@ -28,6 +28,7 @@ export const JOB_EXAMPLE = {
   images: [IMAGE_JSON],
   image_url: IMAGE_JSON.url,
   thumbnail_url: IMAGE_JSON.thumbnail_url,
+  input_images: [],
   error_message: null,
   retry_count: 0,
   created_at: TIME,

@@ -147,6 +147,11 @@ export function jobSchemas(): Json {
           ...nullable({ type: "string" }),
           description: "The first image's thumbnail.",
         },
+        input_images: {
+          type: "array",
+          items: ref("schemas", "InputImage"),
+          description: "The images given as inputs (image fields of `parameters`).",
+        },
         error_message: nullable({ type: "string" }),
         retry_count: { type: "integer", minimum: 0 },
         created_at: { type: "string", format: "date-time" },
@@ -288,13 +293,32 @@ export function jobPaths(prefix: string): Json {
           413: ref("responses", "PayloadTooLarge"),
           415: ref("responses", "UnsupportedMediaType"),
           422: jsonError(
-            "The body, a field or the Idempotency-Key is invalid, or the model's provider is " +
+            "The body, a field or the Idempotency-Key is invalid, the inputs do not fit the " +
+              "model's input schema (see GET /models/{owner}/{name}; unknown inputs too unless " +
+              '`"strict_inputs": false`), an upload is unknown, or the model\'s provider is ' +
               "not configured (the message says which variable to set).",
             {
               fields: errorExample("validation_error", "Request body is invalid", [
                 { field: "prompt", message: "prompt must not be empty" },
                 { field: "parameters.width", message: "must be at most 2048" },
               ]),
+              inputs: errorExample(
+                "validation_error",
+                "The inputs do not fit black-forest-labs/flux-schnell: parameters.aspect_ratio " +
+                  'must be one of "1:1", "16:9", "9:16" (got "7:3") (and 1 more)',
+                [
+                  {
+                    field: "parameters.aspect_ratio",
+                    message: 'must be one of "1:1", "16:9", "9:16" (got "7:3")',
+                  },
+                  {
+                    field: "parameters.num_inference_steps",
+                    message: "is not an input of black-forest-labs/flux-schnell; its inputs are " +
+                      'prompt, aspect_ratio, num_outputs. Send "strict_inputs": false to pass ' +
+                      "it on anyway",
+                  },
+                ],
+              ),
               provider: errorExample(
                 "validation_error",
                 "Model black-forest-labs/flux-schnell needs the Replicate provider, which is " +

@@ -1,6 +1,7 @@
-/** GET /models: what this deployment can run. */
+/** GET /models (what this deployment can run) and GET /models/{owner}/{name} (one model's inputs). */
+import { localModelCard } from "../../shared/models/card.ts";
 import { LOCAL_STYLES } from "../../shared/providers/local_render.ts";
-import { type Json, json, nullable, ref } from "./builders.ts";
+import { errorExample, type Json, json, jsonError, nullable, ref } from "./builders.ts";
 
 /** One provider and whether it is configured (also listed by GET /stats). */
 export const PROVIDER_SCHEMA: Json = {
@@ -13,7 +14,43 @@ export const PROVIDER_SCHEMA: Json = {
   },
 };
 
-/** The `Models` schema. */
+const FLUX_VERSION = "5599ed30703defd1d160a25a63321b4dec97101d98b4674bcc56e41f62f35637";
+
+/** A Replicate model card, as the catalogue answers it (enums inlined from `allOf`/`$ref`). */
+const REPLICATE_CARD_EXAMPLE = {
+  id: "black-forest-labs/flux-schnell",
+  provider: "replicate",
+  version: FLUX_VERSION,
+  title: "FLUX.1 [schnell]",
+  description: "The fastest image generation model tailored for local development and personal use",
+  cover_image_url: "https://replicate.delivery/xezq/schnell-cover.webp",
+  input_schema: {
+    type: "object",
+    title: "Input",
+    required: ["prompt"],
+    properties: {
+      prompt: { type: "string", title: "Prompt", "x-order": 0 },
+      aspect_ratio: {
+        type: "string",
+        title: "aspect_ratio",
+        enum: ["1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"],
+        description: "Aspect ratio for the generated image",
+        default: "1:1",
+        "x-order": 1,
+      },
+      num_outputs: {
+        type: "integer",
+        title: "Num Outputs",
+        minimum: 1,
+        maximum: 4,
+        default: 1,
+        "x-order": 2,
+      },
+    },
+  },
+};
+
+/** The `Models` and `ModelCard` schemas. */
 export function modelSchemas(): Json {
   return {
     Models: {
@@ -25,11 +62,21 @@ export function modelSchemas(): Json {
           type: "array",
           items: {
             type: "object",
-            required: ["id", "provider", "description"],
+            required: ["id", "provider", "title", "description", "cover_image_url", "source"],
             properties: {
               id: { type: "string" },
               provider: { type: "string" },
+              title: { type: "string" },
               description: { type: "string" },
+              cover_image_url: {
+                ...nullable({ type: "string" }),
+                description: "Known once the model's card was fetched (in the background).",
+              },
+              source: {
+                type: "string",
+                enum: ["local", "curated", "recent"],
+                description: "Offline model, suggested Replicate model, or used by recent jobs.",
+              },
             },
           },
         },
@@ -40,17 +87,58 @@ export function modelSchemas(): Json {
         },
       },
     },
+    ModelCard: {
+      type: "object",
+      description: "One model version and its inputs, the same for every provider.",
+      required: [
+        "id",
+        "provider",
+        "version",
+        "title",
+        "description",
+        "cover_image_url",
+        "input_schema",
+      ],
+      properties: {
+        id: { type: "string", description: "`owner/name` (`local/<style>` offline)." },
+        provider: { type: "string" },
+        version: {
+          ...nullable({ type: "string" }),
+          description: "The version the schema belongs to (the latest one for `owner/name`); " +
+            "null for the built-in local models.",
+        },
+        title: { type: "string" },
+        description: nullable({ type: "string" }),
+        cover_image_url: nullable({ type: "string" }),
+        input_schema: {
+          type: "object",
+          description: "Self-contained JSON Schema of the inputs: no `$ref`, properties in " +
+            "`x-order` order, enums inlined. POST /generate checks `prompt`, `negative_prompt` " +
+            "and `parameters` against it. Fields with `format: uri` named like an image " +
+            "(`image`, `input_image`, `mask`, `control_image`...) take an upload's `url`, " +
+            "`upload:<id>`, an https URL or a data:image URI.",
+          additionalProperties: true,
+        },
+      },
+    },
   };
 }
 
-/** GET /models. */
+/** GET /models and GET /models/{owner}/{name}. */
 export function modelPaths(prefix: string): Json {
+  const notFound = jsonError("No such model (locally, or at its provider).", {
+    local: errorExample("not_found", "Unknown local model local/unknown; choose one of ..."),
+    replicate: errorExample("not_found", "Model someone/nothing was not found at Replicate"),
+  });
   return {
     [`${prefix}/models`]: {
       get: {
         tags: ["Models"],
         operationId: "listModels",
-        summary: "Configured providers and suggested models",
+        summary: "Configured providers and offered models",
+        description: "Local models, a curated list of popular Replicate models when " +
+          "REPLICATE_API_TOKEN is set, and the models of recent jobs; with titles, and cover " +
+          "images once known. Never waits for a provider.",
         responses: {
           200: json("What this deployment can run.", ref("schemas", "Models"), {
             providers: [
@@ -60,11 +148,80 @@ export function modelPaths(prefix: string): Json {
             models: LOCAL_STYLES.map((s) => ({
               id: s.id,
               provider: "local",
+              title: s.id.split("/")[1],
               description: s.description,
+              cover_image_url: null,
+              source: "local",
             })),
             default_model: LOCAL_STYLES[0].id,
             custom_models: false,
           }),
+        },
+      },
+    },
+    [`${prefix}/models/{owner}/{name}`]: {
+      get: {
+        tags: ["Models"],
+        operationId: "getModel",
+        summary: "One model and its inputs (JSON Schema)",
+        description: "`{name}` may end in `:<64-hex version>` for one version; without it, the " +
+          "latest version (asked again after MODEL_SCHEMA_TTL_S). Schemas are fetched from the " +
+          "provider once per version and kept in the database; when the provider is down the " +
+          "stored copy answers.",
+        parameters: [
+          {
+            name: "owner",
+            in: "path",
+            required: true,
+            description: "The model's owner (`local` for the offline models).",
+            schema: { type: "string" },
+            example: "black-forest-labs",
+          },
+          {
+            name: "name",
+            in: "path",
+            required: true,
+            description: "The model's name, optionally `:<version>`.",
+            schema: { type: "string" },
+            example: "flux-schnell",
+          },
+        ],
+        responses: {
+          200: {
+            description: "The model card.",
+            content: {
+              "application/json": {
+                schema: ref("schemas", "ModelCard"),
+                examples: {
+                  replicate: { value: REPLICATE_CARD_EXAMPLE },
+                  local: { value: localModelCard(LOCAL_STYLES[0].id) },
+                },
+              },
+            },
+          },
+          404: notFound,
+          422: jsonError(
+            "The model's provider is not configured (the message names the variable).",
+            {
+              provider: errorExample(
+                "validation_error",
+                "Model black-forest-labs/flux-schnell needs the Replicate provider, which is not " +
+                  "configured: set REPLICATE_API_TOKEN (or use a local/... model)",
+                [{
+                  field: "model",
+                  message: "Model black-forest-labs/flux-schnell needs the Replicate provider, " +
+                    "which is not configured: set REPLICATE_API_TOKEN (or use a local/... model)",
+                }],
+              ),
+            },
+          ),
+          503: jsonError("The provider cannot be reached and no copy is stored.", {
+            provider_down: errorExample(
+              "service_unavailable",
+              "Cannot read model black-forest-labs/flux-schnell from Replicate: status 502",
+            ),
+          }),
+          500: ref("responses", "InternalError"),
         },
       },
     },

@@ -9,6 +9,7 @@ import { NotFoundError } from "../../shared/errors.ts";
 import type { Logger } from "../../shared/logger.ts";
 import { createLazyThumbnails } from "../../shared/media/thumbnails.ts";
 import { isSafeFileName, type ObjectInfo, type Storage } from "../../shared/storage/storage.ts";
+import { UPLOAD_FILE_PREFIX } from "../../shared/uploads/store.ts";
 
 /** What the image routes need: the storage, the auth mode and how images reach browsers. */
 export interface ImageRouteDeps {
@@ -60,7 +61,10 @@ export function imageRoutes(deps: ImageRouteDeps): Hono {
 
   app.get("/:file", async (c) => {
     const file = c.req.param("file");
-    const contentType = isSafeFileName(file) ? contentTypeOf(file) : null;
+    // Uploads share the storage but are served only at /uploads/{id}, to their owner.
+    const contentType = isSafeFileName(file) && !file.startsWith(UPLOAD_FILE_PREFIX)
+      ? contentTypeOf(file)
+      : null;
     if (!contentType) return notFound(c);
     if (redirect) {
       // A thumbnail of an image stored before thumbnails existed is made before the redirect.

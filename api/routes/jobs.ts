@@ -33,13 +33,15 @@ import {
 } from "../../shared/jobs/schemas.ts";
 import { listDeliveries } from "../../shared/webhooks/deliveries.ts";
 import { webhookUrlProblem } from "../../shared/webhooks/target.ts";
+import type { ModelCatalogue } from "../../shared/models/catalogue.ts";
+import { checkInputs, claimInputUploads, linkInputUploads } from "../../shared/models/inputs.ts";
 import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 
 /** Routes mounted under the API prefix. */
-export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
+export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
   // count(*) grows with the table; under load one count a second per filter is plenty.
@@ -140,6 +142,15 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if ("error" in resolved) {
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
+    // The inputs against the model's schema (no I/O once it is known), then the uploads named.
+    const checked = await checkInputs(deps.models, input, {
+      provider: resolved.provider.name,
+      log,
+    });
+    await claimInputUploads(deps.db, input.parameters, checked.uploads, {
+      admin: principal.admin,
+      keyId: principal.key?.id ?? null,
+    });
     const owner = principal.key?.id ?? null;
     if (input.webhook_url) {
       const problem = webhookUrlProblem(input.webhook_url, deps.config.WEBHOOK_ALLOW_HOSTS ?? []);
@@ -201,6 +212,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       }
       await enqueue(job, requestId, log);
     }
+    await linkInputUploads(deps.db, job.id, checked.uploads, log);
     log.info("job accepted", { jobId: job.id, model: job.model });
     const created = accepted(job.id);
     c.header("Location", created.location);

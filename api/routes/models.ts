@@ -1,18 +1,107 @@
-/** GET /models: configured providers and suggested models, so the UI offers only what works. */
+/**
+ * Models: GET /models lists what this deployment offers (local models, a curated list of
+ * Replicate models when a token is set, and models used recently); GET /models/{owner}/{name}
+ * (or `{name}:{version}`) describes one model version and its inputs as JSON Schema.
+ */
 import { Hono } from "hono";
+import { NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
+import { MODEL_PATTERN } from "../../shared/jobs/schemas.ts";
+import { ModelNotFoundError, ModelUnavailableError } from "../../shared/models/card.ts";
+import type { ModelCatalogue } from "../../shared/models/catalogue.ts";
+import { recentModels } from "../../shared/models/repo.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
+import { principalOf } from "../auth.ts";
+
+/** One model of the list. */
+export interface ModelListEntry {
+  id: string;
+  provider: string;
+  title: string;
+  description: string;
+  cover_image_url: string | null;
+  /** `local` (offline), `curated` (suggested) or `recent` (used by recent jobs). */
+  source: "local" | "curated" | "recent";
+}
 
 /** Routes mounted under the API prefix. */
-export function modelRoutes(deps: AppDeps): Hono<AppEnv> {
+export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
-  app.get("/models", (c) => {
+  const catalogue = deps.models;
+
+  app.get("/models", async (c) => {
     const { providers, models } = deps.providers.describe();
+    const entries: ModelListEntry[] = models.map((m) => ({
+      id: m.id,
+      provider: m.provider,
+      title: m.title ?? m.id.split("/")[1],
+      description: m.description,
+      cover_image_url: null,
+      source: m.provider === "local" ? "local" : "curated",
+    }));
+    const listed = new Set(entries.map((e) => e.id));
+    // Models of the caller's recent jobs (everyone's for an admin or an open API).
+    const principal = principalOf(c);
+    const owner = principal.admin ? undefined : principal.key?.id;
+    const recent = principal.admin || owner
+      ? await recentModels(deps.db, { owner }).catch((err) => {
+        c.get("logger").warn("cannot list recently used models", { err });
+        return [] as string[];
+      })
+      : [];
+    for (const id of recent) {
+      const resolved = deps.providers.resolve(id);
+      if (listed.has(id) || "error" in resolved) continue;
+      listed.add(id);
+      entries.push({
+        id,
+        provider: resolved.provider.name,
+        title: id.split("/")[1],
+        description: "",
+        cover_image_url: null,
+        source: "recent",
+      });
+    }
+    const known = await catalogue.summaries(entries.map((e) => e.id));
+    for (const entry of entries) {
+      const summary = known.get(entry.id);
+      if (!summary || entry.provider === "local") continue;
+      entry.title = entry.source === "curated" ? entry.title : summary.title;
+      entry.description ||= summary.description ?? "";
+      entry.cover_image_url = summary.cover_image_url;
+    }
+    // Covers of the suggested models are fetched in the background for the next listing.
+    catalogue.warm(entries.filter((e) => !known.has(e.id)));
     return c.json({
       providers,
-      models,
-      default_model: models[0]?.id ?? null,
+      models: entries,
+      default_model: entries[0]?.id ?? null,
       custom_models: providers.some((p) => p.name === "replicate" && p.configured),
     });
   });
+
+  app.get("/models/:owner/:name", async (c) => {
+    const model = `${c.req.param("owner")}/${c.req.param("name")}`;
+    if (!MODEL_PATTERN.test(model)) {
+      throw new NotFoundError(
+        `Unknown model ${
+          model.slice(0, 300)
+        }: use owner/name, owner/name:<64-hex version> or local/<style>`,
+      );
+    }
+    const resolved = deps.providers.resolve(model);
+    if ("error" in resolved) {
+      if (model.startsWith("local/")) throw new NotFoundError(resolved.error);
+      throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
+    }
+    try {
+      const provider = resolved.provider.name;
+      return c.json(await catalogue.get(model, { signal: c.req.raw.signal, provider }));
+    } catch (err) {
+      if (err instanceof ModelNotFoundError) throw new NotFoundError(err.message);
+      if (err instanceof ModelUnavailableError) throw new UnavailableError(err.message);
+      throw err;
+    }
+  });
+
   return app;
 }

@@ -1,6 +1,7 @@
 /** The job as the API shows it: the old stack's fields plus Darkroom's additions. */
 import { thumbnailName } from "../media/thumbnails.ts";
 import type { PriorityName } from "../queue/queue.ts";
+import { type InputImage, inputImages } from "../models/image_refs.ts";
 import type { JobRow, JobStatus } from "./repo.ts";
 
 export interface ImageJson {
@@ -28,6 +29,11 @@ export interface JobJson {
   image_url: string | null;
   /** The first image's thumbnail. */
   thumbnail_url: string | null;
+  /**
+   * The images the job was given as inputs (uploads, https URLs, data: URIs). Always in the API's
+   * answers; optional for jobs a client makes up before the server answers.
+   */
+  input_images?: InputImage[];
   error_message: string | null;
   retry_count: number;
   created_at: string;
@@ -68,6 +74,7 @@ export function jobToJson(row: JobRow): JobJson {
     images,
     image_url: images[0]?.url ?? null,
     thumbnail_url: images[0]?.thumbnail_url ?? null,
+    input_images: inputImages(row.parameters),
     error_message: row.error_message,
     retry_count: row.retry_count,
     created_at: iso(row.created_at),

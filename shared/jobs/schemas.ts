@@ -111,6 +111,8 @@ export const generateRequest = z.object({
     .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), {
       error: "webhook_url must be an http(s) URL",
     }).nullish(),
+  /** false: parameters the model's schema does not list are passed on instead of refused. */
+  strict_inputs: z.boolean({ error: "strict_inputs must be true or false" }).optional(),
   webhook_events: z.array(z.enum(["completed", "failed", "canceled"]), {
     error: "webhook_events must list completed, failed and/or canceled",
   }).min(1).max(3).nullish(),

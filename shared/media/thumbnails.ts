@@ -54,7 +54,7 @@ let loaded: Promise<Sharp> | undefined;
  * sharp, loaded on first use (a native addon: the process needs `--allow-ffi`). Its operation
  * cache is turned off: every thumbnail comes from a different image, so it would only hold memory.
  */
-function loadSharp(): Promise<Sharp> {
+export function loadSharp(): Promise<Sharp> {
   loaded ??= import("sharp").then((mod) => {
     mod.default.cache(false);
     return mod.default;

@@ -5,6 +5,8 @@
  */
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
 import { LIMITS } from "../jobs/schemas.ts";
+import { imageSketch } from "../media/sketch.ts";
+import { decodeDataUri } from "../models/image_refs.ts";
 import {
   hashString,
   isLocalModel,
@@ -56,6 +58,8 @@ interface LocalPrediction {
   deadlineAt: number | null;
   /** When `cancel` was called before the prediction finished, or null. */
   canceledAt: number | null;
+  /** The `image` input shrunk to 8x8 sRGB pixels (see local_render.ts), or null. */
+  image: number[] | null;
 }
 
 const DEFAULT_SIDE = 1024;
@@ -89,9 +93,10 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
     name: "local",
 
     create(input: PredictionInput, callOptions: CreateOptions = {}): Promise<Prediction> {
-      return Promise.try(() => {
+      return Promise.try(async () => {
         callOptions.signal?.throwIfAborted();
         const settings = readSettings(input);
+        const image = await readImage(input.parameters?.image);
         const at = now();
         prune(at);
         const p: LocalPrediction = {
@@ -102,6 +107,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
             ? at + callOptions.deadlineS * 1000
             : null,
           canceledAt: null,
+          image,
         };
         predictions.set(p.id, p);
         return { id: p.id, status: "starting", output: [], logs: "", error: null };
@@ -159,6 +165,7 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
           width: p.width,
           height: p.height,
           index,
+          ...(p.image ? { image: p.image } : {}),
         });
         return new Response(bytes, {
           headers: { "content-type": "image/png", "content-length": String(bytes.byteLength) },
@@ -205,6 +212,23 @@ function readSettings(input: PredictionInput): Settings {
     seed: intParam(params, "seed", hashString(input.prompt)),
     steps: clamp(intParam(params, "num_inference_steps", DEFAULT_STEPS), 1, MAX_STEPS),
   };
+}
+
+/**
+ * The `image` input as the renderer takes it: a `data:` URI (what the worker hands this
+ * provider) shrunk to 8x8 pixels; null without one. Any other value is left alone.
+ */
+async function readImage(value: unknown): Promise<number[] | null> {
+  if (typeof value !== "string" || !value.startsWith("data:")) return null;
+  const decoded = decodeDataUri(value);
+  if (!decoded) {
+    throw new ProviderError("Cannot read the image input: not a base64 data: URI", false);
+  }
+  try {
+    return await imageSketch(decoded.bytes);
+  } catch (err) {
+    throw new ProviderError(`Cannot read the image input: ${(err as Error).message}`, false);
+  }
 }
 
 function intParam(params: Record<string, unknown>, name: string, fallback: number): number {

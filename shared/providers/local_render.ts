@@ -37,6 +37,11 @@ export interface RenderOptions {
   height: number;
   /** Which image of a multi-output prediction (changes the composition, not the palette). */
   index: number;
+  /**
+   * A starting image, shrunk to a few pixels a side (sRGB bytes, RGB, row by row; see
+   * `imageSketch`): its colours join the palette and its layout shows through the picture.
+   */
+  image?: number[];
 }
 
 const MAX_SIDE = 8192;
@@ -53,12 +58,19 @@ export function renderPng(options: RenderOptions): Uint8Array<ArrayBuffer> {
   }
   const style = STYLES[options.style.replace(/^local\//, "")] ?? STYLES.abstract;
   const promptHash = hashString(options.prompt);
-  const seed = mix(
+  const mixed = mix(
     mix(options.seed >>> 0, options.index >>> 0),
     mix(promptHash, hashString(options.negativePrompt ?? "")),
   );
+  const image = options.image && options.image.length >= 3 ? options.image : undefined;
+  const seed = image ? mix(mixed, hashString(image.join(","))) : mixed;
   const rand = mulberry32(seed);
-  const palette = makePalette(options.prompt, options.negativePrompt ?? "", options.seed >>> 0);
+  const palette = makePalette(
+    options.prompt,
+    options.negativePrompt ?? "",
+    options.seed >>> 0,
+    image,
+  );
 
   const factor = Math.max(1, Math.round(Math.max(width, height) / (style.fieldSide ?? FIELD_SIDE)));
   const lw = width > 1 ? Math.ceil((width - 1) / factor) + 1 : 1;
@@ -85,6 +97,7 @@ export function renderPng(options: RenderOptions): Uint8Array<ArrayBuffer> {
     out: new Float32Array(lw * lh * 3),
   };
   style.field(ctx);
+  if (image) blendImage(ctx, image, 0.45);
   linearToSrgb255(ctx.out);
   const pixels = upscale(ctx.out, lw, lh, width, height, style.grain, seed);
   style.finish?.({ ...ctx, pixels, width, height, unit });
@@ -205,13 +218,23 @@ function hueDistance(a: number, b: number): number {
   return Math.min(d, 360 - d);
 }
 
-/** Palette from the prompt's colour and mood words (or its hash), nudged a little by the seed. */
-function makePalette(prompt: string, negative: string, seed: number): Palette {
+/**
+ * Palette from the starting image's colours (when there is one), then the prompt's colour and
+ * mood words (or its hash), nudged a little by the seed.
+ */
+function makePalette(prompt: string, negative: string, seed: number, image?: number[]): Palette {
   const rand = mulberry32(hashString(prompt));
   const jitter = (mulberry32(mix(seed, 0x5eed))() - 0.5) * 24;
   const hues: number[] = [];
   let light = 0;
   let chroma = 1;
+  if (image) {
+    const { hues: fromImage, lightness } = imageColours(image);
+    for (const h of fromImage) {
+      if (hues.length < 3 && hues.every((x) => hueDistance(x, h) > 12)) hues.push(h);
+    }
+    light += (lightness - 0.55) * 0.4;
+  }
   for (const word of words(prompt)) {
     const mood = lookupMood(word);
     if (!mood) continue;
@@ -327,6 +350,61 @@ function linearToSrgb255(buf: Float32Array): void {
     const v = buf[i] > 0 ? (buf[i] < 1 ? buf[i] : 1) : 0;
     buf[i] = 255 * (v <= 0.0031308 ? 12.92 * v : 1.055 * Math.pow(v, 1 / 2.4) - 0.055);
   }
+}
+
+/** The hues of the image's four quarters (the colourful ones) and its mean OKLab lightness. */
+function imageColours(image: number[]): { hues: number[]; lightness: number } {
+  const side = Math.max(1, Math.round(Math.sqrt(image.length / 3)));
+  const sums = Array.from({ length: 4 }, () => [0, 0, 0, 0]);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const q = sums[(y * 2 < side ? 0 : 2) + (x * 2 < side ? 0 : 1)];
+      const at = (y * side + x) * 3;
+      for (let c = 0; c < 3; c++) q[c] += srgbToLinear(image[at + c] ?? 0);
+      q[3]++;
+    }
+  }
+  const hues: number[] = [];
+  let lightness = 0;
+  for (const [r, g, b, n] of sums) {
+    if (n === 0) continue;
+    const [l, a, bb] = linearToLab(r / n, g / n, b / n);
+    lightness += l / 4;
+    if (Math.hypot(a, bb) > 0.03) hues.push((Math.atan2(bb, a) * 180) / Math.PI);
+  }
+  return { hues, lightness };
+}
+
+/** Mixes the starting image (bilinearly stretched over the field) into the field, in linear RGB. */
+function blendImage(ctx: FieldContext, image: number[], amount: number): void {
+  const side = Math.max(1, Math.round(Math.sqrt(image.length / 3)));
+  const linear = image.map(srgbToLinear);
+  const { lw, lh, out } = ctx;
+  for (let j = 0; j < lh; j++) {
+    const sy = lh > 1 ? (j * (side - 1)) / (lh - 1) : 0;
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(y0 + 1, side - 1);
+    const fy = sy - y0;
+    for (let i = 0; i < lw; i++) {
+      const sx = lw > 1 ? (i * (side - 1)) / (lw - 1) : 0;
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(x0 + 1, side - 1);
+      const fx = sx - x0;
+      const at = (j * lw + i) * 3;
+      for (let c = 0; c < 3; c++) {
+        const top = linear[(y0 * side + x0) * 3 + c] * (1 - fx) +
+          linear[(y0 * side + x1) * 3 + c] * fx;
+        const bottom = linear[(y1 * side + x0) * 3 + c] * (1 - fx) +
+          linear[(y1 * side + x1) * 3 + c] * fx;
+        out[at + c] = out[at + c] * (1 - amount) + (top + (bottom - top) * fy) * amount;
+      }
+    }
+  }
+}
+
+function srgbToLinear(v: number): number {
+  const x = clamp(v, 0, 255) / 255;
+  return x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import { createSafeFetch } from "../http/safe_fetch.ts";
 export interface ModelInfo {
   id: string;
   provider: string;
+  /** A short name for pickers (the catalogue's when absent). */
+  title?: string;
   description: string;
 }
 
@@ -35,27 +37,52 @@ export interface ProviderRegistry {
   };
 }
 
-/** Suggested Replicate models (any `owner/name[:version]` works when a token is set). */
+/**
+ * Suggested Replicate models, popular text-to-image and image-editing ones (any
+ * `owner/name[:version]` works when a token is set).
+ */
 export const SUGGESTED_REPLICATE_MODELS: readonly ModelInfo[] = [
   {
     id: "black-forest-labs/flux-schnell",
     provider: "replicate",
+    title: "FLUX.1 [schnell]",
     description: "FLUX.1 [schnell]: fast, 1–4 steps",
   },
   {
     id: "black-forest-labs/flux-dev",
     provider: "replicate",
+    title: "FLUX.1 [dev]",
     description: "FLUX.1 [dev]: high quality, slower",
   },
   {
     id: "black-forest-labs/flux-1.1-pro",
     provider: "replicate",
+    title: "FLUX1.1 [pro]",
     description: "FLUX1.1 [pro]: best quality",
+  },
+  {
+    id: "black-forest-labs/flux-kontext-pro",
+    provider: "replicate",
+    title: "FLUX.1 Kontext [pro]",
+    description: "FLUX.1 Kontext [pro]: edit an image with a text instruction",
+  },
+  {
+    id: "google/nano-banana",
+    provider: "replicate",
+    title: "Nano Banana",
+    description: "Gemini 2.5 Flash Image: generate, or edit and combine images",
   },
   {
     id: "stability-ai/stable-diffusion-3.5-large",
     provider: "replicate",
+    title: "Stable Diffusion 3.5 Large",
     description: "Stable Diffusion 3.5 Large",
+  },
+  {
+    id: "nightmareai/real-esrgan",
+    provider: "replicate",
+    title: "Real-ESRGAN",
+    description: "Upscale an image 2–4x, optionally fixing faces",
   },
 ];
 

@@ -8,6 +8,14 @@
  * requests and `close()` leaves nothing behind.
  */
 import { encode } from "fast-png";
+import {
+  defaultFakeModel,
+  type FakeModel,
+  modelJson,
+  versionJson,
+} from "./fake_replicate_models.ts";
+
+export type { FakeModel, FakeModelVersion } from "./fake_replicate_models.ts";
 
 /** One request the fake received, as it arrived. */
 export interface RecordedRequest {
@@ -86,6 +94,11 @@ export interface FakeReplicateOptions {
   modelNotFound?: Iterable<string>;
   /** Version id → `owner/name`, for predictions created by version id. */
   versions?: Record<string, string>;
+  /**
+   * Models served by `GET /v1/models/{owner}/{name}[/versions/{id}]`; any other model (not in
+   * `modelNotFound`) gets a default one with an allOf/$ref schema (fake_replicate_models.ts).
+   */
+  models?: Record<string, FakeModel>;
 }
 
 /** An injected failure for the next create or get calls. */
@@ -119,6 +132,10 @@ export interface FakeReplicate {
   rateLimitResetS: number;
   readonly modelNotFound: Set<string>;
   readonly versions: Map<string, string>;
+  /** Registered models (`owner/name`); push a version to publish a new latest one. */
+  readonly models: Map<string, FakeModel>;
+  /** The next `n` `GET /v1/models/...` calls answer `status` (500 by default). */
+  failNextModelGets(n: number, status?: number): void;
   /** The next `n` create calls answer `status` (500 by default; 429 with the throttle body). */
   failNextCreates(n: number, status?: number, options?: { retryAfter?: string }): void;
   /** The next `n` `GET /v1/predictions/{id}` calls answer `status` (500 by default). */
@@ -159,6 +176,7 @@ export async function startFakeReplicate(
   const closing = new AbortController();
   const createFailures: InjectedFailure[] = [];
   const getFailures: InjectedFailure[] = [];
+  const modelFailures: InjectedFailure[] = [];
   const files = new Map<string, Uint8Array<ArrayBuffer>>();
   let created = 0;
   let origin = "";
@@ -190,6 +208,10 @@ export async function startFakeReplicate(
     rateLimitResetS: options.rateLimitResetS ?? 30,
     modelNotFound: new Set(options.modelNotFound ?? []),
     versions: new Map(Object.entries(options.versions ?? {})),
+    models: new Map(Object.entries(options.models ?? {})),
+    failNextModelGets(n, status = 500) {
+      for (let i = 0; i < n; i++) modelFailures.push({ status });
+    },
     failNextCreates(n, status = 500, extra = {}) {
       for (let i = 0; i < n; i++) createFailures.push({ status, ...extra });
     },
@@ -249,6 +271,10 @@ export async function startFakeReplicate(
       if (req.method !== "POST") return methodNotAllowed(req.method);
       return await create(req, body, `${m[1]}/${m[2]}`, signal);
     }
+    if ((m = path.match(/^\/models\/([^/]+)\/([^/]+)(?:\/versions\/([^/]+))?$/))) {
+      if (req.method !== "GET") return methodNotAllowed(req.method);
+      return await serveModel(m[1], m[2], m[3] ?? null);
+    }
     if ((m = path.match(/^\/predictions\/([^/]+)$/))) {
       if (req.method !== "GET") return methodNotAllowed(req.method);
       const failure = getFailures.shift();
@@ -264,6 +290,23 @@ export async function startFakeReplicate(
       return json(200, p.json());
     }
     return notFound();
+  }
+
+  async function serveModel(owner: string, name: string, versionId: string | null) {
+    const failure = modelFailures.shift();
+    if (failure) return injected(failure);
+    const id = `${owner}/${name}`;
+    if (fake.modelNotFound.has(id)) return notFound();
+    let model = fake.models.get(id);
+    if (!model) {
+      model = await defaultFakeModel(id);
+      fake.models.set(id, model);
+    }
+    if (versionId === null) return json(200, modelJson(owner, name, model));
+    const version = model.versions.find((v) => v.id === versionId);
+    return version && !fake.modelNotFound.has(versionId)
+      ? json(200, versionJson(version))
+      : notFound();
   }
 
   async function create(
