@@ -29,6 +29,8 @@ function withUploads(
             limiter: createMemoryRateLimiter(),
             submitsPerMinute: 0,
             maxActiveJobs: 0,
+            readsPerMinute: 0,
+            maxStreamsPerKey: 0,
           },
           config: { ...deps.config, UPLOAD_MAX_BYTES: 64 * 1024, UPLOAD_TTL_S: 3600 },
         });
