@@ -39,7 +39,7 @@ export function uploadSchemas(): Json {
           type: "string",
           description:
             "Where the image is served to its owner (GET /uploads/{upload_id} with the " +
-            "key, or `?access_token=`). Put this, or `upload:<id>`, in an image input.",
+            "key in Authorization). Put this, or `upload:<id>`, in an image input.",
         },
         content_type: { type: "string", enum: IMAGE_TYPES },
         width: { anyOf: [{ type: "integer", minimum: 1 }, { type: "null" }] },
@@ -176,8 +176,7 @@ export function uploadPaths(prefix: string): Json {
         tags: ["Uploads"],
         operationId: "getUploadImage",
         summary: "An uploaded image",
-        description:
-          "To its owner (the API key, or `?access_token=`), or to anyone with a signed " +
+        description: "To its owner (the API key in Authorization), or to anyone with a signed " +
           "URL (`expires` and `signature`, made by the worker for providers when " +
           "PUBLIC_BASE_URL is set; valid UPLOAD_URL_TTL_S seconds). Served with " +
           "`Content-Security-Policy: default-src 'none'; sandbox`.",

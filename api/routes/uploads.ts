@@ -90,8 +90,8 @@ export function uploadRoutes(deps: UploadRouteDeps): Hono<AppEnv> {
 }
 
 /**
- * The image of an upload, mounted at `/uploads`: GET /uploads/{id} with the owner's key (or
- * `access_token`), or with `expires` and `signature` from a signed URL.
+ * The image of an upload, mounted at `/uploads`: GET /uploads/{id} with the owner's key (in
+ * Authorization), or with `expires` and `signature` from a signed URL.
  */
 export function uploadFileRoutes(deps: UploadRouteDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
