@@ -27,7 +27,16 @@ export const PRIORITIES: readonly PriorityName[] = ["normal", "high", "low"];
 export type JobJson =
   & Omit<
     ApiJobJson,
-    "priority" | "actions" | "webhook_url" | "webhook_events" | "thumbnail_url" | "images"
+    | "priority"
+    | "actions"
+    | "webhook_url"
+    | "webhook_events"
+    | "thumbnail_url"
+    | "images"
+    | "provider"
+    | "provider_model"
+    | "route"
+    | "queue_position"
   >
   & {
     images: ImageJson[];
@@ -37,6 +46,12 @@ export type JobJson =
     webhook_url?: ApiJobJson["webhook_url"];
     thumbnail_url?: ApiJobJson["thumbnail_url"];
     webhook_events?: ApiJobJson["webhook_events"];
+    /** Who holds the job's prediction (`replicate`, `fal`, `local`). */
+    provider?: ApiJobJson["provider"];
+    provider_model?: ApiJobJson["provider_model"];
+    route?: ApiJobJson["route"];
+    /** Place in the provider's own queue while the job waits there. */
+    queue_position?: ApiJobJson["queue_position"];
   };
 
 export interface GenerateBody {

@@ -1,18 +1,20 @@
 /** GET /stats: live figures for the Architecture tab and operators. */
 import { Hono } from "hono";
 import { liveWorkers, recentStats } from "../../shared/jobs/repo.ts";
+import { providerHealth } from "../../shared/providers/health.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
 /** Routes mounted under the API prefix. */
 export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/stats", async (c) => {
-    const [queue, workers, recent] = await Promise.all([
+    const { providers } = deps.providers.describe();
+    const [queue, workers, recent, health] = await Promise.all([
       deps.queue.stats(),
       liveWorkers(deps.db),
       recentStats(deps.db, 1),
+      providerHealth(deps.db, providers),
     ]);
-    const { providers } = deps.providers.describe();
     c.header("Cache-Control", "no-store");
     return c.json({
       queue: { backend: deps.queue.backend, ...queue },
@@ -29,7 +31,8 @@ export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
         ? null
         : Math.round(recent.medianDurationS * 100) / 100,
       database: deps.db.kind ?? "postgres",
-      providers,
+      // Each provider with its circuit (up, down, probing) for the Architecture tab.
+      providers: providers.map((p, i) => ({ ...p, ...health[i] })),
       live_clients: deps.events.subscribers(),
     });
   });
