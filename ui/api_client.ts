@@ -6,6 +6,7 @@ import type { ImageJson as ApiImageJson, JobJson as ApiJobJson } from "../shared
 export type ImageJson = Omit<ApiImageJson, "thumbnail_url"> & { thumbnail_url?: string };
 import type { JobStatus } from "../shared/jobs/repo.ts";
 import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
+import type { ProviderHealth } from "../shared/providers/health.ts";
 import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = [
@@ -88,7 +89,8 @@ export interface StatsJson {
   jobs_last_hour: { total: number; by_status: Partial<Record<JobStatus, number>> };
   median_duration_s: number | null;
   database: string;
-  providers: ProviderStatus[];
+  /** Each provider with its circuit (`status`: up, down, probing, off), when the API says. */
+  providers: (ProviderStatus & Partial<ProviderHealth>)[];
 }
 
 export interface HealthJson {
@@ -139,7 +141,9 @@ export function withAccessToken(url: string, key: string | null): string {
 export interface ApiClient {
   generate(body: GenerateBody): Promise<{ job_id: string; status: string; message: string }>;
   getJob(id: string): Promise<JobJson>;
-  listJobs(query: { skip: number; limit: number; status?: JobStatus | "" }): Promise<{
+  listJobs(
+    query: { skip: number; limit: number; status?: JobStatus | ""; provider?: string },
+  ): Promise<{
     jobs: JobJson[];
     total: number | null;
   }>;
@@ -223,9 +227,10 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   return {
     generate: (body) => json("/generate", post(body)),
     getJob: (jobId) => json(`/status/${id(jobId)}`),
-    async listJobs({ skip, limit, status }) {
+    async listJobs({ skip, limit, status, provider }) {
       const q = new URLSearchParams({ skip: String(skip), limit: String(limit) });
       if (status) q.set("status", status);
+      if (provider) q.set("provider", provider);
       const res = await call(`/jobs?${q}`);
       const header = res.headers.get("x-total-count");
       const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;

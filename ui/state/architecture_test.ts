@@ -163,3 +163,19 @@ Deno.test("layoutDiagram: the figures tests and people read are in the boxes", (
   assert.equal(tall.nodes.find((n) => n.id === "queue")!.title, "Deno KV queue (embedded)");
   assert.equal(tall.nodes.find((n) => n.id === "db")!.title, "PGlite (embedded)");
 });
+
+Deno.test("diagramContent: each provider says whether it takes work, and a down one warns", () => {
+  const ok = diagramContent(stats());
+  assert.deepEqual(lines(ok, "provider"), ["local: ready", "replicate: off"]);
+  assert.equal(ok.nodes.provider.warn, false);
+  const down = diagramContent(stats({
+    providers: [
+      { name: "local", configured: true, status: "up" },
+      { name: "replicate", configured: true, status: "down", last_error: "status 503" },
+      { name: "fal", configured: true, status: "probing" },
+    ],
+  }));
+  assert.deepEqual(lines(down, "provider"), ["local: ready", "replicate: down", "fal: probing"]);
+  assert.equal(down.nodes.provider.warn, true);
+  assert.match(down.summary, /Provider down: replicate\./);
+});
