@@ -214,7 +214,7 @@ export function createProviderRegistry(
           provider: t.provider,
           configured: byKind(t.provider) !== undefined,
         }));
-        if (!targets.some((t) => t.configured && t.provider !== "local")) continue;
+        if (!targets.some((t) => t.configured)) continue;
         models.push({
           id: route.alias,
           provider: "route",
