@@ -45,14 +45,15 @@ if (import.meta.main) {
         url,
         database: runtime.where.database,
         queue: runtime.where.queue,
-        providers: config.REPLICATE_API_TOKEN ? "local, replicate" : "local only",
+        providers: ["local", config.REPLICATE_API_TOKEN && "replicate", config.FAL_KEY && "fal"]
+          .filter(Boolean).join(", "),
         images: describeStorage(config),
         startup_ms: Math.round(performance.now() - started),
       });
-      if (!config.REPLICATE_API_TOKEN) {
+      if (!config.REPLICATE_API_TOKEN && !config.FAL_KEY) {
         console.log(
           "Replicate is not configured: only the offline local/... models are offered " +
-            "(set REPLICATE_API_TOKEN to use Replicate).",
+            "(set REPLICATE_API_TOKEN to use Replicate, or FAL_KEY to use fal.ai).",
         );
       }
       console.log(`\n  Darkroom is running: open ${url}\n`);

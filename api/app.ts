@@ -24,6 +24,7 @@ import { jobRoutes } from "./routes/jobs.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { meRoutes } from "./routes/me.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
+import { falWebhookRoutes } from "./routes/fal_webhooks.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { statsRoutes } from "./routes/stats.ts";
@@ -49,6 +50,9 @@ export interface AppDeps {
     API_V1_PREFIX: string;
     CORS_ORIGINS?: string[];
     REPLICATE_WEBHOOK_SECRET?: string;
+    /** fal is on (POST /webhooks/fal verifies deliveries with FAL_JWKS_URL's keys). */
+    FAL_KEY?: string;
+    FAL_JWKS_URL?: string;
     WEBHOOK_SECRET?: string;
     WEBHOOK_ALLOW_HOSTS?: string[];
     /** How images reach browsers (see api/routes/images.ts); proxy when omitted. */
@@ -125,9 +129,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     mode: authMode,
     db: deps.db,
     publicPaths: new Set(
-      ["/health", "/ready", "/me", "/webhooks/replicate", "/openapi.json", "/docs"].map((p) =>
-        prefix + p
-      ),
+      ["/health", "/ready", "/me", "/webhooks/replicate", "/webhooks/fal", "/openapi.json", "/docs"]
+        .map((p) => prefix + p),
     ),
     queryTokenPath: `${prefix}/events`,
   });
@@ -153,6 +156,15 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       db: deps.db,
       logger: deps.logger,
       secret: deps.config.REPLICATE_WEBHOOK_SECRET,
+    }),
+  );
+  app.route(
+    prefix,
+    falWebhookRoutes({
+      db: deps.db,
+      logger: deps.logger,
+      falKey: deps.config.FAL_KEY,
+      jwksUrl: deps.config.FAL_JWKS_URL,
     }),
   );
   const models = deps.models ?? createModelCatalogue({ db: deps.db, logger: deps.logger });

@@ -1,5 +1,6 @@
 /** Configuration from the environment (and `.env`), validated with zod in one place. */
 import { z } from "zod";
+import { parseModelRoutes } from "./providers/routes.ts";
 import { parseS3Url } from "./storage/s3_url.ts";
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -48,6 +49,30 @@ export const configSchema = z.object({
   REPLICATE_BASE_URL: httpUrl.default("https://api.replicate.com/v1").transform((v) =>
     v.replace(/\/+$/, "")
   ),
+  /** fal.ai key (what fal's own clients read); enables `fal:<endpoint>` models. */
+  FAL_KEY: optionalString(),
+  /** fal's queue API (tests point it at a fake). */
+  FAL_QUEUE_URL: httpUrl.default("https://queue.fal.run").transform((v) => v.replace(/\/+$/, "")),
+  /** fal's webhook signing keys (JWKS, ED25519). */
+  FAL_JWKS_URL: httpUrl.default("https://rest.fal.ai/.well-known/jwks.json"),
+  /** fal's per-endpoint OpenAPI documents (input schemas), asked with `?endpoint_id=`. */
+  FAL_OPENAPI_URL: httpUrl.default("https://fal.ai/api/openapi/queue/openapi.json"),
+  /**
+   * Model aliases with ordered targets (JSON, or the path of a JSON file), laid over the built-in
+   * table: `{"flux-schnell": ["black-forest-labs/flux-schnell", "fal:fal-ai/flux/schnell"]}`.
+   */
+  MODEL_ROUTES: optionalString().superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      parseModelRoutes(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  }),
+  /** A provider's circuit opens after this many failures in a row (or half its calls failing). */
+  PROVIDER_CIRCUIT_FAILURES: intVar(5, 1, 1000),
+  /** How long an open circuit sends nothing before one probe (seconds). */
+  PROVIDER_CIRCUIT_COOLDOWN_S: intVar(30, 1, 3600),
   PORT: intVar(8000, 0, 65535),
   HOST: z.string().trim().min(1).default("127.0.0.1"),
   API_V1_PREFIX: z.string().trim().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, {
@@ -279,6 +304,15 @@ export async function loadEnv(dotenvPath = ".env"): Promise<Record<string, strin
   for (const key of Object.keys(configSchema.shape)) {
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;
+  }
+  // MODEL_ROUTES may name a JSON file instead of holding the JSON.
+  const routes = env.MODEL_ROUTES?.trim();
+  if (routes && !routes.startsWith("{")) {
+    try {
+      env.MODEL_ROUTES = await Deno.readTextFile(routes);
+    } catch (err) {
+      throw new ConfigError([`MODEL_ROUTES: cannot read ${routes}: ${(err as Error).message}`]);
+    }
   }
   return env;
 }

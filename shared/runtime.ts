@@ -10,6 +10,7 @@ import { connectPostgres, type Db } from "./db/db.ts";
 import { openPglite } from "./db/pglite.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { registerProviderGauge } from "./providers/health.ts";
 import { instrumentRegistry } from "./providers/instrumented.ts";
 import { createProviderRegistry, type ProviderRegistry } from "./providers/registry.ts";
 import { createRenderThread, type RenderThread } from "./providers/local_render_thread.ts";
@@ -86,6 +87,7 @@ export async function openRuntime(config: Config, role: Role): Promise<Runtime> 
   });
   const metrics = createMetrics({ db, queue, role });
   const { providers, renderThread } = openProviders(config, metrics);
+  registerProviderGauge(metrics, { db, providers: () => providers.describe().providers });
   warnIfOpen(config, logger);
   return {
     config,

@@ -6,6 +6,7 @@ import type { ImageJson as ApiImageJson, JobJson as ApiJobJson } from "../shared
 export type ImageJson = Omit<ApiImageJson, "thumbnail_url"> & { thumbnail_url?: string };
 import type { JobStatus } from "../shared/jobs/repo.ts";
 import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
+import type { ProviderHealth } from "../shared/providers/health.ts";
 import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = [
@@ -27,7 +28,16 @@ export const PRIORITIES: readonly PriorityName[] = ["normal", "high", "low"];
 export type JobJson =
   & Omit<
     ApiJobJson,
-    "priority" | "actions" | "webhook_url" | "webhook_events" | "thumbnail_url" | "images"
+    | "priority"
+    | "actions"
+    | "webhook_url"
+    | "webhook_events"
+    | "thumbnail_url"
+    | "images"
+    | "provider"
+    | "provider_model"
+    | "route"
+    | "queue_position"
   >
   & {
     images: ImageJson[];
@@ -37,6 +47,12 @@ export type JobJson =
     webhook_url?: ApiJobJson["webhook_url"];
     thumbnail_url?: ApiJobJson["thumbnail_url"];
     webhook_events?: ApiJobJson["webhook_events"];
+    /** Who holds the job's prediction (`replicate`, `fal`, `local`). */
+    provider?: ApiJobJson["provider"];
+    provider_model?: ApiJobJson["provider_model"];
+    route?: ApiJobJson["route"];
+    /** Place in the provider's own queue while the job waits there. */
+    queue_position?: ApiJobJson["queue_position"];
   };
 
 export interface GenerateBody {
@@ -78,7 +94,8 @@ export interface StatsJson {
   jobs_last_hour: { total: number; by_status: Partial<Record<JobStatus, number>> };
   median_duration_s: number | null;
   database: string;
-  providers: ProviderStatus[];
+  /** Each provider with its circuit (`status`: up, down, probing, off), when the API says. */
+  providers: (ProviderStatus & Partial<ProviderHealth>)[];
   live_clients?: number;
 }
 
@@ -134,7 +151,9 @@ export function withAccessToken(url: string, key: string | null): string {
 export interface ApiClient {
   generate(body: GenerateBody): Promise<{ job_id: string; status: string; message: string }>;
   getJob(id: string): Promise<JobJson>;
-  listJobs(query: { skip: number; limit: number; status?: JobStatus | "" }): Promise<{
+  listJobs(
+    query: { skip: number; limit: number; status?: JobStatus | ""; provider?: string },
+  ): Promise<{
     jobs: JobJson[];
     total: number | null;
   }>;
@@ -218,9 +237,10 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   return {
     generate: (body) => json("/generate", post(body)),
     getJob: (jobId) => json(`/status/${id(jobId)}`),
-    async listJobs({ skip, limit, status }) {
+    async listJobs({ skip, limit, status, provider }) {
       const q = new URLSearchParams({ skip: String(skip), limit: String(limit) });
       if (status) q.set("status", status);
+      if (provider) q.set("provider", provider);
       const res = await call(`/jobs?${q}`);
       const header = res.headers.get("x-total-count");
       const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;

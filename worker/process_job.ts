@@ -14,6 +14,7 @@ import {
   type JobStatus,
   markFailed,
   markRetrying,
+  setProviderQueuePosition,
   type StoredImage,
   type WorkerQueries,
 } from "../shared/jobs/repo.ts";
@@ -22,6 +23,7 @@ import type { Metrics } from "../shared/metrics.ts";
 import { parseProgress } from "../shared/providers/progress.ts";
 import { isFinished, type Prediction, type Provider } from "../shared/providers/provider.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
+import { createOnFirst, type Placement } from "../shared/providers/routes.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
 import type { Storage } from "../shared/storage/storage.ts";
@@ -48,8 +50,14 @@ export interface ProcessDeps {
   queries?: WorkerQueries;
   /** Recent run times by kind of prediction: the first poll waits for the usual end. */
   runTimes?: RunTimes;
-  /** Early wake-ups from provider webhooks; with them, polling is only a slow fallback. */
-  wakeups?: { sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void> };
+  /**
+   * Early wake-ups from provider webhooks; with them, polling is only a slow fallback for the
+   * providers in `providers` (every provider when it is omitted).
+   */
+  wakeups?: {
+    sleep(predictionId: string, ms: number, signal: AbortSignal): Promise<void>;
+    providers?: ReadonlySet<string>;
+  };
   /** Waits `ms` or until the signal aborts (tests may speed it up). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   now?: () => number;
@@ -61,6 +69,12 @@ function queriesOf(deps: ProcessDeps): WorkerQueries {
 
 /** The job was canceled or deleted while it ran: stop quietly. */
 class JobStopped extends Error {}
+
+/** The provider holding a job's prediction, and the model it was created for there. */
+interface Holder {
+  provider: Provider;
+  model: string;
+}
 
 /** Records duration and outcome of a job this process finished (no extra query). */
 function recordOutcome(deps: ProcessDeps, job: JobRow, status: JobStatus | null): void {
@@ -80,11 +94,13 @@ export async function processJob(
   const job = await claimWhenStored(deps, message, ctx.signal, log);
   if (!job) return;
   const provider = deps.providers.byName(job.provider);
-  if (!provider) {
+  // A route's job not placed yet may go to any configured target (see resumeOrCreate).
+  if (!provider && !(job.route && !job.provider_prediction_id)) {
+    const variable = job.provider === "fal" ? "FAL_KEY" : "REPLICATE_API_TOKEN";
     await markFailed(
       deps.db,
       job.id,
-      `Provider ${job.provider} is not configured on the worker: set REPLICATE_API_TOKEN`,
+      `Provider ${job.provider} is not configured on the worker: set ${variable}`,
     );
     return;
   }
@@ -147,17 +163,17 @@ async function claimWhenStored(
 async function run(
   deps: ProcessDeps,
   job: JobRow,
-  provider: Provider,
+  provider: Provider | undefined,
   signal: AbortSignal,
   log: Logger,
 ): Promise<JobStatus | null> {
-  const { prediction, created } = await resumeOrCreate(deps, job, provider, signal, log);
-  const done = await waitForPrediction(deps, job, provider, prediction, created, signal, log);
+  const { prediction, created, holder } = await resumeOrCreate(deps, job, provider, signal, log);
+  const done = await waitForPrediction(deps, job, holder, prediction, created, signal, log);
   if (done.status === "succeeded") {
     if (done.output.length === 0) {
       throw new ProviderError("Prediction succeeded with no output", false);
     }
-    const images = await storeOutputs(deps, job, provider, done, signal, log);
+    const images = await storeOutputs(deps, job, holder.provider, done, signal, log);
     if (!(await queriesOf(deps).complete(job.id, images))) {
       await discardImages(deps, job.id, images, log);
       return null;
@@ -198,15 +214,20 @@ async function discardImages(
 async function resumeOrCreate(
   deps: ProcessDeps,
   job: JobRow,
-  provider: Provider,
+  provider: Provider | undefined,
   signal: AbortSignal,
   log: Logger,
-): Promise<{ prediction: Prediction; created: boolean }> {
-  if (job.provider_prediction_id) {
+): Promise<{ prediction: Prediction; created: boolean; holder: Holder }> {
+  if (job.provider_prediction_id && provider) {
+    // The provider that holds it keeps the job, whatever its route says (nothing billed twice).
+    const holder = { provider, model: job.provider_model ?? job.model };
     try {
-      const resumed = await provider.get(job.provider_prediction_id, { signal });
+      const resumed = await provider.get(job.provider_prediction_id, {
+        signal,
+        model: holder.model,
+      });
       log.info("resuming prediction", { predictionId: resumed.id, status: resumed.status });
-      return { prediction: resumed, created: false };
+      return { prediction: resumed, created: false, holder };
     } catch (err) {
       if (!(err instanceof PredictionNotFoundError)) throw err;
       log.warn("stored prediction is gone; creating a new one", {
@@ -215,27 +236,58 @@ async function resumeOrCreate(
       await clearPrediction(deps.db, job.id);
     }
   }
-  const created = await provider.create({
-    model: job.model,
-    prompt: job.prompt,
-    negative_prompt: job.negative_prompt,
-    // Image inputs (uploads, https URLs) in a form the provider can read.
-    parameters: await providerParameters({ ...deps, ...deps.imageInputs }, job, signal),
-  }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
-  await queriesOf(deps).setPrediction(job.id, created.id);
-  log.info("prediction created", { predictionId: created.id });
-  return { prediction: created, created: true };
+  // A plain model has one target; a route's targets are tried in order, moving on only when a
+  // target never accepted the request (shared/providers/routes.ts).
+  const targets: Placement<Provider>[] = deps.providers.targets?.(job.model, job.parameters) ??
+    (provider ? [{ provider, model: job.model, parameters: job.parameters }] : []);
+  const { result: created, target } = await createOnFirst(
+    targets,
+    async (t) =>
+      t.provider.create({
+        model: t.model,
+        prompt: job.prompt,
+        negative_prompt: job.negative_prompt,
+        // Image inputs (uploads, https URLs) in a form the provider can read.
+        parameters: await providerParameters(
+          { ...deps, ...deps.imageInputs },
+          { ...job, parameters: t.parameters, provider: t.provider.name },
+          signal,
+        ),
+      }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S }),
+    (t, err) =>
+      log.warn("route target did not take the job; trying the next", {
+        route: job.route,
+        provider: t.provider.name,
+        model: t.model,
+        err,
+      }),
+  );
+  // Stored at once, with who holds it: from here on a crash resumes, never creates again.
+  await queriesOf(deps).setPrediction(job.id, created.id, {
+    provider: target.provider.name,
+    model: target.model,
+  });
+  log.info("prediction created", {
+    predictionId: created.id,
+    provider: target.provider.name,
+    ...(job.route ? { route: job.route, model: target.model } : {}),
+  });
+  return {
+    prediction: created,
+    created: true,
+    holder: { provider: target.provider, model: target.model },
+  };
 }
 
 /** Predictions of one kind (provider, model, parameters) usually take about as long. */
-function kindOf(job: JobRow): string {
-  return `${job.provider}\n${job.model}\n${JSON.stringify(job.parameters)}`;
+function kindOf(job: JobRow, holder: Holder): string {
+  return `${holder.provider.name}\n${job.model}\n${JSON.stringify(job.parameters)}`;
 }
 
 async function waitForPrediction(
   deps: ProcessDeps,
   job: JobRow,
-  provider: Provider,
+  holder: Holder,
   first: Prediction,
   createdNow: boolean,
   signal: AbortSignal,
@@ -246,29 +298,42 @@ async function waitForPrediction(
   // The provider enforces the deadline (Cancel-After); this is the worker's own backstop.
   const giveUpAt = now() + (deps.config.PREDICTION_DEADLINE_S + 60) * 1000;
   const queries = queriesOf(deps);
+  const { provider, model } = holder;
   let prediction = first;
   let lastProgress = job.progress;
+  // The place in the provider's own queue (fal), written when it changes.
+  let queuePosition = job.provider_queue_position;
+  const reportQueue = async (p: Prediction) => {
+    const position = p.status === "starting" && p.queuePosition !== undefined
+      ? p.queuePosition
+      : null;
+    if (position === queuePosition) return;
+    queuePosition = position;
+    await setProviderQueuePosition(deps.db, job.id, position);
+  };
+  await reportQueue(prediction);
   /** Progress seen so far, for the expected end (the first and the latest few are kept). */
   const samples: ProgressSample[] = [];
   for (let poll = 0; !isFinished(prediction.status); poll++) {
     if (now() > giveUpAt) {
-      await provider.cancel(prediction.id).catch(() => {});
+      await provider.cancel(prediction.id, { model }).catch(() => {});
       throw new ProviderError(
         `Prediction ${prediction.id} did not finish within ${deps.config.PREDICTION_DEADLINE_S} s`,
         false,
       );
     }
-    if (deps.wakeups) {
+    if (deps.wakeups && (deps.wakeups.providers?.has(provider.name) ?? true)) {
       // Webhooks announce the end: poll four times less often, but wake at once when told.
       await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
     } else if (poll === 0 && createdNow) {
       // Just created: no progress yet, but the last runs of its kind say when it may end.
-      await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job)) ?? null), signal);
+      await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job, holder)) ?? null), signal);
     } else await sleep(nextPollDelayMs(poll, samples), signal);
-    prediction = await provider.get(prediction.id, { signal });
+    prediction = await provider.get(prediction.id, { signal, model });
     // A finished prediction goes straight to its outputs: the statement that completes the job
     // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.
     if (isFinished(prediction.status)) break;
+    await reportQueue(prediction);
     const progress = parseProgress(prediction.logs);
     let report: number | null = null;
     if (progress !== null) {
@@ -280,13 +345,13 @@ async function waitForPrediction(
     const status = await queries.checkIn(job.id, report);
     if (status !== "processing") {
       // Still running (a finished one left the loop above): stop paying for it.
-      await provider.cancel(prediction.id).catch(() => {});
+      await provider.cancel(prediction.id, { model }).catch(() => {});
       log.info("prediction canceled at the provider", { predictionId: prediction.id });
       throw new JobStopped(`job is ${status ?? "deleted"}`);
     }
   }
   if (prediction.status === "succeeded" && prediction.runMs !== undefined) {
-    deps.runTimes?.record(kindOf(job), prediction.runMs);
+    deps.runTimes?.record(kindOf(job, holder), prediction.runMs);
   }
   log.debug("prediction finished", { predictionId: prediction.id, status: prediction.status });
   return prediction;

@@ -4,6 +4,7 @@ import type { Config } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
 import { batchedWorkerQueries, heartbeat, removeHeartbeat } from "../shared/jobs/repo.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import { publishCircuit, publishCircuits, removeCircuits } from "../shared/providers/health.ts";
 import { createSafeFetch } from "../shared/http/safe_fetch.ts";
 import type { DispatchDeps } from "../shared/webhooks/deliveries.ts";
 import {
@@ -47,14 +48,25 @@ export async function workerSettings(
       staleAfterS: config.RECONCILE_STALE_S,
     },
     // With provider webhooks on, jobs wake on the webhook's NOTIFY instead of polling fast.
-    wakeups: config.PUBLIC_BASE_URL && config.REPLICATE_WEBHOOK_SECRET
-      ? await createWakeups(db)
-      : undefined,
+    wakeups: await webhookWakeups(config, db),
     webhooks: {
       send: createSafeFetch({ allowHosts: config.WEBHOOK_ALLOW_HOSTS, timeoutMs: 10_000 }),
       defaultSecret: config.WEBHOOK_SECRET,
     },
   };
+}
+
+/**
+ * Wake-ups for the providers that push webhooks here: Replicate with REPLICATE_WEBHOOK_SECRET,
+ * fal with FAL_KEY (its signatures need no secret), both only with PUBLIC_BASE_URL.
+ */
+async function webhookWakeups(config: Config, db: Db): Promise<WorkerDeps["wakeups"]> {
+  if (!config.PUBLIC_BASE_URL) return undefined;
+  const providers = new Set<string>();
+  if (config.REPLICATE_WEBHOOK_SECRET) providers.add("replicate");
+  if (config.FAL_KEY) providers.add("fal");
+  if (providers.size === 0) return undefined;
+  return { ...await createWakeups(db), providers };
 }
 
 /** Starts listening to the queue and beating the heartbeat. */
@@ -69,14 +81,27 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     (message, ctx) => processJob({ ...deps, queries, runTimes, logger: log }, message, ctx),
     { concurrency: deps.concurrency },
   );
+  // Provider circuits: written at once when one changes, and with every heartbeat.
+  const circuits = deps.providers.circuits;
+  const stopCircuits = circuits?.onChange((snapshot) => {
+    const fields = { provider: snapshot.provider, lastError: snapshot.lastError };
+    if (snapshot.state === "open") log.warn("provider circuit opened", fields);
+    else log.info(`provider circuit ${snapshot.state}`, fields);
+    publishCircuit(deps.db, id, snapshot).catch((err) =>
+      log.warn("cannot record provider health", { err })
+    );
+  }) ?? (() => {});
   const beat = () =>
-    heartbeat(deps.db, {
-      workerId: id,
-      hostname: hostname(),
-      pid: Deno.pid,
-      concurrency: deps.concurrency,
-      active: listener.active(),
-    }).catch((err) => log.warn("heartbeat failed", { err }));
+    Promise.all([
+      heartbeat(deps.db, {
+        workerId: id,
+        hostname: hostname(),
+        pid: Deno.pid,
+        concurrency: deps.concurrency,
+        active: listener.active(),
+      }),
+      circuits ? publishCircuits(deps.db, id, circuits.snapshots()) : undefined,
+    ]).catch((err) => log.warn("heartbeat failed", { err }));
   const timer = setInterval(beat, deps.heartbeatMs ?? 5000);
   beat();
   const stopMaintenance = deps.maintenance
@@ -94,7 +119,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       stopWebhooks();
       log.info("worker draining", { active: listener.active() });
       await listener.close();
+      stopCircuits();
       await removeHeartbeat(deps.db, id).catch(() => {});
+      await removeCircuits(deps.db, id).catch(() => {});
       log.info("worker stopped");
     },
   };

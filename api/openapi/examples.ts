@@ -38,6 +38,10 @@ export const JOB_EXAMPLE = {
   priority: "normal",
   webhook_url: null,
   webhook_events: null,
+  provider: "local",
+  provider_model: "local/aurora",
+  route: null,
+  queue_position: null,
   actions: { cancel: false, retry: false, delete: true },
 } satisfies JobJson;
 

@@ -46,8 +46,11 @@ function generateRequestSchema(): Json {
     description:
       `\`local/<style>\` (${
         LOCAL_STYLES.map((s) => s.id).join(", ")
-      }; always available), or a Replicate model as \`owner/name\` or ` +
-      "`owner/name:<64-hex version>` (needs REPLICATE_API_TOKEN; see GET /models).",
+      }; always available), a Replicate model as \`owner/name\` or ` +
+      "`owner/name:<64-hex version>` (needs REPLICATE_API_TOKEN), a fal model as " +
+      "`fal:<endpoint id>` (needs FAL_KEY), or an alias (a model route such as `flux-schnell`: " +
+      "tried on its targets in order, moving on only when a target never accepted the request; " +
+      "see GET /models).",
   };
   props.priority = {
     ...props.priority,
@@ -67,6 +70,7 @@ function listParameters(): Json[] {
     skip: "Jobs to skip (newest first).",
     limit: "Jobs to return.",
     status: "Only jobs with this status.",
+    provider: "Only jobs held by this provider (a route's job once a target took it).",
   };
   return Object.entries(schema.properties as Record<string, Json>).map(([name, s]) => ({
     name,
@@ -169,6 +173,26 @@ export function jobSchemas(): Json {
             items: { type: "string", enum: ["completed", "failed", "canceled"] },
           }),
           description: "The end states that are sent; null: all of them.",
+        },
+        provider: {
+          type: "string",
+          enum: ["local", "replicate", "fal"],
+          description: "Who holds the job's prediction; for a job on a route that no target " +
+            "has taken yet, the first target's provider.",
+        },
+        provider_model: {
+          ...nullable({ type: "string" }),
+          description: "The model as its provider knows it: what actually served the job " +
+            "(`owner/name`, `fal:<endpoint>`); null while a route has not placed the job.",
+        },
+        route: {
+          ...nullable({ type: "string" }),
+          description: "The alias the job was submitted with (a model route), or null.",
+        },
+        queue_position: {
+          ...nullable({ type: "integer", minimum: 0 }),
+          description: "The job's place in the provider's own queue while it waits there " +
+            "(fal's IN_QUEUE; the job is `processing` here), else null.",
         },
         actions: {
           type: "object",
@@ -275,6 +299,22 @@ export function jobPaths(prefix: string): Json {
                     negative_prompt: "blurry",
                     parameters: { num_outputs: 2, seed: 42 },
                     priority: "high",
+                  },
+                },
+                fal: {
+                  summary: "fal model (needs FAL_KEY)",
+                  value: {
+                    prompt: "an astronaut riding a horse",
+                    model: "fal:fal-ai/flux/schnell",
+                    parameters: { image_size: "landscape_16_9", num_images: 1 },
+                  },
+                },
+                route: {
+                  summary: "Alias: Replicate first, fal when Replicate never took the request",
+                  value: {
+                    prompt: "an astronaut riding a horse",
+                    model: "flux-schnell",
+                    parameters: { aspect_ratio: "16:9", num_outputs: 1, seed: 42 },
                   },
                 },
               },

@@ -3,14 +3,34 @@ import { localModelCard } from "../../shared/models/card.ts";
 import { LOCAL_STYLES } from "../../shared/providers/local_render.ts";
 import { errorExample, type Json, json, jsonError, nullable, ref } from "./builders.ts";
 
-/** One provider and whether it is configured (also listed by GET /stats). */
+/**
+ * One provider and whether it is configured (also listed by GET /stats, with its health, and in
+ * the `providers` check of /health and /ready).
+ */
 export const PROVIDER_SCHEMA: Json = {
   type: "object",
   required: ["name", "configured"],
   properties: {
-    name: { type: "string", examples: ["local", "replicate"] },
+    name: { type: "string", examples: ["local", "replicate", "fal"] },
     configured: { type: "boolean" },
     hint: { type: "string", description: "What to set to enable it." },
+    status: {
+      type: "string",
+      enum: ["up", "down", "probing", "off"],
+      description: "`down`: its circuit is open (repeated failures; new predictions go " +
+        "elsewhere or wait); `probing`: half-open, one request is testing it; `off`: not " +
+        "configured.",
+    },
+    circuit: {
+      ...nullable({ type: "string", enum: ["closed", "open", "half_open"] }),
+      description: "The circuit as the workers last reported it (null before any use).",
+    },
+    consecutive_failures: { type: "integer", minimum: 0 },
+    last_error: nullable({ type: "string" }),
+    since: {
+      ...nullable({ type: "string", format: "date-time" }),
+      description: "When the circuit last changed state.",
+    },
   },
 };
 
@@ -65,7 +85,11 @@ export function modelSchemas(): Json {
             required: ["id", "provider", "title", "description", "cover_image_url", "source"],
             properties: {
               id: { type: "string" },
-              provider: { type: "string" },
+              provider: {
+                type: "string",
+                enum: ["local", "replicate", "fal", "route"],
+                description: "`route`: an alias, tried on its `targets` in order.",
+              },
               title: { type: "string" },
               description: { type: "string" },
               cover_image_url: {
@@ -74,8 +98,22 @@ export function modelSchemas(): Json {
               },
               source: {
                 type: "string",
-                enum: ["local", "curated", "recent"],
-                description: "Offline model, suggested Replicate model, or used by recent jobs.",
+                enum: ["local", "curated", "recent", "route"],
+                description: "Offline model, suggested Replicate model, used by recent jobs, " +
+                  "or an alias.",
+              },
+              targets: {
+                type: "array",
+                description: "An alias's targets, in the order they are tried.",
+                items: {
+                  type: "object",
+                  required: ["model", "provider", "configured"],
+                  properties: {
+                    model: { type: "string" },
+                    provider: { type: "string", enum: ["local", "replicate", "fal"] },
+                    configured: { type: "boolean" },
+                  },
+                },
               },
             },
           },
@@ -135,10 +173,13 @@ export function modelPaths(prefix: string): Json {
       get: {
         tags: ["Models"],
         operationId: "listModels",
-        summary: "Configured providers and offered models",
+        summary: "Configured providers, offered models and aliases (model routes)",
         description: "Local models, a curated list of popular Replicate models when " +
           "REPLICATE_API_TOKEN is set, and the models of recent jobs; with titles, and cover " +
-          "images once known. Never waits for a provider.",
+          "images once known. Never waits for a provider. Aliases (from the built-in table and " +
+          "MODEL_ROUTES) are listed when one of their targets' providers is configured; a job on " +
+          "an alias goes to its first healthy target and moves on only when a target never " +
+          "accepted the request.",
         responses: {
           200: json("What this deployment can run.", ref("schemas", "Models"), {
             providers: [

@@ -22,6 +22,23 @@ const CHECK = {
   },
 };
 
+const PROVIDERS_CHECK = {
+  type: "object",
+  required: ["ok", "status", "down", "providers"],
+  description: "Each provider's circuit as the workers report it.",
+  properties: {
+    ok: { type: "boolean" },
+    status: {
+      type: "string",
+      enum: ["ok", "degraded", "down"],
+      description: "`degraded`: a configured provider's circuit is open while another works; " +
+        "`down`: none works.",
+    },
+    down: { type: "array", items: { type: "string" }, description: "Providers that are down." },
+    providers: { type: "array", items: PROVIDER_SCHEMA },
+  },
+};
+
 const WORKERS = {
   type: "object",
   required: ["online", "capacity", "active"],
@@ -42,8 +59,8 @@ export function opsSchemas(): Json {
         status: {
           type: "string",
           enum: ["ok", "degraded", "unavailable"],
-          description: "`degraded`: no worker seen in 15 s; `unavailable` (503): the database " +
-            "or the queue cannot be reached.",
+          description: "`degraded`: no worker seen in 15 s, or a provider is down; " +
+            "`unavailable` (503): the database or the queue cannot be reached.",
         },
         checks: {
           type: "object",
@@ -60,6 +77,7 @@ export function opsSchemas(): Json {
               required: ["ok", ...WORKERS.required],
               properties: { ok: { type: "boolean" }, ...WORKERS.properties },
             },
+            providers: PROVIDERS_CHECK,
           },
         },
         time: { type: "string", format: "date-time" },
@@ -69,7 +87,12 @@ export function opsSchemas(): Json {
       type: "object",
       required: ["status", "checks"],
       properties: {
-        status: { type: "string", enum: ["ready", "not_ready"] },
+        status: {
+          type: "string",
+          enum: ["ready", "degraded", "not_ready"],
+          description: "`degraded` (200): a provider is down while another works; `not_ready` " +
+            "(503): a check failed, or no provider works.",
+        },
         checks: {
           type: "object",
           required: ["database", "queue", "migrations", "storage"],
@@ -90,6 +113,7 @@ export function opsSchemas(): Json {
                 },
               },
             },
+            providers: PROVIDERS_CHECK,
           },
         },
       },
@@ -195,7 +219,8 @@ export function healthPaths(prefix: string): Json {
         operationId: "ready",
         summary: "Readiness for traffic (load balancers, orchestrators)",
         description: "Ready when the database and the queue answer, every migration is " +
-          "applied and the image storage (local folder or bucket) is writable.",
+          "applied, the image storage (local folder or bucket) is writable and a provider " +
+          "works; `degraded` (still 200) while one provider's circuit is open and another works.",
         responses: {
           200: json("Ready.", ref("schemas", "Ready"), {
             status: "ready",
@@ -245,8 +270,35 @@ export function healthPaths(prefix: string): Json {
             median_duration_s: 4.21,
             database: "postgres",
             providers: [
-              { name: "local", configured: true },
-              { name: "replicate", configured: false, hint: "set REPLICATE_API_TOKEN" },
+              {
+                name: "local",
+                configured: true,
+                status: "up",
+                circuit: null,
+                consecutive_failures: 0,
+                last_error: null,
+                since: null,
+              },
+              {
+                name: "replicate",
+                configured: true,
+                status: "down",
+                circuit: "open",
+                consecutive_failures: 5,
+                last_error: "Cannot create prediction for black-forest-labs/flux-schnell: " +
+                  "status 503: Service Unavailable",
+                since: TIME,
+              },
+              {
+                name: "fal",
+                configured: false,
+                hint: "set FAL_KEY",
+                status: "off",
+                circuit: null,
+                consecutive_failures: 0,
+                last_error: null,
+                since: null,
+              },
             ],
             live_clients: 1,
           }),

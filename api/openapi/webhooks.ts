@@ -1,8 +1,8 @@
-/** Webhooks: a job's outgoing deliveries, and the incoming Replicate webhook. */
+/** Webhooks: a job's outgoing deliveries, and the incoming Replicate and fal webhooks. */
 import { errorExample, type Json, json, jsonError } from "./builders.ts";
 import { unauthorized } from "./common.ts";
 
-/** GET /jobs/{job_id}/webhooks and POST /webhooks/replicate. */
+/** GET /jobs/{job_id}/webhooks, POST /webhooks/replicate and POST /webhooks/fal. */
 export function webhookPaths(prefix: string): Json {
   return {
     [`${prefix}/jobs/{job_id}/webhooks`]: {
@@ -89,6 +89,70 @@ export function webhookPaths(prefix: string): Json {
           }),
           422: jsonError("Not a prediction.", {
             shape: errorExample("validation_error", "Webhook body is not a prediction"),
+          }),
+        },
+      },
+    },
+    [`${prefix}/webhooks/fal`]: {
+      post: {
+        tags: ["Operations"],
+        operationId: "falWebhook",
+        summary: "Request completions pushed by fal (`fal_webhook`; ED25519-signed; needs FAL_KEY)",
+        description: "Sent by fal when a request made with PUBLIC_BASE_URL set completes. The " +
+          "signature (hex ED25519 over `request_id\\nuser_id\\ntimestamp\\nsha256(body)`) " +
+          "is checked against fal's JWKS (FAL_JWKS_URL, cached for a day); timestamps more " +
+          "than 5 minutes away are refused. The worker waiting on the request is woken to fetch " +
+          "and store its result.",
+        security: [{}],
+        parameters: [
+          "X-Fal-Webhook-Request-Id",
+          "X-Fal-Webhook-User-Id",
+          "X-Fal-Webhook-Timestamp",
+          "X-Fal-Webhook-Signature",
+        ].map((name) => ({ name, in: "header", required: true, schema: { type: "string" } })),
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                type: "object",
+                required: ["status"],
+                properties: {
+                  request_id: { type: "string" },
+                  status: { enum: ["OK", "ERROR"] },
+                  payload: {},
+                  error: { type: "string" },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          200: json("Accepted, ignored (unknown request) or a duplicate delivery.", {
+            type: "object",
+            properties: { status: { type: "string", enum: ["accepted", "ignored", "duplicate"] } },
+          }, { status: "accepted" }),
+          400: jsonError("Malformed JSON.", { bad: errorExample("bad_request", "Malformed JSON") }),
+          401: jsonError("Signature missing, wrong or too old.", {
+            forged: errorExample("invalid_signature", "No matching webhook signature"),
+          }),
+          404: jsonError("fal is off (no FAL_KEY).", {
+            off: errorExample("not_found", "fal webhooks are not enabled"),
+          }),
+          413: jsonError("Body over 1 MB.", {
+            big: errorExample("payload_too_large", "Webhook body must be at most 1048576 bytes"),
+          }),
+          422: jsonError("Not a fal result for the signed request.", {
+            shape: errorExample(
+              "validation_error",
+              "Webhook body must be a fal result with the signed request_id and a status",
+            ),
+          }),
+          503: jsonError("fal's keys cannot be read now (fal retries).", {
+            keys: errorExample(
+              "service_unavailable",
+              "Cannot verify fal webhooks right now; retry later",
+            ),
           }),
         },
       },

@@ -257,7 +257,7 @@ Deno.test("openapi: a well-formed OpenAPI 3.1 document", () => {
   assert.equal(params.width.maximum, LIMITS.maxSide);
   assert.equal(params.num_outputs.maximum, LIMITS.maxOutputs);
   const list = doc.paths[`${PREFIX}/jobs`].get.parameters;
-  assert.deepEqual(list.map((p: Json) => p.name), ["skip", "limit", "status"]);
+  assert.deepEqual(list.map((p: Json) => p.name), ["skip", "limit", "status", "provider"]);
   assert.equal(list.find((p: Json) => p.name === "limit").schema.maximum, 100);
   // Request examples pass the real validator.
   const examples = doc.paths[`${PREFIX}/generate`].post.requestBody.content["application/json"]

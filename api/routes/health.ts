@@ -1,8 +1,17 @@
-/** GET /health: database and queue reachability and worker heartbeats. */
+/**
+ * GET /health: database and queue reachability, worker heartbeats and provider circuits.
+ * GET /ready: whether this instance can serve traffic; `degraded` (still 200) while a provider's
+ * circuit is open but another provider works.
+ */
 import { Hono } from "hono";
 import { sql } from "../../shared/db/db.ts";
 import { liveWorkers } from "../../shared/jobs/repo.ts";
 import { migrationsCurrent } from "../../shared/db/migrations.ts";
+import {
+  overallProviderStatus,
+  type ProviderHealth,
+  providerHealth,
+} from "../../shared/providers/health.ts";
 import { withTimeout } from "../../shared/timeout.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 
@@ -26,20 +35,44 @@ async function timed(fn: () => Promise<unknown>, timeoutMs = 2000): Promise<Chec
   }
 }
 
+/** The providers check: each provider's circuit, and the overall word. */
+function providersCheck(health: ProviderHealth[]) {
+  const overall = overallProviderStatus(health);
+  return {
+    ok: overall === "ok",
+    status: overall,
+    down: health.filter((h) => h.status === "down").map((h) => h.name),
+    providers: health,
+  };
+}
+
 /** Routes mounted under the API prefix. */
 export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const readProviders = async () => {
+    try {
+      return await providerHealth(deps.db, deps.providers.describe().providers);
+    } catch {
+      return null; // the database check says why
+    }
+  };
   app.get("/health", async (c) => {
     let workers: Awaited<ReturnType<typeof liveWorkers>> = [];
+    let health: ProviderHealth[] | null = null;
     const [database, queue] = await Promise.all([
       timed(async () => {
         await deps.db.query(sql`SELECT 1`);
-        workers = await liveWorkers(deps.db);
+        [workers, health] = await Promise.all([liveWorkers(deps.db), readProviders()]);
       }),
       timed(() => deps.queue.ping()),
     ]);
     const up = database.ok && queue.ok;
-    const status = !up ? "unavailable" : workers.length === 0 ? "degraded" : "ok";
+    const providers = health ? providersCheck(health) : undefined;
+    const status = !up
+      ? "unavailable"
+      : workers.length === 0 || (providers && !providers.ok)
+      ? "degraded"
+      : "ok";
     c.header("Cache-Control", "no-store");
     return c.json({
       status,
@@ -52,6 +85,7 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
           capacity: workers.reduce((n, w) => n + w.concurrency, 0),
           active: workers.reduce((n, w) => n + w.active, 0),
         },
+        ...(providers ? { providers } : {}),
       },
       time: new Date().toISOString(),
     }, up ? 200 : 503);
@@ -59,7 +93,7 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
   // Readiness: can this instance serve traffic now (schema current, storage writable)?
   app.get("/ready", async (c) => {
     let migrationsOk = false;
-    const [database, queue, migrations, storage] = await Promise.all([
+    const [database, queue, migrations, storage, health] = await Promise.all([
       timed(() => deps.db.query(sql`SELECT 1`)),
       timed(() => deps.queue.ping()),
       timed(async () => {
@@ -67,16 +101,21 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
         if (!migrationsOk) throw new Error("pending migrations: run deno task migrate");
       }),
       timed(() => deps.storage.checkWritable()),
+      readProviders(),
     ]);
-    const ready = database.ok && queue.ok && migrations.ok && storage.ok && migrationsOk;
+    const providers = health ? providersCheck(health) : undefined;
+    // No provider works: nothing can be generated. One down while another works: degraded.
+    const ready = database.ok && queue.ok && migrations.ok && storage.ok && migrationsOk &&
+      providers?.status !== "down";
     c.header("Cache-Control", "no-store");
     return c.json({
-      status: ready ? "ready" : "not_ready",
+      status: !ready ? "not_ready" : providers?.status === "degraded" ? "degraded" : "ready",
       checks: {
         database,
         queue,
         migrations,
         storage: { ...storage, backend: deps.storage.backend },
+        ...(providers ? { providers } : {}),
       },
     }, ready ? 200 : 503);
   });

@@ -135,7 +135,14 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     }
     const parsed = generateRequest.safeParse(raw);
     if (!parsed.success) {
-      throw new ValidationError("Request body is invalid", issueDetails(parsed.error));
+      const details = issueDetails(parsed.error);
+      // A name-shaped model passes the schema (it may be an alias): say now if it is unknown too.
+      const model = (raw as Record<string, unknown>).model;
+      if (typeof model === "string" && !details.some((d) => d.field === "model")) {
+        const resolved = deps.providers.resolve(model.trim());
+        if ("error" in resolved) details.push({ field: "model", message: resolved.error });
+      }
+      throw new ValidationError("Request body is invalid", details);
     }
     const input = parsed.data;
     const resolved = deps.providers.resolve(input.model);
@@ -185,6 +192,9 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       model: input.model,
       parameters: input.parameters,
       provider: resolved.provider.name,
+      // A route's job is placed by the worker (the first target that takes it).
+      provider_model: resolved.route ? null : input.model,
+      route: resolved.route ?? null,
       priority: input.priority,
       request_id: requestId,
     };
@@ -245,8 +255,8 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
         async () => JSON.stringify((await listJobs(deps.db, filters)).map(jobToJson)),
       ),
       totals.get(
-        `${parsed.data.status ?? ""}:${owner ?? ""}`,
-        () => countJobs(deps.db, parsed.data.status, owner),
+        `${parsed.data.status ?? ""}:${owner ?? ""}:${parsed.data.provider ?? ""}`,
+        () => countJobs(deps.db, parsed.data.status, owner, parsed.data.provider),
       ),
     ]);
     c.header("X-Total-Count", String(total));

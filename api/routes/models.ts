@@ -19,8 +19,13 @@ export interface ModelListEntry {
   title: string;
   description: string;
   cover_image_url: string | null;
-  /** `local` (offline), `curated` (suggested) or `recent` (used by recent jobs). */
-  source: "local" | "curated" | "recent";
+  /**
+   * `local` (offline), `curated` (suggested), `recent` (used by recent jobs) or `route` (an
+   * alias, tried on its `targets` in order).
+   */
+  source: "local" | "curated" | "recent" | "route";
+  /** An alias's targets in order, with whether their provider is configured here. */
+  targets?: { model: string; provider: string; configured: boolean }[];
 }
 
 /** Routes mounted under the API prefix. */
@@ -33,10 +38,11 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
     const entries: ModelListEntry[] = models.map((m) => ({
       id: m.id,
       provider: m.provider,
-      title: m.title ?? m.id.split("/")[1],
+      title: m.title ?? m.id.split("/")[1] ?? m.id,
       description: m.description,
       cover_image_url: null,
-      source: m.provider === "local" ? "local" : "curated",
+      source: m.provider === "local" ? "local" : m.provider === "route" ? "route" : "curated",
+      ...(m.targets ? { targets: m.targets } : {}),
     }));
     const listed = new Set(entries.map((e) => e.id));
     // Models of the caller's recent jobs (everyone's for an admin or an open API).
@@ -64,13 +70,13 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
     const known = await catalogue.summaries(entries.map((e) => e.id));
     for (const entry of entries) {
       const summary = known.get(entry.id);
-      if (!summary || entry.provider === "local") continue;
+      if (!summary || entry.provider === "local" || entry.provider === "route") continue;
       entry.title = entry.source === "curated" ? entry.title : summary.title;
       entry.description ||= summary.description ?? "";
       entry.cover_image_url = summary.cover_image_url;
     }
     // Covers of the suggested models are fetched in the background for the next listing.
-    catalogue.warm(entries.filter((e) => !known.has(e.id)));
+    catalogue.warm(entries.filter((e) => !known.has(e.id) && e.provider !== "route"));
     return c.json({
       providers,
       models: entries,

@@ -6,6 +6,7 @@
  */
 import { Hono } from "hono";
 import { liveWorkers, recentStats } from "../../shared/jobs/repo.ts";
+import { providerHealth } from "../../shared/providers/health.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { principalOf } from "../auth.ts";
 import { AppError } from "../../shared/errors.ts";
@@ -39,10 +40,11 @@ export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
         live_clients: deps.events.subscribers(keyId),
       });
     }
-    const [queue, workers, recent] = await Promise.all([
+    const [queue, workers, recent, health] = await Promise.all([
       deps.queue.stats(),
       liveWorkers(deps.db),
       recentStats(deps.db, 1),
+      providerHealth(deps.db, providers),
     ]);
     return c.json({
       scope: "instance" as const,
@@ -58,7 +60,8 @@ export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
       },
       median_duration_s: round2(recent.medianDurationS),
       database,
-      providers,
+      // Each provider with its circuit (up, down, probing) for the Architecture tab.
+      providers: providers.map((p, i) => ({ ...p, ...health[i] })),
       live_clients: deps.events.subscribers(),
     });
   });

@@ -43,6 +43,14 @@ export interface JobJson {
   priority: PriorityName;
   webhook_url: string | null;
   webhook_events: string[] | null;
+  /** Who holds (or, for a route not placed yet, will be asked first for) the job's prediction. */
+  provider: string;
+  /** The model as its provider knows it: what actually served the job (null until a route places it). */
+  provider_model: string | null;
+  /** The alias the job was submitted with, or null. */
+  route: string | null;
+  /** The job's place in the provider's own queue while it waits there (fal), else null. */
+  queue_position: number | null;
   /** What can be done to the job now (the UI shows buttons for these). */
   actions: { cancel: boolean; retry: boolean; delete: boolean };
 }
@@ -84,6 +92,10 @@ export function jobToJson(row: JobRow): JobJson {
     priority: row.priority ?? "normal",
     webhook_url: row.webhook_url ?? null,
     webhook_events: row.webhook_events ?? null,
+    provider: row.provider,
+    provider_model: row.provider_model ?? (row.route ? null : row.model),
+    route: row.route ?? null,
+    queue_position: row.status === "processing" ? row.provider_queue_position ?? null : null,
     actions: {
       cancel: row.status === "pending" || row.status === "processing",
       retry: row.status === "failed" || row.status === "canceled",

@@ -27,6 +27,9 @@ function row(images: JobRow["images"]): JobRow {
     owner_key_id: null,
     webhook_url: null,
     webhook_events: null,
+    provider_model: null,
+    route: null,
+    provider_queue_position: null,
   };
 }
 
@@ -52,4 +55,34 @@ Deno.test("job JSON: every image has a thumbnail_url, the job one for its first 
   const pending = jobToJson(row([]));
   assert.equal(pending.thumbnail_url, null);
   assert.deepEqual(pending.images, []);
+});
+
+Deno.test("job JSON: provider, provider_model, route and the provider's queue position", () => {
+  const plain = jobToJson(row([]));
+  assert.equal(plain.provider, "local");
+  assert.equal(plain.provider_model, "local/plasma", "older rows: the model itself");
+  assert.equal(plain.route, null);
+  assert.equal(plain.queue_position, null);
+  const routed = jobToJson({
+    ...row([]),
+    model: "flux-schnell",
+    route: "flux-schnell",
+    provider: "replicate",
+    status: "processing",
+    provider_queue_position: 3,
+  });
+  assert.equal(routed.provider_model, null, "not placed yet");
+  assert.equal(routed.route, "flux-schnell");
+  assert.equal(routed.queue_position, 3);
+  const placed = jobToJson({
+    ...row([]),
+    model: "flux-schnell",
+    route: "flux-schnell",
+    provider: "fal",
+    provider_model: "fal:fal-ai/flux/schnell",
+    provider_queue_position: 3,
+  });
+  assert.equal(placed.provider, "fal");
+  assert.equal(placed.provider_model, "fal:fal-ai/flux/schnell");
+  assert.equal(placed.queue_position, null, "only while processing");
 });

@@ -47,6 +47,12 @@ export interface JobRow {
   owner_key_id: string | null;
   webhook_url: string | null;
   webhook_events: string[] | null;
+  /** The model as its provider knows it, once known (null on older rows: read `model`). */
+  provider_model: string | null;
+  /** The alias the job was submitted with (a model route), or null. */
+  route: string | null;
+  /** Place in the provider's own queue while the job waits there (fal), else null. */
+  provider_queue_position: number | null;
 }
 
 export interface NewJob {
@@ -61,11 +67,15 @@ export interface NewJob {
   owner_key_id?: string | null;
   webhook_url?: string | null;
   webhook_events?: string[] | null;
+  /** The model as its provider knows it (null for a route until a target takes the job). */
+  provider_model?: string | null;
+  route?: string | null;
 }
 
 const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
   provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events`);
+  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
+  provider_model, route, provider_queue_position`);
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {
@@ -103,14 +113,15 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
     timeoutMs: SUBMIT_DEADLINE_MS,
     ...sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
-                      request_id, owner_key_id, webhook_url, webhook_events, created_at, updated_at)
+                      request_id, owner_key_id, webhook_url, webhook_events, provider_model, route,
+                      created_at, updated_at)
     SELECT r.id, r.prompt, r.negative_prompt, r.model, r.parameters, r.provider, r.priority,
-           r.request_id, r.owner_key_id, r.webhook_url, r.webhook_events,
-           clock_timestamp(), clock_timestamp()
+           r.request_id, r.owner_key_id, r.webhook_url, r.webhook_events, r.provider_model,
+           r.route, clock_timestamp(), clock_timestamp()
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
       n int, id uuid, prompt text, negative_prompt text, model text, parameters jsonb,
       provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
-      webhook_events text[])
+      webhook_events text[], provider_model text, route text)
     ORDER BY r.n`,
   });
 }
@@ -185,6 +196,8 @@ function insertValues(job: NewJob) {
     owner_key_id: job.owner_key_id ?? null,
     webhook_url: job.webhook_url ?? null,
     webhook_events: job.webhook_events ?? null,
+    provider_model: job.provider_model ?? null,
+    route: job.route ?? null,
   };
 }
 
@@ -192,10 +205,10 @@ function insertStatement(job: NewJob) {
   const v = insertValues(job);
   return fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
-                      owner_key_id, webhook_url, webhook_events)
+                      owner_key_id, webhook_url, webhook_events, provider_model, route)
     VALUES (${v.id}, ${v.prompt}, ${v.negative_prompt}, ${v.model}, ${v.parameters}, ${v.provider},
             ${v.priority}, ${v.request_id}, ${v.owner_key_id}, ${v.webhook_url},
-            ${v.webhook_events})`);
+            ${v.webhook_events}, ${v.provider_model}, ${v.route})`);
 }
 
 /** The job's status only (the worker checks it between polls to notice a cancel). */
@@ -219,7 +232,8 @@ export async function resetForRetry(db: Db, id: string): Promise<JobRow | null> 
   const [row] = await db.query<JobRow>(sql`
     UPDATE jobs SET status = 'pending', progress = 0, error_message = NULL, retry_count = 0,
                     provider_prediction_id = NULL, images = '[]'::jsonb, started_at = NULL,
-                    completed_at = NULL, updated_at = now()
+                    completed_at = NULL, updated_at = now(), provider_queue_position = NULL,
+                    provider_model = CASE WHEN route IS NULL THEN provider_model END
     WHERE id = ${id} AND status IN ('failed', 'canceled')
     RETURNING ${COLUMNS}`);
   return row ?? null;
@@ -328,12 +342,15 @@ export interface ListOptions {
   status?: JobStatus;
   /** Only this API key's jobs (undefined = every job). */
   owner?: string;
+  /** Only the jobs this provider holds (or, for a route not placed yet, will try first). */
+  provider?: string;
 }
 
-function listWhere(options: { status?: JobStatus; owner?: string }) {
+function listWhere(options: { status?: JobStatus; owner?: string; provider?: string }) {
   const parts = [
     options.status ? sql`status = ${options.status}` : null,
     options.owner ? sql`owner_key_id = ${options.owner}` : null,
+    options.provider ? sql`provider = ${options.provider}` : null,
   ].filter((p) => p !== null);
   return parts.length ? fragment(sql`WHERE ${join(parts, " AND ")}`) : fragment(sql``);
 }
@@ -346,14 +363,15 @@ export function listJobs(db: Db, options: ListOptions): Promise<JobRow[]> {
     OFFSET ${options.skip} LIMIT ${options.limit}`);
 }
 
-/** Counts jobs (optionally of one status, of one owner). */
+/** Counts jobs (optionally of one status, of one owner, of one provider). */
 export async function countJobs(
   db: Db,
   status?: JobStatus,
   owner?: string,
+  provider?: string,
 ): Promise<number> {
   const [row] = await db.query<{ n: number }>(
-    sql`SELECT count(*)::int AS n FROM jobs ${listWhere({ status, owner })}`,
+    sql`SELECT count(*)::int AS n FROM jobs ${listWhere({ status, owner, provider })}`,
   );
   return row.n;
 }
@@ -385,11 +403,39 @@ export async function markProcessing(db: Db, id: string): Promise<JobRow | null>
   return row ?? null;
 }
 
-/** Stores the provider's prediction id as soon as it exists (so a retry resumes, not re-pays). */
-export async function setPrediction(db: Db, id: string, predictionId: string): Promise<void> {
+/** Which provider took a job's prediction, and under which model (a route's target). */
+export interface ServedBy {
+  provider: string;
+  model: string;
+}
+
+/**
+ * Stores the provider's prediction id as soon as it exists (so a retry resumes, not re-pays),
+ * with the provider and model that hold it when given (a job on a route).
+ */
+export async function setPrediction(
+  db: Db,
+  id: string,
+  predictionId: string,
+  served?: ServedBy,
+): Promise<void> {
   await db.query(sql`
-    UPDATE jobs SET provider_prediction_id = ${predictionId}, updated_at = now()
+    UPDATE jobs SET provider_prediction_id = ${predictionId}, updated_at = now(),
+                    provider = coalesce(${served?.provider ?? null}::text, provider),
+                    provider_model = coalesce(${served?.model ?? null}::text, provider_model)
     WHERE id = ${id} AND status = 'processing'`);
+}
+
+/** Records the job's place in the provider's queue (null once it runs there). */
+export async function setProviderQueuePosition(
+  db: Db,
+  id: string,
+  position: number | null,
+): Promise<void> {
+  await db.query(sql`
+    UPDATE jobs SET provider_queue_position = ${position}, updated_at = now()
+    WHERE id = ${id} AND status = 'processing'
+      AND provider_queue_position IS DISTINCT FROM ${position}::int`);
 }
 
 /** True when a processing job is waiting on the provider's prediction `predictionId`. */
@@ -463,14 +509,22 @@ export async function markProcessingMany(db: Db, ids: string[]): Promise<JobRow[
 /** `setPrediction` for several processing jobs in one statement. */
 export async function setPredictions(
   db: Db,
-  updates: { id: string; predictionId: string }[],
+  updates: { id: string; predictionId: string; served?: ServedBy }[],
 ): Promise<void> {
   if (updates.length === 0) return;
+  const values = updates.map((u) => ({
+    id: u.id,
+    prediction_id: u.predictionId,
+    provider: u.served?.provider ?? null,
+    provider_model: u.served?.model ?? null,
+  }));
   await db.query(sql`
-    UPDATE jobs j SET provider_prediction_id = v.prediction_id, updated_at = now()
+    UPDATE jobs j SET provider_prediction_id = v.prediction_id, updated_at = now(),
+                      provider = coalesce(v.provider, j.provider),
+                      provider_model = coalesce(v.provider_model, j.provider_model)
     FROM ${idRows(updates.map((u) => u.id))}, jsonb_to_recordset(${
-    JSON.stringify(updates.map((u) => ({ id: u.id, prediction_id: u.predictionId })))
-  }::text::jsonb) AS v(id uuid, prediction_id text)
+    JSON.stringify(values)
+  }::text::jsonb) AS v(id uuid, prediction_id text, provider text, provider_model text)
     WHERE j.id = k.kid AND v.id = k.kid AND j.status = 'processing'`);
 }
 
@@ -494,8 +548,8 @@ export async function markCompletedMany(
 export interface WorkerQueries {
   /** Claims the job (see `markProcessing`); null when it is finished or gone. */
   claim(id: string): Promise<JobRow | null>;
-  /** Stores the provider's prediction id (see `setPrediction`). */
-  setPrediction(id: string, predictionId: string): Promise<void>;
+  /** Stores the provider's prediction id, and who holds it (see `setPrediction`). */
+  setPrediction(id: string, predictionId: string, served?: ServedBy): Promise<void>;
   /**
    * Between polls: records the progress (when not null) and answers the job's status (null once
    * deleted), so a cancel or delete shows up.
@@ -509,7 +563,7 @@ export interface WorkerQueries {
 export function directWorkerQueries(db: Db): WorkerQueries {
   return {
     claim: (id) => markProcessing(db, id),
-    setPrediction: (id, predictionId) => setPrediction(db, id, predictionId),
+    setPrediction: (id, predictionId, served) => setPrediction(db, id, predictionId, served),
     checkIn: async (id, progress) => {
       if (progress !== null) await setProgress(db, id, progress);
       return await getStatus(db, id);
@@ -532,11 +586,11 @@ export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): Work
     opts,
   );
   const predictions = createBatcher(
-    (updates: { id: string; predictionId: string }[]) =>
+    (updates: { id: string; predictionId: string; served?: ServedBy }[]) =>
       allOrEach(
         updates,
         () => setPredictions(db, updates),
-        (u) => setPrediction(db, u.id, u.predictionId),
+        (u) => setPrediction(db, u.id, u.predictionId, u.served),
       ),
     opts,
   );
@@ -558,7 +612,7 @@ export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): Work
   );
   return {
     claim,
-    setPrediction: (id, predictionId) => predictions({ id, predictionId }),
+    setPrediction: (id, predictionId, served) => predictions({ id, predictionId, served }),
     checkIn: (id, progress) => checkIn({ id, progress }),
     complete: (id, images) => complete({ id, images }),
   };

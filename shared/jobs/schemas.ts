@@ -20,9 +20,12 @@ function cleanText(label: string, max: number) {
     .refine((s) => s.isWellFormed(), { error: `${label} must be valid Unicode text` });
 }
 
-/** `local/<style>`, `owner/name` or `owner/name:<64-hex version>`. */
+/**
+ * `local/<style>`, `owner/name`, `owner/name:<64-hex version>`, `fal:owner/app[/path]` or an
+ * alias (a model route: lower-case, no `/` or `:`).
+ */
 export const MODEL_PATTERN =
-  /^[a-z0-9][a-z0-9._-]{0,99}\/[a-z0-9][a-z0-9._-]{0,99}(:[0-9a-f]{64})?$/;
+  /^(?:[a-z0-9][a-z0-9._-]{0,99}\/[a-z0-9][a-z0-9._-]{0,99}(:[0-9a-f]{64})?|fal:[a-z0-9][a-z0-9._-]{0,99}(?:\/[a-z0-9][a-z0-9._-]{0,99}){1,4}|[a-z0-9][a-z0-9._-]{0,63})$/;
 
 const side = z.number().int({ error: "must be an integer" })
   .min(LIMITS.minSide, { error: `must be at least ${LIMITS.minSide}` })
@@ -101,7 +104,8 @@ export const generateRequest = z.object({
     error: "prompt must not be empty",
   }),
   model: z.string({ error: "model must be a string" }).trim().max(300).regex(MODEL_PATTERN, {
-    error: "model must look like owner/name, owner/name:<64-hex version> or local/<style>",
+    error:
+      "model must look like owner/name, owner/name:<64-hex version>, fal:owner/app, local/<style> or an alias",
   }),
   negative_prompt: cleanText("negative_prompt", LIMITS.negativePromptChars).nullish(),
   parameters: parameters.default({}),
@@ -133,6 +137,9 @@ export const listQuery = z.object({
   }).min(1, { error: "limit must be at least 1" }).max(100, { error: "limit must be at most 100" })
     .default(20),
   status: z.enum(["pending", "processing", "completed", "failed", "canceled"]).optional(),
+  provider: z.enum(["local", "replicate", "fal"], {
+    error: "provider must be local, replicate or fal",
+  }).optional(),
 });
 
 /** Turns zod issues into the API's `details` list. */

@@ -18,11 +18,30 @@ Deno.test("schemas: model formats", () => {
       "black-forest-labs/flux-schnell",
       "stability-ai/sdxl:" + "a".repeat(64),
       "local/plasma",
+      "fal:fal-ai/flux/schnell",
+      "fal:fal-ai/flux-pro/v1.1",
+      // An alias (a model route) has the shape of a name: whether it exists is the registry's
+      // question (an unknown one is refused there, 422 on `model` as well).
+      "flux-schnell",
+      "flux",
     ]
   ) {
     assert.deepEqual(fields({ prompt: "x", model: ok }), [], ok);
   }
-  for (const bad of ["flux", "a/b/c", "A/B", "a/b:short", "", " /x", "a/b:" + "g".repeat(64)]) {
+  for (
+    const bad of [
+      "a/b/c",
+      "A/B",
+      "a/b:short",
+      "",
+      " /x",
+      "a/b:" + "g".repeat(64),
+      "fal:",
+      "fal:flux",
+      "Flux",
+      "fal:a/b:c",
+    ]
+  ) {
     assert.deepEqual(fields({ prompt: "x", model: bad }), ["model"], bad);
   }
 });

@@ -20,6 +20,8 @@ export interface Prediction {
   error: string | null;
   /** Creation to completion at the provider (ms, by its own clock), once finished and known. */
   runMs?: number;
+  /** Place in the provider's own queue while it waits there (fal's IN_QUEUE), when told. */
+  queuePosition?: number;
 }
 
 export interface PredictionInput {
@@ -31,6 +33,8 @@ export interface PredictionInput {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** The model the prediction was created for (fal derives a request's URLs from it). */
+  model?: string;
 }
 
 export interface CreateOptions extends CallOptions {
@@ -49,6 +53,11 @@ export interface Provider {
   cancel(id: string, options?: CallOptions): Promise<void>;
   /** Opens one output for download; the body is streamed to storage by the caller. */
   openOutput(ref: string, options?: CallOptions): Promise<Response>;
+  /**
+   * The JSON schema of a model's input as the provider publishes it (fal: the endpoint's OpenAPI
+   * document), or null when it publishes none.
+   */
+  inputSchema?(model: string, options?: CallOptions): Promise<Record<string, unknown> | null>;
 }
 
 /** True once a prediction will not change any more. */

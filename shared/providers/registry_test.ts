@@ -84,3 +84,64 @@ withFakeReplicate(
     assert.deepEqual(body.webhook_events_filter, ["start", "output", "logs", "completed"]);
   },
 );
+
+Deno.test("registry: fal models and aliases say what to set when their providers are off", () => {
+  const registry = createProviderRegistry({ ...config, REPLICATE_API_TOKEN: undefined });
+  const fal = registry.resolve("fal:fal-ai/flux/schnell");
+  assert.ok("error" in fal && /set FAL_KEY/.test(fal.error));
+  const alias = registry.resolve("flux-schnell");
+  assert.ok("error" in alias && /REPLICATE_API_TOKEN or FAL_KEY/.test(alias.error));
+  const unknown = registry.resolve("nope");
+  assert.ok(
+    "error" in unknown && /Unknown model nope/.test(unknown.error) &&
+      /flux-schnell/.test(unknown.error),
+  );
+  // No remote provider: no alias is offered.
+  assert.ok(!registry.describe().models.some((m) => m.provider === "route"));
+  assert.deepEqual(registry.describe().providers.find((p) => p.name === "fal"), {
+    name: "fal",
+    configured: false,
+    hint: "set FAL_KEY",
+  });
+});
+
+Deno.test("registry: with FAL_KEY, fal models resolve and aliases go to their configured targets", () => {
+  const registry = createProviderRegistry({
+    ...config,
+    REPLICATE_API_TOKEN: undefined,
+    FAL_KEY: "key",
+    MODEL_ROUTES: JSON.stringify({ "house-style": ["a/b", "local/aurora"] }),
+  });
+  const fal = registry.resolve("fal:fal-ai/flux/schnell");
+  assert.ok("provider" in fal && fal.provider.name === "fal" && fal.route === undefined);
+  // Replicate is off: the alias starts at its fal target.
+  const alias = registry.resolve("flux-schnell");
+  assert.ok("provider" in alias && alias.provider.name === "fal");
+  assert.equal("provider" in alias && alias.route, "flux-schnell");
+  const targets = registry.targets!("flux-schnell", { aspect_ratio: "16:9", num_outputs: 2 });
+  assert.deepEqual(targets.map((t) => [t.provider.name, t.model, t.parameters]), [
+    ["fal", "fal:fal-ai/flux/schnell", { image_size: "landscape_16_9", num_images: 2 }],
+  ]);
+  // A plain fal model is mapped too; a local one is sent as written.
+  assert.deepEqual(registry.targets!("fal:fal-ai/fast-sdxl", { num_outputs: 3 })[0].parameters, {
+    num_images: 3,
+  });
+  assert.deepEqual(registry.targets!("local/aurora", { num_outputs: 3 })[0].parameters, {
+    num_outputs: 3,
+  });
+  const models = registry.describe().models;
+  const schnell = models.find((m) => m.id === "flux-schnell");
+  assert.equal(schnell?.provider, "route");
+  assert.deepEqual(schnell?.targets, [
+    { model: "black-forest-labs/flux-schnell", provider: "replicate", configured: false },
+    { model: "fal:fal-ai/flux/schnell", provider: "fal", configured: true },
+  ]);
+  // An alias is offered when one of its targets works here (local included).
+  assert.deepEqual(models.find((m) => m.id === "house-style")?.targets?.map((t) => t.configured), [
+    false,
+    true,
+  ]);
+  assert.ok(models.some((m) => m.id === "fal:fal-ai/flux/dev" && m.provider === "fal"));
+  assert.equal(registry.byName("fal")?.name, "fal");
+  assert.deepEqual(registry.circuits?.snapshots().map((s) => s.provider), ["fal"]);
+});

@@ -18,6 +18,11 @@ import type {
   PredictionStatus,
   Provider,
 } from "./provider.ts";
+import {
+  describeTransportError,
+  isConnectFailure,
+  ProviderUnreachableError,
+} from "./unreachable.ts";
 
 /** Settings of the Replicate provider. */
 export interface ReplicateProviderOptions {
@@ -278,7 +283,7 @@ async function statusError(call: Call, response: Response): Promise<ProviderErro
 }
 
 /** A network failure, a timeout or the caller's abort: all worth trying again later. */
-function transportError(
+export function transportError(
   action: string,
   error: unknown,
   signal: AbortSignal | undefined,
@@ -292,6 +297,12 @@ function transportError(
       signal.reason.name === "TimeoutError");
   if (timedOut) return new ProviderError(`${action}: no answer within ${timeoutMs} ms`, true);
   const reason = error instanceof Error ? error.message : String(error);
+  // Never sent (refused, no DNS): nothing can have been billed, so a route may move on.
+  if (isConnectFailure(error)) {
+    return new ProviderUnreachableError(
+      `${action}: network error: ${reason} (cannot connect: ${describeTransportError(error)})`,
+    );
+  }
   return new ProviderError(`${action}: network error: ${reason}`, true);
 }
 
@@ -312,7 +323,7 @@ function detailOf(text: string): string {
 }
 
 /** `Retry-After` as seconds or an HTTP date → milliseconds from now. */
-function retryAfterHeaderMs(value: string | null): number | undefined {
+export function retryAfterHeaderMs(value: string | null): number | undefined {
   if (value === null || value.trim() === "") return undefined;
   const trimmed = value.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);

@@ -732,7 +732,7 @@ function parsePreferWait(header: string | null): number | null {
 }
 
 /** A tqdm line like ` 40%|████      | 8/20 [00:00<00:01, 10.00it/s]`. */
-function tqdmLine(done: number, total: number, elapsedMs: number, runMs: number): string {
+export function tqdmLine(done: number, total: number, elapsedMs: number, runMs: number): string {
   const pct = Math.floor((done / total) * 100);
   const filled = Math.floor((done / total) * 10);
   const bar = "█".repeat(filled) + " ".repeat(10 - filled);
@@ -760,7 +760,7 @@ function randomId(length: number): string {
 }
 
 /** A gradient PNG, different for each output index. */
-function makePng(width: number, height: number, index: number): Uint8Array<ArrayBuffer> {
+export function makePng(width: number, height: number, index: number): Uint8Array<ArrayBuffer> {
   const data = new Uint8Array(width * height * 3);
   const tint = (index * 67) % 256;
   for (let y = 0; y < height; y++) {

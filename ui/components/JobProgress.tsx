@@ -9,10 +9,14 @@ export interface JobProgressProps {
 
 export function JobProgress({ job, position }: JobProgressProps) {
   const determinate = job.status === "processing" && job.progress > 0;
+  // Waiting in the provider's own queue (fal tells the place).
+  const atProvider = job.status === "processing" && job.queue_position != null && !determinate;
   const label = job.local
     ? "Sending…"
     : job.status === "pending"
     ? position ? `Queued · #${position} in line` : "Queued"
+    : atProvider
+    ? `Queued at ${job.provider ?? "the provider"} · #${job.queue_position! + 1} in line`
     : determinate
     ? `${Math.round(job.progress)} %`
     : "Starting…";

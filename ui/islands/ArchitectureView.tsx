@@ -98,6 +98,23 @@ export default function ArchitectureView({ refreshMs = 3000 }: ArchitectureViewP
         </figcaption>
       </figure>
 
+      {s && (
+        <ul class="provider-health" aria-label="Providers">
+          {s.providers.filter((p) => p.configured).map((p) => (
+            <li key={p.name} class={p.status === "down" ? "down" : undefined}>
+              <strong>{p.name}</strong> {p.status === "down"
+                ? "down: new predictions go to the next provider of a route, or wait"
+                : p.status === "probing"
+                ? "probing: one request is testing it"
+                : "taking work"}
+              {p.status !== "up" && p.last_error && (
+                <span class="muted" title={p.last_error}>· {p.last_error.slice(0, 140)}</span>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+
       <div class="arch-text">
         <div>
           <h3>How a job flows</h3>
@@ -109,7 +126,10 @@ export default function ArchitectureView({ refreshMs = 3000 }: ArchitectureViewP
             </li>
             <li>
               <strong>Run.</strong> A worker takes the id, marks the job <em>processing</em>{" "}
-              and asks the provider for a prediction, reading its progress as it goes.
+              and asks the provider for a prediction, reading its progress as it goes. A job on an
+              alias (a model route) goes to its first healthy provider and moves to the next only
+              when one never accepted the request; once a provider holds the prediction, the job
+              stays there, so nothing is billed twice.
             </li>
             <li>
               <strong>Store.</strong>{" "}

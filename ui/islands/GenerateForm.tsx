@@ -2,6 +2,7 @@
 import { useSignal } from "@preact/signals";
 import { useEffect, useRef } from "preact/hooks";
 import type { PriorityName } from "../../shared/queue/queue.ts";
+import type { ModelInfo } from "../../shared/providers/registry.ts";
 import { ApiError, PRIORITIES } from "../api_client.ts";
 import { Icon } from "../components/Icon.tsx";
 import {
@@ -170,6 +171,26 @@ function RateLimitNotice() {
   );
 }
 
+/** The model picker's groups. */
+const GROUP_LABELS: Record<string, string> = {
+  local: "Local (offline)",
+  route: "Aliases (failover between providers)",
+  replicate: "Replicate",
+  fal: "fal.ai",
+};
+
+/** `replicate → fal`: the configured providers behind an alias, in the order they are tried. */
+function routeProviders(model: ModelInfo): string {
+  return (model.targets ?? []).filter((t) => t.configured).map((t) => t.provider).join(" → ");
+}
+
+/** `owner/name (replicate), then fal:… (fal)`, unconfigured ones marked. */
+function routeTargets(model: ModelInfo): string {
+  return (model.targets ?? []).map((t) =>
+    `${t.model} (${t.provider}${t.configured ? "" : ", not configured"})`
+  ).join(", then ");
+}
+
 export default function GenerateForm({ placeholder }: GenerateFormProps) {
   const promptRef = useRef<HTMLTextAreaElement>(null);
   const negOpen = useSignal(false);
@@ -264,7 +285,7 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
   const modelInfo = m?.models.find((x) => x.id === d.model);
   const knownModel = !!modelInfo;
   const customMode = !!m?.custom_models && !knownModel;
-  const replicate = m?.providers.find((p) => p.name === "replicate");
+  const remoteOff = !!m && !m.providers.some((p) => p.configured && p.name !== "local");
   const providers = m ? [...new Set(m.models.map((x) => x.provider))] : [];
   const errors = fieldErrors.value;
 
@@ -351,11 +372,11 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
                 {...invalid("model", modelInfo ? "f-model-desc f-model-hint" : "f-model-hint")}
               >
                 {providers.map((p) => (
-                  <optgroup key={p} label={p === "local" ? "Local (offline)" : p}>
-                    {m.models.filter((x) =>
-                      x.provider === p
-                    ).map((x) => (
-                      <option key={x.id} value={x.id} title={x.description}>{x.id}</option>
+                  <optgroup key={p} label={GROUP_LABELS[p] ?? p}>
+                    {m.models.filter((x) => x.provider === p).map((x) => (
+                      <option key={x.id} value={x.id} title={x.description}>
+                        {x.targets ? `${x.id} · ${routeProviders(x)}` : x.id}
+                      </option>
                     ))}
                   </optgroup>
                 ))}
@@ -385,7 +406,18 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
             />
           )}
           <FieldError name="model" />
-          {modelInfo && <p id="f-model-desc" class="model-desc">{modelInfo.description}</p>}
+          {modelInfo && (
+            <p id="f-model-desc" class="model-desc">
+              {modelInfo.description}
+              {modelInfo.targets && (
+                <>
+                  {" "}Served by{" "}
+                  {routeTargets(modelInfo)}; the next one takes the job only when a provider never
+                  accepted it.
+                </>
+              )}
+            </p>
+          )}
           <p id="f-model-hint" class="hint">
             {modelsError.value
               ? (
@@ -396,10 +428,10 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
                   </button>
                 </>
               )
-              : replicate && !replicate.configured
-              ? "Only the offline local models are available: set REPLICATE_API_TOKEN to use Replicate."
+              : remoteOff
+              ? "Only the offline local models are available: set REPLICATE_API_TOKEN (Replicate) or FAL_KEY (fal.ai)."
               : m?.custom_models
-              ? "Any Replicate model works: pick “Other Replicate model…”."
+              ? "Any Replicate model works: pick “Other Replicate model…” (or type fal:<endpoint> for fal.ai)."
               : ""}
           </p>
         </div>

@@ -1,4 +1,7 @@
-/** History: every job, newest first, filtered by status and prompt search, paginated in the URL. */
+/**
+ * History: every job, newest first, filtered by status, provider and prompt search, paginated in
+ * the URL.
+ */
 import { useEffect } from "preact/hooks";
 import type { JobStatus } from "../../shared/jobs/repo.ts";
 import { Icon } from "../components/Icon.tsx";
@@ -6,7 +9,7 @@ import { JobGrid } from "../components/JobGrid.tsx";
 import { historyPage, historyView, loadHistory, PAGE_SIZE, pageKey } from "../state/history.ts";
 import { jobsStore } from "../state/jobs.ts";
 import { api, resyncTick, sessionReady } from "../state/live.ts";
-import { navigate, urlState } from "../state/url.ts";
+import { navigate, PROVIDER_FILTERS, type ProviderFilter, urlState } from "../state/url.ts";
 
 export interface HistoryGalleryProps {
   /** Cards rendered as skeletons while the first page loads. */
@@ -22,8 +25,15 @@ const FILTERS: { value: JobStatus | ""; label: string }[] = [
   { value: "canceled", label: "Canceled" },
 ];
 
+const PROVIDER_LABELS: Record<ProviderFilter, string> = {
+  local: "Local",
+  replicate: "Replicate",
+  fal: "fal.ai",
+};
+
 export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
   const { status, page, q, tab } = urlState.value;
+  const provider = urlState.value.provider ?? "";
   const active = tab === "history";
   const resync = resyncTick.value;
   // Waits for the key check; runs again after a sign-in.
@@ -31,15 +41,16 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
 
   useEffect(() => {
     if (!active || !canCall) return;
-    void loadHistory(api, jobsStore, { status, page, quiet: true });
-  }, [status, page, active, resync, canCall]);
+    void loadHistory(api, jobsStore, { status, page, provider, quiet: true });
+  }, [status, page, provider, active, resync, canCall]);
 
   const hp = historyPage.value;
-  const ready = hp.key === pageKey(status, page);
+  const ready = hp.key === pageKey(status, page, provider);
   const { jobs, added } = historyView(jobsStore.byId.value, ready ? hp.ids : [], {
     page,
     status,
     q,
+    provider,
   });
   const positions = jobsStore.queuePositions.value;
   const total = hp.total;
@@ -49,7 +60,9 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
   const countText = total !== null
     ? `${(total + (page === 1 ? added : 0)).toLocaleString("en")} ${
       total + added === 1 ? "job" : "jobs"
-    }${status ? ` ${FILTERS.find((f) => f.value === status)?.label.toLowerCase()}` : ""}`
+    }${status ? ` ${FILTERS.find((f) => f.value === status)?.label.toLowerCase()}` : ""}${
+      provider ? ` on ${PROVIDER_LABELS[provider]}` : ""
+    }`
     : "";
 
   const goPage = (p: number) => {
@@ -80,6 +93,20 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
             </button>
           ))}
         </div>
+        <div class="provider-filter">
+          <label for="h-provider" class="sr-only">Filter by provider</label>
+          <select
+            id="h-provider"
+            value={provider}
+            onChange={(e) =>
+              navigate({ provider: e.currentTarget.value as ProviderFilter | "", page: 1 }, {
+                push: true,
+              })}
+          >
+            <option value="">All providers</option>
+            {PROVIDER_FILTERS.map((p) => <option key={p} value={p}>{PROVIDER_LABELS[p]}</option>)}
+          </select>
+        </div>
         <div class="search">
           <Icon name="search" size={16} />
           <label for="h-search" class="sr-only">Search prompts</label>
@@ -99,7 +126,7 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
           <button
             type="button"
             class="btn btn-small"
-            onClick={() => void loadHistory(api, jobsStore, { status, page })}
+            onClick={() => void loadHistory(api, jobsStore, { status, page, provider })}
           >
             Try again
           </button>
@@ -116,15 +143,19 @@ export default function HistoryGallery({ skeletons = 8 }: HistoryGalleryProps) {
         ? <JobGrid jobs={jobs} positions={positions} eager={4} />
         : !hp.error && (
           <div class="empty">
-            <Icon name={q || status ? "search" : "image"} size={32} />
-            {q || status
+            <Icon name={q || status || provider ? "search" : "image"} size={32} />
+            {q || status || provider
               ? (
                 <>
-                  <p>No jobs match{q ? ` “${q}”` : ""}{status ? " this filter" : ""}.</p>
+                  <p>
+                    No jobs match{q ? ` “${q}”` : ""}
+                    {status || provider ? " this filter" : ""}.
+                  </p>
                   <button
                     type="button"
                     class="btn"
-                    onClick={() => navigate({ q: "", status: "", page: 1 }, { push: true })}
+                    onClick={() =>
+                      navigate({ q: "", status: "", provider: "", page: 1 }, { push: true })}
                   >
                     Clear filters
                   </button>

@@ -308,6 +308,13 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                 <dl class="kvs">
                   <Row name="Model" value={job.model} copy />
                   <Row
+                    name="Served by"
+                    value={job.provider_model && job.provider_model !== job.model
+                      ? `${job.provider_model} (${job.provider})`
+                      : job.provider ?? ""}
+                  />
+                  <Row name="Route" value={job.route ?? ""} />
+                  <Row
                     name="Size"
                     value={p.width && p.height ? `${p.width} × ${p.height}` : ""}
                   />

@@ -49,6 +49,12 @@ function num(n: number | undefined): string {
   return n === undefined ? DASH : n.toLocaleString("en");
 }
 
+/** `ready`, `down`, `probing` or `off`: a provider's word in the diagram. */
+function providerWord(p: StatsJson["providers"][number]): string {
+  if (!p.configured) return "off";
+  return p.status === "down" ? "down" : p.status === "probing" ? "probing" : "ready";
+}
+
 /** The diagram's words and live figures; `stats` is null until the first answer. */
 export function diagramContent(stats: StatsJson | null): DiagramContent {
   const q = stats?.queue;
@@ -95,19 +101,21 @@ export function diagramContent(stats: StatsJson | null): DiagramContent {
     },
     provider: {
       title: "Provider",
-      parts: stats
-        ? stats.providers.map((p) => [`${p.name}: ${p.configured ? "ready" : "off"}`])
-        : [[DASH]],
+      // A provider whose circuit is open takes no new predictions (routes use the next one).
+      warn: stats?.providers.some((p) => p.configured && p.status === "down") ?? false,
+      parts: stats ? stats.providers.map((p) => [`${p.name}: ${providerWord(p)}`]) : [[DASH]],
     },
   };
+  const down = stats?.providers.filter((p) => p.configured && p.status === "down") ?? [];
   const summary = !stats
     ? "Live figures are loading."
-    : own
-    ? `${countOf(stats.jobs_last_hour.total, "job")} of this key in the last hour; queue and ` +
-      `worker figures are for admin keys.`
-    : `${countOf(q?.waiting, "job")} waiting and ${num(q?.active)} active in the queue; ` +
-      `${countOf(w?.online, "worker")} online; ${countOf(stats.jobs_last_hour.total, "job")} ` +
-      `in the last hour.`;
+    : (own
+      ? `${countOf(stats.jobs_last_hour.total, "job")} of this key in the last hour; queue and ` +
+        `worker figures are for admin keys.`
+      : `${countOf(q?.waiting, "job")} waiting and ${num(q?.active)} active in the queue; ` +
+        `${countOf(w?.online, "worker")} online; ${countOf(stats.jobs_last_hour.total, "job")} ` +
+        `in the last hour.`) +
+      (down.length ? ` Provider down: ${down.map((p) => p.name).join(", ")}.` : "");
   return {
     nodes,
     active: { enqueue: (q?.waiting ?? 0) > 0, id: busy, predict: busy, images: busy },

@@ -182,3 +182,19 @@ Deno.test("diagramContent: a key's own figures leave the queue and workers as da
   assert.match(c.summary, /3 jobs of this key in the last hour; queue and worker figures are/);
   assert.ok(layoutDiagram(c, 1000), "it lays out like any other answer");
 });
+
+Deno.test("diagramContent: each provider says whether it takes work, and a down one warns", () => {
+  const ok = diagramContent(stats());
+  assert.deepEqual(lines(ok, "provider"), ["local: ready", "replicate: off"]);
+  assert.equal(ok.nodes.provider.warn, false);
+  const down = diagramContent(stats({
+    providers: [
+      { name: "local", configured: true, status: "up" },
+      { name: "replicate", configured: true, status: "down", last_error: "status 503" },
+      { name: "fal", configured: true, status: "probing" },
+    ],
+  }));
+  assert.deepEqual(lines(down, "provider"), ["local: ready", "replicate: down", "fal: probing"]);
+  assert.equal(down.nodes.provider.warn, true);
+  assert.match(down.summary, /Provider down: replicate\./);
+});

@@ -24,8 +24,9 @@ export const historyPage = signal<HistoryPage>({
   error: null,
 });
 
-export function pageKey(status: JobStatus | "", page: number): string {
-  return `${status}|${page}`;
+/** `status|page`, and `|provider` when History is filtered by provider. */
+export function pageKey(status: JobStatus | "", page: number, provider = ""): string {
+  return provider ? `${status}|${page}|${provider}` : `${status}|${page}`;
 }
 
 /** True when a job matches the search text (prompt, negative prompt or model). */
@@ -35,6 +36,11 @@ export function matchesSearch(job: Job, q: string): boolean {
   return job.prompt.toLowerCase().includes(needle) ||
     (job.negative_prompt ?? "").toLowerCase().includes(needle) ||
     job.model.toLowerCase().includes(needle);
+}
+
+/** An optimistic job has no provider yet: it shows only without a provider filter. */
+function matchesProvider(job: Job, provider: string): boolean {
+  return !provider || job.provider === provider;
 }
 
 function matchesStatus(job: Job, status: JobStatus | ""): boolean {
@@ -50,7 +56,7 @@ function matchesStatus(job: Job, status: JobStatus | ""): boolean {
 export function historyView(
   byId: ReadonlyMap<string, Job>,
   pageIds: string[],
-  opts: { page: number; status: JobStatus | ""; q: string },
+  opts: { page: number; status: JobStatus | ""; q: string; provider?: string },
 ): { jobs: Job[]; added: number } {
   const onPage = new Set(pageIds);
   const jobs = pageIds.map((id) => byId.get(id)).filter((j): j is Job => !!j);
@@ -59,6 +65,7 @@ export function historyView(
     const newest = jobs.length ? Date.parse(jobs[0].created_at) : -Infinity;
     for (const job of byId.values()) {
       if (onPage.has(job.id) || !matchesStatus(job, opts.status)) continue;
+      if (!matchesProvider(job, opts.provider ?? "")) continue;
       if (job.local || Date.parse(job.created_at) >= newest || !pageIds.length) {
         jobs.push(job);
         added++;
@@ -75,10 +82,10 @@ let loadSeq = 0;
 export async function loadHistory(
   client: Pick<ApiClient, "listJobs">,
   store: JobsStore,
-  opts: { status: JobStatus | ""; page: number; quiet?: boolean },
+  opts: { status: JobStatus | ""; page: number; quiet?: boolean; provider?: string },
 ): Promise<void> {
   const seq = ++loadSeq;
-  const key = pageKey(opts.status, opts.page);
+  const key = pageKey(opts.status, opts.page, opts.provider);
   const current = historyPage.value;
   historyPage.value = {
     ...current,
@@ -92,6 +99,7 @@ export async function loadHistory(
       skip: (opts.page - 1) * PAGE_SIZE,
       limit: PAGE_SIZE,
       status: opts.status,
+      ...(opts.provider ? { provider: opts.provider } : {}),
     });
     if (seq !== loadSeq) return;
     store.upsertMany(jobs);

@@ -87,3 +87,31 @@ Deno.test("loadHistory pages with skip/limit and keeps only the latest answer", 
   assert.equal(historyPage.value.error, "Cannot reach the server");
   assert.deepEqual(historyPage.value.ids, [`s${2 * PAGE_SIZE}`]);
 });
+
+Deno.test("history view and load: the provider filter narrows live arrivals and is sent to the API", async () => {
+  const byId = new Map<string, Job>([
+    ["p1", job("p1", 10, { provider: "fal" })],
+    ["live-fal", job("live-fal", 20, { provider: "fal", status: "processing" })],
+    ["live-rep", job("live-rep", 21, { provider: "replicate", status: "processing" })],
+    ["local", job("local", 0, { status: "pending", local: true })],
+  ]);
+  const fal = historyView(byId, ["p1"], { page: 1, status: "", q: "", provider: "fal" });
+  assert.deepEqual(fal.jobs.map((j) => j.id), ["live-fal", "p1"]);
+  assert.equal(fal.added, 1);
+
+  const calls: unknown[] = [];
+  const client = {
+    listJobs: (q: { skip: number; limit: number; status?: string; provider?: string }) => {
+      calls.push(q);
+      return Promise.resolve({ jobs: [], total: 0 });
+    },
+  };
+  await loadHistory(client, createJobsStore(), { status: "completed", page: 2, provider: "fal" });
+  assert.deepEqual(calls, [{
+    skip: PAGE_SIZE,
+    limit: PAGE_SIZE,
+    status: "completed",
+    provider: "fal",
+  }]);
+  assert.equal(historyPage.value.key, "completed|2|fal");
+});

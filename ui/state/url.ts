@@ -6,6 +6,10 @@ import { JOB_STATUSES } from "../api_client.ts";
 export const TABS = ["generate", "history", "architecture"] as const;
 export type Tab = typeof TABS[number];
 
+/** Providers History can be filtered by. */
+export const PROVIDER_FILTERS = ["local", "replicate", "fal"] as const;
+export type ProviderFilter = typeof PROVIDER_FILTERS[number];
+
 export interface UrlState {
   tab: Tab;
   /** History: status filter ("" = all). */
@@ -14,6 +18,8 @@ export interface UrlState {
   q: string;
   /** History: 1-based page. */
   page: number;
+  /** History: only the jobs of this provider (absent or "" = all). */
+  provider?: ProviderFilter | "";
   /** The job open in the lightbox. */
   job: string;
 }
@@ -33,7 +39,11 @@ export function parseUrlState(search: string, hash = ""): UrlState {
   const page = Number.isInteger(pageNum) && pageNum >= 1 && pageNum <= 100_000 ? pageNum : 1;
   const q = (p.get("q") ?? "").slice(0, 200);
   const job = /^[A-Za-z0-9-]{1,64}$/.test(p.get("job") ?? "") ? p.get("job")! : "";
-  return { tab, status, q, page, job };
+  const providerText = p.get("provider") ?? "";
+  const provider = (PROVIDER_FILTERS as readonly string[]).includes(providerText)
+    ? providerText as ProviderFilter
+    : "";
+  return { tab, status, q, page, job, ...(provider ? { provider } : {}) };
 }
 
 /** The query string for a state, leaving defaults out ("" when everything is default). */
@@ -41,6 +51,7 @@ export function serializeUrlState(state: UrlState): string {
   const p = new URLSearchParams();
   if (state.tab !== "generate") p.set("tab", state.tab);
   if (state.status) p.set("status", state.status);
+  if (state.provider) p.set("provider", state.provider);
   if (state.q) p.set("q", state.q);
   if (state.page > 1) p.set("page", String(state.page));
   if (state.job) p.set("job", state.job);

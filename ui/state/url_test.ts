@@ -25,3 +25,18 @@ Deno.test("URL state: unknown values fall back to defaults", () => {
   assert.equal(parseUrlState("?tab=history", "#architecture").tab, "history");
   assert.equal(parseUrlState("?q=" + "x".repeat(500)).q.length, 200);
 });
+
+Deno.test("URL state: the History provider filter round-trips; unknown providers are dropped", () => {
+  const state = {
+    tab: "history" as const,
+    status: "" as const,
+    q: "",
+    page: 1,
+    job: "",
+    provider: "fal" as const,
+  };
+  const search = serializeUrlState(state);
+  assert.equal(search, "?tab=history&provider=fal");
+  assert.deepEqual(parseUrlState(search), state);
+  assert.equal(parseUrlState("?provider=openai").provider, undefined);
+});
