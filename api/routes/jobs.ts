@@ -152,6 +152,7 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     // The inputs against the model's schema (no I/O once it is known), then the uploads named.
     const checked = await checkInputs(deps.models, input, {
       provider: resolved.provider.name,
+      route: "route" in resolved ? resolved.route : undefined,
       log,
     });
     await claimInputUploads(deps.db, input.parameters, checked.uploads, {

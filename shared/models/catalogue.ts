@@ -37,6 +37,8 @@ export interface CatalogueOptions {
 export interface ModelCatalogue {
   /** The card when it is in memory (no I/O); a stale `latest` is returned and refreshed. */
   peek(model: string): ModelCard | undefined;
+  /** True when cards of this provider's models can be had (local, or a configured source). */
+  describes(provider: string): boolean;
   /**
    * The card: memory, then the database, then the provider (the stored copy if it is down).
    * `provider` is the one the registry resolved the model to (`replicate` by default).
@@ -184,6 +186,10 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
 
   return {
     validators,
+
+    describes(provider) {
+      return provider === "local" || options.sources?.[provider] !== undefined;
+    },
 
     peek(model) {
       if (model.startsWith("local/")) return local(model);

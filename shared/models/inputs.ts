@@ -26,6 +26,11 @@ export interface SubmitInputs {
 /** Who serves the model (the registry's answer); the catalogue asks that provider's source. */
 export interface CheckOptions {
   provider?: string;
+  /**
+   * The alias when the model is a route: its targets take differently named parameters (mapped
+   * per target when the job is placed), so no one schema applies and the inputs pass on.
+   */
+  route?: string;
   log: Logger;
 }
 
@@ -59,6 +64,10 @@ export async function checkInputs(
   options: CheckOptions,
 ): Promise<CheckedInputs> {
   const log = options.log;
+  // A route's inputs are mapped per target; a provider with no schema source passes them on.
+  if (options.route !== undefined || !catalogue.describes(options.provider ?? "replicate")) {
+    return { uploads: uploadIdsIn(req.parameters), validated: false };
+  }
   let card: ModelCard | undefined = catalogue.peek(req.model);
   if (!card) {
     try {
