@@ -27,7 +27,15 @@ export const PRIORITIES: readonly PriorityName[] = ["normal", "high", "low"];
 export type JobJson =
   & Omit<
     ApiJobJson,
-    "priority" | "actions" | "webhook_url" | "webhook_events" | "thumbnail_url" | "images"
+    | "priority"
+    | "actions"
+    | "webhook_url"
+    | "webhook_events"
+    | "thumbnail_url"
+    | "images"
+    | "predictions"
+    | "predict_time_s"
+    | "cost_usd"
   >
   & {
     images: ImageJson[];
@@ -37,6 +45,9 @@ export type JobJson =
     webhook_url?: ApiJobJson["webhook_url"];
     thumbnail_url?: ApiJobJson["thumbnail_url"];
     webhook_events?: ApiJobJson["webhook_events"];
+    predictions?: ApiJobJson["predictions"];
+    predict_time_s?: ApiJobJson["predict_time_s"];
+    cost_usd?: ApiJobJson["cost_usd"];
   };
 
 export interface GenerateBody {

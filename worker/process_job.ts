@@ -24,6 +24,9 @@ import { isFinished, type Prediction, type Provider } from "../shared/providers/
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
+import { findOrphanPrediction } from "../shared/spend/orphans.ts";
+import { countSpend, predictionSpend } from "../shared/spend/job_spend.ts";
+import { createPricing, type Pricing } from "../shared/spend/pricing.ts";
 import type { Storage } from "../shared/storage/storage.ts";
 import {
   firstPollDelayMs,
@@ -40,6 +43,8 @@ export interface ProcessDeps {
   logger: Logger;
   config: { MAX_IMAGE_BYTES: number; PREDICTION_DEADLINE_S: number };
   metrics?: Metrics;
+  /** Prices for each job's estimated cost (the built-in table when omitted). */
+  pricing?: Pricing;
   /** The per-job statements; a worker shares them between its running jobs (batched). */
   queries?: WorkerQueries;
   /** Recent run times by kind of prediction: the first poll waits for the usual end. */
@@ -54,6 +59,8 @@ export interface ProcessDeps {
 function queriesOf(deps: ProcessDeps): WorkerQueries {
   return deps.queries ?? directWorkerQueries(deps.db);
 }
+
+const builtinPricing = createPricing();
 
 /** The job was canceled or deleted while it ran: stop quietly. */
 class JobStopped extends Error {}
@@ -94,9 +101,12 @@ export async function processJob(
       Math.max(0, (Date.now() - new Date(job.created_at).getTime()) / 1000),
     );
   }
+  // A job that ran before (a retry, a crash, a shutdown) may have a prediction whose create
+  // answer never arrived: it is looked for before a new one is paid for.
+  const ranBefore = !firstStart || job.retry_count > 0;
   let finished: JobStatus | null = null;
   try {
-    finished = await run(deps, job, provider, ctx.signal, log);
+    finished = await run(deps, job, provider, ctx.signal, log, ranBefore);
   } catch (err) {
     if (err instanceof JobStopped) {
       log.info("job stopped", { reason: err.message });
@@ -146,18 +156,22 @@ async function run(
   provider: Provider,
   signal: AbortSignal,
   log: Logger,
+  ranBefore: boolean,
 ): Promise<JobStatus | null> {
-  const { prediction, created } = await resumeOrCreate(deps, job, provider, signal, log);
-  const done = await waitForPrediction(deps, job, provider, prediction, created, signal, log);
+  const started = await resumeOrCreate(deps, job, provider, signal, log, ranBefore);
+  const done = await waitForPrediction(deps, job, provider, started, signal, log);
+  const pricing = deps.pricing ?? builtinPricing;
   if (done.status === "succeeded") {
     if (done.output.length === 0) {
       throw new ProviderError("Prediction succeeded with no output", false);
     }
     const images = await storeOutputs(deps, job, provider, done, signal, log);
-    if (!(await queriesOf(deps).complete(job.id, images))) {
+    const spend = predictionSpend(pricing, job, done, images.length);
+    if (!(await queriesOf(deps).complete(job.id, images, spend))) {
       await discardImages(deps, job.id, images, log);
       return null;
     }
+    countSpend(deps.metrics, job, spend);
     log.info("job completed", { predictionId: done.id, images: images.length });
     return "completed";
   }
@@ -166,7 +180,10 @@ async function run(
     : done.status === "aborted"
     ? "Prediction was aborted by the provider (deadline reached)"
     : "Prediction was canceled at the provider";
-  const failed = await markFailed(deps.db, job.id, message);
+  // A failed or canceled prediction may still have run (and be billed) for a while.
+  const spend = predictionSpend(pricing, job, done, 0);
+  const failed = await markFailed(deps.db, job.id, message, "failed", spend);
+  if (failed) countSpend(deps.metrics, job, spend);
   log.warn("job failed at the provider", { predictionId: done.id, status: done.status });
   return failed ? "failed" : null;
 }
@@ -191,13 +208,20 @@ async function discardImages(
   });
 }
 
+/** The prediction a job waits on, and whether this attempt created it. */
+interface Started {
+  prediction: Prediction;
+  created: boolean;
+}
+
 async function resumeOrCreate(
   deps: ProcessDeps,
   job: JobRow,
   provider: Provider,
   signal: AbortSignal,
   log: Logger,
-): Promise<{ prediction: Prediction; created: boolean }> {
+  ranBefore: boolean,
+): Promise<Started> {
   if (job.provider_prediction_id) {
     try {
       const resumed = await provider.get(job.provider_prediction_id, { signal });
@@ -210,6 +234,19 @@ async function resumeOrCreate(
       });
       await clearPrediction(deps.db, job.id);
     }
+  } else if (ranBefore) {
+    const orphan = await findOrphanPrediction(deps.db, provider, job, signal).catch((err) => {
+      if (signal.aborted) throw err;
+      log.warn("cannot look for a prediction created by an earlier attempt", { err });
+      return null;
+    });
+    if (orphan) {
+      await queriesOf(deps).setPrediction(job.id, orphan.id);
+      log.info("resuming prediction whose create answer was lost", { predictionId: orphan.id });
+      // Listed predictions may leave fields out: read it whole.
+      const resumed = await provider.get(orphan.id, { signal });
+      return { prediction: resumed, created: false };
+    }
   }
   const created = await provider.create({
     model: job.model,
@@ -218,7 +255,7 @@ async function resumeOrCreate(
     parameters: job.parameters,
   }, { signal, deadlineS: deps.config.PREDICTION_DEADLINE_S });
   await queriesOf(deps).setPrediction(job.id, created.id);
-  log.info("prediction created", { predictionId: created.id });
+  log.info("prediction created", { predictionId: created.id, status: created.status });
   return { prediction: created, created: true };
 }
 
@@ -231,11 +268,11 @@ async function waitForPrediction(
   deps: ProcessDeps,
   job: JobRow,
   provider: Provider,
-  first: Prediction,
-  createdNow: boolean,
+  started: Started,
   signal: AbortSignal,
   log: Logger,
 ): Promise<Prediction> {
+  const { prediction: first, created: createdNow } = started;
   const sleep = deps.sleep ?? abortableSleep;
   const now = deps.now ?? Date.now;
   // The provider enforces the deadline (Cancel-After); this is the worker's own backstop.

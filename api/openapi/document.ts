@@ -14,6 +14,7 @@ import { mePaths } from "./me.ts";
 import { modelPaths, modelSchemas } from "./models.ts";
 import { adminQueuesPaths, healthPaths, metricsPaths, opsSchemas } from "./ops.ts";
 import { uiPaths } from "./ui.ts";
+import { usagePaths, usageSchemas } from "./usage.ts";
 import { webhookPaths } from "./webhooks.ts";
 
 export interface OpenApiOptions {
@@ -43,6 +44,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },
       { name: "Models", description: "What this deployment can run." },
+      { name: "Usage", description: "Estimated spend, usage per key and budgets." },
       { name: "Events", description: "Live updates." },
       { name: "Images", description: "Stored outputs." },
       { name: "Operations", description: "Health, readiness, figures and metrics." },
@@ -53,6 +55,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
     paths: {
       ...jobPaths(prefix),
       ...modelPaths(prefix),
+      ...usagePaths(prefix),
       ...healthPaths(prefix),
       ...eventPaths(prefix),
       ...mePaths(prefix),
@@ -74,7 +77,13 @@ export function openApiDocument(options: OpenApiOptions): Json {
           description: "An API key from `deno task keys create --name NAME` (AUTH_MODE=api_key).",
         },
       },
-      schemas: { ...jobSchemas(), ...errorSchemas(), ...modelSchemas(), ...opsSchemas() },
+      schemas: {
+        ...jobSchemas(),
+        ...errorSchemas(),
+        ...modelSchemas(),
+        ...opsSchemas(),
+        ...usageSchemas(),
+      },
       responses: { ...errorResponses(), ...jobResponses(prefix) },
       parameters: { ...jobParameters(), ...commonParameters() },
       headers: { ...jobHeaders(prefix), ...commonHeaders() },

@@ -37,6 +37,9 @@ export const JOB_EXAMPLE = {
   priority: "normal",
   webhook_url: null,
   webhook_events: null,
+  predictions: 1,
+  predict_time_s: 0.812,
+  cost_usd: 0,
   actions: { cancel: false, retry: false, delete: true },
 } satisfies JobJson;
 
@@ -51,5 +54,8 @@ export const PENDING_JOB = {
   thumbnail_url: null,
   started_at: null,
   completed_at: null,
+  predictions: 0,
+  predict_time_s: null,
+  cost_usd: null,
   actions: { cancel: true, retry: false, delete: true },
 } satisfies JobJson;

@@ -20,6 +20,13 @@ export interface Prediction {
   error: string | null;
   /** Creation to completion at the provider (ms, by its own clock), once finished and known. */
   runMs?: number;
+  /** Seconds the model ran (Replicate's `metrics.predict_time`, what it bills), once known. */
+  predictTimeS?: number;
+  /** The model and input it was created with, when the provider says (to recognise it again). */
+  model?: string;
+  input?: Record<string, unknown>;
+  /** Creation time at the provider (ms since the epoch), when known. */
+  createdAt?: number;
 }
 
 export interface PredictionInput {
@@ -49,6 +56,16 @@ export interface Provider {
   cancel(id: string, options?: CallOptions): Promise<void>;
   /** Opens one output for download; the body is streamed to storage by the caller. */
   openOutput(ref: string, options?: CallOptions): Promise<Response>;
+  /**
+   * Predictions created for `input` since `sinceMs` (newest first), to find one whose create
+   * answer was lost (a crash or a shutdown while the provider held the create call): it is
+   * adopted instead of paying for another. Providers that cannot list predictions leave it out.
+   */
+  findCreated?(
+    input: PredictionInput,
+    sinceMs: number,
+    options?: CallOptions,
+  ): Promise<Prediction[]>;
 }
 
 /** True once a prediction will not change any more. */
