@@ -7,6 +7,8 @@ export type ImageJson = Omit<ApiImageJson, "thumbnail_url"> & { thumbnail_url?: 
 import type { JobStatus } from "../shared/jobs/repo.ts";
 import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
 import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
+import type { KeyBudget } from "../shared/spend/budgets.ts";
+import type { GroupBy, UsageReport } from "../shared/spend/usage.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = [
   "pending",
@@ -87,6 +89,14 @@ export interface StatsJson {
   providers: ProviderStatus[];
 }
 
+/** `GET /usage`: estimated spend over a range, and the budget of the key it is about. */
+export type UsageJson = UsageReport & {
+  key: string | null;
+  currency: "USD";
+  estimate: true;
+  budget: Omit<KeyBudget, "key_id" | "webhook_url"> | null;
+};
+
 export interface HealthJson {
   status: "ok" | "degraded" | "unavailable";
   checks: Record<string, unknown>;
@@ -141,6 +151,7 @@ export interface ApiClient {
   }>;
   models(): Promise<ModelsJson>;
   stats(): Promise<StatsJson>;
+  usage(query: { from?: string; to?: string; group_by?: GroupBy }): Promise<UsageJson>;
   health(): Promise<HealthJson>;
   cancel(id: string): Promise<JobJson | null>;
   retry(id: string): Promise<JobJson | null>;
@@ -229,6 +240,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     },
     models: () => json("/models"),
     stats: () => json("/stats"),
+    usage: (query) => json(`/usage?${new URLSearchParams(query as Record<string, string>)}`),
     health: async () => {
       try {
         return await json<HealthJson>("/health");
