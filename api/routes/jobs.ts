@@ -121,11 +121,18 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   };
 
   /** The answer for a job that is already finished: the job, with `job_id` as a 202 has it. */
-  const finishedAnswer = async (c: Context<AppEnv>, id: string, status: 200 | 201) => {
+  const finishedAnswer = async (
+    c: Context<AppEnv>,
+    id: string,
+    status: 200 | 201,
+    headers: Record<string, string> = {},
+  ) => {
     const row = await readJob(id);
     if (!row || !isTerminal(row.status)) return null;
-    c.header("Location", `${prefix}/status/${id}`);
-    return c.json({ job_id: row.id, ...jobToJson(row) }, status);
+    return c.json({ job_id: row.id, ...jobToJson(row) }, status, {
+      Location: `${prefix}/status/${id}`,
+      ...headers,
+    });
   };
 
   const accepted = (id: string, replayed = false) => ({
@@ -198,8 +205,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     });
     if (spend.twinId) {
       // The same request completed recently: its images, at no cost.
-      c.header("Deduplicated", "true");
-      const twin = await finishedAnswer(c, spend.twinId, 200);
+      const twin = await finishedAnswer(c, spend.twinId, 200, { Deduplicated: "true" });
       if (twin) {
         log.info("job deduplicated", { jobId: spend.twinId });
         return twin;

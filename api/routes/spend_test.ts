@@ -277,3 +277,51 @@ withSpend('generate: "dedupe": true answers an identical completed job, at no co
   assert.equal((await t.post(first, t.keys.alice)).status, 202);
   assert.equal((await t.post({ ...first, dedupe: true }, t.keys.bob)).status, 202);
 });
+
+withSpend("spend: a submit makes one statement, budget or not, free model or priced", async (t) => {
+  await updateSpendSettings(t.deps.db, t.ids.alice, { budgetUsd: 1 });
+  const statements: string[] = [];
+  const db = t.deps.db;
+  const counted = {
+    ...db,
+    query: <T>(q: Parameters<typeof db.query>[0]) => {
+      statements.push(q.text.trim().split(/\s+/).slice(0, 3).join(" "));
+      return db.query<T>(q);
+    },
+  };
+  const app = createApp({
+    ...t.deps,
+    db: counted,
+    pricing: createPricing({ "acme/painter": { per_image: 0.02 } }),
+    security: {
+      authMode: "api_key",
+      limiter: createMemoryRateLimiter(),
+      submitsPerMinute: 0,
+      maxActiveJobs: 0,
+    },
+  });
+  const submit = async (key: string, body: unknown) => {
+    statements.length = 0;
+    const res = await app.request("/api/v1/generate", {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      body: JSON.stringify(body),
+    });
+    assert.equal(res.status, 202, await res.text());
+    // The key's lookup (and its last_used_at, once a minute) come with any request with a key.
+    return statements.filter((s) => !/^SELECT id, name/.test(s) && !/^UPDATE api_keys/.test(s));
+  };
+  const free = { prompt: "free", model: "local/aurora" };
+  const priced = painter(1);
+  for (
+    const [key, body] of [[t.keys.bob, free], [t.keys.bob, priced], [t.keys.alice, free], [
+      t.keys.alice,
+      priced,
+    ]] as const
+  ) {
+    const made = await submit(key, body);
+    assert.deepEqual(made, ["INSERT INTO jobs"], `${JSON.stringify(body)}: ${made}`);
+  }
+  // The budgeted, priced submit reserved in that one statement.
+  assert.equal((await readKeyBudget(db, t.ids.alice))?.reserved_usd, 0.02);
+});
