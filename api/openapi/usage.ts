@@ -46,6 +46,42 @@ export function usageSchemas(): Json {
         },
       }),
     },
+    BudgetWarning: {
+      description: "The body of the `budget.warning` webhook: POSTed to a key's webhook URL " +
+        "(`deno task keys create|update --webhook-url URL`) once per warn_at share and month, " +
+        "when a finished job takes the month's spend past that share of the budget " +
+        "(`--warn-at`, default 0.8 and 1). Signed like job webhooks (Standard Webhooks: " +
+        "`webhook-id`, `webhook-timestamp`, `webhook-signature`, HMAC-SHA256 with the key's " +
+        "whsec_ secret) and retried the same way.",
+      ...object({
+        type: { const: "budget.warning" },
+        timestamp: { type: "string", format: "date-time" },
+        data: object({
+          key: object({
+            id: { type: "string", format: "uuid" },
+            name: { type: "string" },
+            prefix: { type: "string" },
+          }),
+          month: { type: "string", pattern: "^\\d{4}-\\d{2}$" },
+          threshold: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+          budget_usd: { type: "number" },
+          spent_usd: { type: "number" },
+          reserved_usd: { type: "number" },
+        }),
+      }),
+      examples: [{
+        type: "budget.warning",
+        timestamp: "2026-12-07T12:00:00.000Z",
+        data: {
+          key: { id: "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d", name: "my-app", prefix: "dr_AbCdEfG" },
+          month: "2026-12",
+          threshold: 0.8,
+          budget_usd: 20,
+          spent_usd: 16.04,
+          reserved_usd: 0.25,
+        },
+      }],
+    },
     UsageGroup: {
       type: "object",
       required: Object.keys(FIGURES),
