@@ -277,7 +277,8 @@ export function jobParameters(): Json {
       required: false,
       description: "`wait=N` (1–60; `wait` alone: 60): answer 201 with the finished job if it " +
         "finishes within N seconds, else 202 as without it. Waiting holds no database " +
-        "connection; past MAX_WAITING_SUBMITS waiting submits, the answer is 202 at once.",
+        "connection; past MAX_WAITING_SUBMITS waiting submits, the answer is 202 at once. An " +
+        "Idempotency-Key replay answers 202 without waiting.",
       schema: { type: "string", pattern: "^wait(=\\d+)?$" },
       example: "wait=30",
     },

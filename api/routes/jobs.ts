@@ -262,10 +262,10 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     log.info("job accepted", { jobId: job.id, model: job.model });
     if (waiting) {
       c.header("Preference-Applied", `wait=${waitS}`);
-      if (await waiting.finished) {
-        const done = await finishedAnswer(c, job.id, 201);
-        if (done) return done;
-      }
+      // Woken by the live feed, or at the deadline: the job as it is now, if it is finished.
+      await waiting.finished;
+      const done = await finishedAnswer(c, job.id, 201);
+      if (done) return done;
     }
     const created = accepted(job.id);
     c.header("Location", created.location);
