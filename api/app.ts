@@ -3,6 +3,7 @@ import { type Context, Hono } from "hono";
 import type { Db } from "../shared/db/db.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { Metrics } from "../shared/metrics.ts";
+import type { Pricing } from "../shared/spend/pricing.ts";
 import type { RateLimiter } from "../shared/auth/rate_limit.ts";
 import type { AuthMode } from "../shared/config.ts";
 import { authenticate, type Principal, requireAdmin } from "./auth.ts";
@@ -28,6 +29,7 @@ import { falWebhookRoutes } from "./routes/fal_webhooks.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { modelRoutes } from "./routes/models.ts";
 import { statsRoutes } from "./routes/stats.ts";
+import { usageRoutes } from "./routes/usage.ts";
 import { uiRoutes } from "./routes/ui.ts";
 import { uploadFileRoutes, uploadRoutes } from "./routes/uploads.ts";
 
@@ -44,6 +46,8 @@ export interface AppDeps {
   uploadSigner?: UploadSigner;
   /** This process's metrics; /metrics is served when present. */
   metrics?: Metrics;
+  /** Prices for estimates (budgets); the built-in table when omitted. */
+  pricing?: Pricing;
   /** Access control and limits; an open API without limits when omitted. */
   security?: Security;
   config: {
@@ -63,6 +67,10 @@ export interface AppDeps {
     UPLOAD_MAX_BYTES?: number;
     UPLOAD_TTL_S?: number;
     UPLOAD_URL_SECRET?: string;
+    /** `"dedupe": true` reuses an identical completed job at most this old (seconds). */
+    DEDUPE_WINDOW_S?: number;
+    /** Submits that may wait for their job at once (`Prefer: wait`). */
+    MAX_WAITING_SUBMITS?: number;
   };
   /**
    * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay
@@ -118,8 +126,20 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       cors({
         origin: origins,
         allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-        allowHeaders: ["Content-Type", "Authorization", "Idempotency-Key", "X-Request-Id"],
-        exposeHeaders: ["Location", "X-Request-Id", "X-Total-Count"],
+        allowHeaders: [
+          "Content-Type",
+          "Authorization",
+          "Idempotency-Key",
+          "X-Request-Id",
+          "Prefer",
+        ],
+        exposeHeaders: [
+          "Location",
+          "X-Request-Id",
+          "X-Total-Count",
+          "Preference-Applied",
+          "Deduplicated",
+        ],
         maxAge: 600,
       }),
     );
@@ -178,6 +198,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   app.route(prefix, uploadRoutes(uploads));
   app.route(prefix, healthRoutes(deps));
   app.route(prefix, statsRoutes(deps));
+  app.route(prefix, usageRoutes(deps));
   app.route(prefix, eventRoutes(deps));
   app.route("/images", imageRoutes(deps));
   app.route("/uploads", uploadFileRoutes(uploads));

@@ -1,6 +1,7 @@
 /** Configuration from the environment (and `.env`), validated with zod in one place. */
 import { z } from "zod";
 import { parseModelRoutes } from "./providers/routes.ts";
+import { isInlinePricing, parsePriceTable } from "./spend/pricing.ts";
 import { parseS3Url } from "./storage/s3_url.ts";
 
 const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -206,6 +207,24 @@ export const configSchema = z.object({
   UPLOAD_URL_SECRET: optionalString().refine((v) => v === undefined || v.length >= 32, {
     message: "must be at least 32 characters",
   }),
+  /**
+   * Prices for cost estimates: a JSON table (`{"owner/name": {"per_image": 0.003}, "*": ...}`)
+   * over the built-in one, or the path of a file holding it (shared/spend/pricing.ts).
+   */
+  PRICING: optionalString().superRefine((v, ctx) => {
+    if (v === undefined || !isInlinePricing(v)) return; // a file is read (and checked) at start
+    try {
+      parsePriceTable(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+    }
+  }),
+  /** Replicate holds a create up to this long until the prediction ends (`Prefer: wait`); 0: off. */
+  REPLICATE_PREFER_WAIT_S: intVar(20, 0, 60),
+  /** `"dedupe": true` reuses an identical completed job at most this old (seconds). */
+  DEDUPE_WINDOW_S: intVar(3600, 1, 30 * 86_400),
+  /** Submits that may wait at once for their job (`Prefer: wait` on POST /generate). */
+  MAX_WAITING_SUBMITS: intVar(1000, 0, 100_000),
 }).superRefine((c, ctx) => {
   // Runs even when single variables failed, so every problem is reported at once.
   const problem = (path: string, message: string) =>

@@ -17,6 +17,10 @@ export interface Metrics {
   queueWait: Histogram<"model">;
   providerCalls: Counter<"provider" | "operation" | "outcome">;
   jobsFinished: Counter<"model" | "status">;
+  /** Estimated spend of the predictions this process finished (USD), by model and API key id. */
+  spendUsd: Counter<"model" | "key">;
+  /** Provider predict time of the predictions this process finished, by model. */
+  predictSeconds: Counter<"model">;
   /** Prometheus text exposition. */
   render(): Promise<string>;
   contentType: string;
@@ -69,6 +73,19 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: "darkroom_jobs_finished_total",
     help: "Jobs this process finished, by model and status",
     labelNames: ["model", "status"] as const,
+    registers: [registry],
+  });
+  const spendUsd = new Counter({
+    name: "darkroom_spend_usd_total",
+    help: "Estimated spend (USD) of the predictions this process finished, by model and API key " +
+      "id (`none` for the open API)",
+    labelNames: ["model", "key"] as const,
+    registers: [registry],
+  });
+  const predictSeconds = new Counter({
+    name: "darkroom_predict_seconds_total",
+    help: "Provider predict time (seconds) of the predictions this process finished, by model",
+    labelNames: ["model"] as const,
     registers: [registry],
   });
   new Gauge({
@@ -126,6 +143,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
     queueWait,
     providerCalls,
     jobsFinished,
+    spendUsd,
+    predictSeconds,
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };

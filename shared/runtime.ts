@@ -17,6 +17,7 @@ import { createRenderThread, type RenderThread } from "./providers/local_render_
 import { createBullmqQueue } from "./queue/bullmq.ts";
 import { openKvQueue } from "./queue/kv.ts";
 import type { JobQueue } from "./queue/queue.ts";
+import { loadPricing, type Pricing } from "./spend/pricing.ts";
 import { openStorage } from "./storage/open.ts";
 import type { Storage } from "./storage/storage.ts";
 
@@ -34,6 +35,8 @@ export interface Runtime {
   providers: ProviderRegistry;
   storage: Storage;
   metrics: Metrics;
+  /** Prices for cost estimates (built-in, with PRICING over them). */
+  pricing: Pricing;
   /** Where the local provider renders (started on first use; see worker/main.ts). */
   renderThread: RenderThread;
   /** Where jobs live and queue, for the start-up line: `postgres` or `pglite (<dir>)`, ... */
@@ -64,6 +67,8 @@ export function requireServices(config: Config, role: string): void {
  */
 export async function openRuntime(config: Config, role: Role): Promise<Runtime> {
   if (role !== "start") requireServices(config, role);
+  // A PRICING file is read now: a bad one stops the start with its reason.
+  const pricing = await loadPricing(config.PRICING);
   const logger = createLogger({
     level: config.LOG_LEVEL,
     fields: { service: role === "start" ? "darkroom" : role },
@@ -97,6 +102,7 @@ export async function openRuntime(config: Config, role: Role): Promise<Runtime> 
     providers,
     storage: openStorage(config, { logger }),
     metrics,
+    pricing,
     renderThread,
     where: {
       database: config.DATABASE_URL ? "postgres" : `pglite (${join(config.DATA_DIR, "pg")})`,

@@ -8,6 +8,8 @@ import type { JobStatus } from "../shared/jobs/repo.ts";
 import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
 import type { ProviderHealth } from "../shared/providers/health.ts";
 import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
+import type { KeyBudget } from "../shared/spend/budgets.ts";
+import type { GroupBy, UsageReport } from "../shared/spend/usage.ts";
 
 export const JOB_STATUSES: readonly JobStatus[] = [
   "pending",
@@ -38,6 +40,9 @@ export type JobJson =
     | "provider_model"
     | "route"
     | "queue_position"
+    | "predictions"
+    | "predict_time_s"
+    | "cost_usd"
   >
   & {
     images: ImageJson[];
@@ -53,6 +58,9 @@ export type JobJson =
     route?: ApiJobJson["route"];
     /** Place in the provider's own queue while the job waits there. */
     queue_position?: ApiJobJson["queue_position"];
+    predictions?: ApiJobJson["predictions"];
+    predict_time_s?: ApiJobJson["predict_time_s"];
+    cost_usd?: ApiJobJson["cost_usd"];
   };
 
 export interface GenerateBody {
@@ -98,6 +106,14 @@ export interface StatsJson {
   providers: (ProviderStatus & Partial<ProviderHealth>)[];
   live_clients?: number;
 }
+
+/** `GET /usage`: estimated spend over a range, and the budget of the key it is about. */
+export type UsageJson = UsageReport & {
+  key: string | null;
+  currency: "USD";
+  estimate: true;
+  budget: Omit<KeyBudget, "key_id" | "webhook_url"> | null;
+};
 
 export interface HealthJson {
   status: "ok" | "degraded" | "unavailable";
@@ -159,6 +175,7 @@ export interface ApiClient {
   }>;
   models(): Promise<ModelsJson>;
   stats(): Promise<StatsJson>;
+  usage(query: { from?: string; to?: string; group_by?: GroupBy }): Promise<UsageJson>;
   health(): Promise<HealthJson>;
   cancel(id: string): Promise<JobJson | null>;
   retry(id: string): Promise<JobJson | null>;
@@ -248,6 +265,7 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
     },
     models: () => json("/models"),
     stats: () => json("/stats"),
+    usage: (query) => json(`/usage?${new URLSearchParams(query as Record<string, string>)}`),
     health: async () => {
       try {
         return await json<HealthJson>("/health");

@@ -294,3 +294,24 @@ Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a
   stop();
   assert.equal(sources[1].closed, true);
 });
+
+Deno.test("usage asks /usage with the range and grouping, and a 402 keeps its figures", async () => {
+  const { fn, calls } = fakeFetch((url) =>
+    url.includes("/usage") ? Response.json({ total_usd: 0.5, groups: [] }) : Response.json({
+      error: {
+        code: "budget_exceeded",
+        message: "over budget",
+        details: { budget_usd: 1, spent_usd: 0.99, estimate_usd: 0.04 },
+      },
+    }, { status: 402 })
+  );
+  const client = createApiClient({ base: "/api/v1", fetch: fn });
+  const usage = await client.usage({ from: "2026-12-01", group_by: "model" });
+  assert.equal(usage.total_usd, 0.5);
+  assert.equal(calls[0].url, "/api/v1/usage?from=2026-12-01&group_by=model");
+  const err = await client.generate({ prompt: "p", model: "a/b", parameters: {} }).catch((e) => e);
+  assert.ok(err instanceof ApiError);
+  assert.equal(err.status, 402);
+  assert.equal(err.code, "budget_exceeded");
+  assert.equal(err.message, "over budget");
+});

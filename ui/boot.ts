@@ -28,6 +28,7 @@ export const ISLANDS: Record<string, () => Promise<IslandModule>> = {
   TabBar: () => import("./islands/TabBar.tsx") as Promise<IslandModule>,
   ThemeToggle: () => import("./islands/ThemeToggle.tsx") as Promise<IslandModule>,
   Toaster: () => import("./islands/Toaster.tsx") as Promise<IslandModule>,
+  UsageView: () => import("./islands/UsageView.tsx") as Promise<IslandModule>,
 };
 
 const mounted = new WeakSet<Element>();

@@ -26,6 +26,9 @@ import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { createOnFirst, type Placement } from "../shared/providers/routes.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
+import { findOrphanPrediction } from "../shared/spend/orphans.ts";
+import { countSpend, predictionSpend } from "../shared/spend/job_spend.ts";
+import { createPricing, type Pricing } from "../shared/spend/pricing.ts";
 import type { Storage } from "../shared/storage/storage.ts";
 import { type ImageInputDeps, providerParameters } from "../shared/uploads/resolve.ts";
 import {
@@ -46,6 +49,8 @@ export interface ProcessDeps {
   /** How image inputs are fetched and signed (defaults from `config` and the database). */
   imageInputs?: Pick<ImageInputDeps, "imageFetch" | "signer">;
   metrics?: Metrics;
+  /** Prices for each job's estimated cost (the built-in table when omitted). */
+  pricing?: Pricing;
   /** The per-job statements; a worker shares them between its running jobs (batched). */
   queries?: WorkerQueries;
   /** Recent run times by kind of prediction: the first poll waits for the usual end. */
@@ -66,6 +71,8 @@ export interface ProcessDeps {
 function queriesOf(deps: ProcessDeps): WorkerQueries {
   return deps.queries ?? directWorkerQueries(deps.db);
 }
+
+const builtinPricing = createPricing();
 
 /** The job was canceled or deleted while it ran: stop quietly. */
 class JobStopped extends Error {}
@@ -114,9 +121,12 @@ export async function processJob(
       Math.max(0, (Date.now() - new Date(job.created_at).getTime()) / 1000),
     );
   }
+  // A job that ran before (a retry, a crash, a shutdown) may have a prediction whose create
+  // answer never arrived: it is looked for before a new one is paid for.
+  const ranBefore = !firstStart || job.retry_count > 0;
   let finished: JobStatus | null = null;
   try {
-    finished = await run(deps, job, provider, ctx.signal, log);
+    finished = await run(deps, job, provider, ctx.signal, log, ranBefore);
   } catch (err) {
     if (err instanceof JobStopped) {
       log.info("job stopped", { reason: err.message });
@@ -166,18 +176,29 @@ async function run(
   provider: Provider | undefined,
   signal: AbortSignal,
   log: Logger,
+  ranBefore: boolean,
 ): Promise<JobStatus | null> {
-  const { prediction, created, holder } = await resumeOrCreate(deps, job, provider, signal, log);
+  const { prediction, created, holder } = await resumeOrCreate(
+    deps,
+    job,
+    provider,
+    signal,
+    log,
+    ranBefore,
+  );
   const done = await waitForPrediction(deps, job, holder, prediction, created, signal, log);
+  const pricing = deps.pricing ?? builtinPricing;
   if (done.status === "succeeded") {
     if (done.output.length === 0) {
       throw new ProviderError("Prediction succeeded with no output", false);
     }
     const images = await storeOutputs(deps, job, holder.provider, done, signal, log);
-    if (!(await queriesOf(deps).complete(job.id, images))) {
+    const spend = predictionSpend(pricing, job, done, images.length);
+    if (!(await queriesOf(deps).complete(job.id, images, spend))) {
       await discardImages(deps, job.id, images, log);
       return null;
     }
+    countSpend(deps.metrics, job, spend);
     log.info("job completed", { predictionId: done.id, images: images.length });
     return "completed";
   }
@@ -186,7 +207,10 @@ async function run(
     : done.status === "aborted"
     ? "Prediction was aborted by the provider (deadline reached)"
     : "Prediction was canceled at the provider";
-  const failed = await markFailed(deps.db, job.id, message);
+  // A failed or canceled prediction may still have run (and be billed) for a while.
+  const spend = predictionSpend(pricing, job, done, 0);
+  const failed = await markFailed(deps.db, job.id, message, "failed", spend);
+  if (failed) countSpend(deps.metrics, job, spend);
   log.warn("job failed at the provider", { predictionId: done.id, status: done.status });
   return failed ? "failed" : null;
 }
@@ -211,13 +235,21 @@ async function discardImages(
   });
 }
 
+/** The prediction a job waits on, whether this attempt created it, and who holds it. */
+interface Started {
+  prediction: Prediction;
+  created: boolean;
+  holder: Holder;
+}
+
 async function resumeOrCreate(
   deps: ProcessDeps,
   job: JobRow,
   provider: Provider | undefined,
   signal: AbortSignal,
   log: Logger,
-): Promise<{ prediction: Prediction; created: boolean; holder: Holder }> {
+  ranBefore: boolean,
+): Promise<Started> {
   if (job.provider_prediction_id && provider) {
     // The provider that holds it keeps the job, whatever its route says (nothing billed twice).
     const holder = { provider, model: job.provider_model ?? job.model };
@@ -234,6 +266,21 @@ async function resumeOrCreate(
         predictionId: job.provider_prediction_id,
       });
       await clearPrediction(deps.db, job.id);
+    }
+  } else if (ranBefore && provider && !job.route) {
+    // A plain model's earlier attempt may have created a prediction whose answer was lost.
+    const holder = { provider, model: job.model };
+    const orphan = await findOrphanPrediction(deps.db, provider, job, signal).catch((err) => {
+      if (signal.aborted) throw err;
+      log.warn("cannot look for a prediction created by an earlier attempt", { err });
+      return null;
+    });
+    if (orphan) {
+      await queriesOf(deps).setPrediction(job.id, orphan.id);
+      log.info("resuming prediction whose create answer was lost", { predictionId: orphan.id });
+      // Listed predictions may leave fields out: read it whole.
+      const resumed = await provider.get(orphan.id, { signal });
+      return { prediction: resumed, created: false, holder };
     }
   }
   // A plain model has one target; a route's targets are tried in order, moving on only when a

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import { sql } from "../shared/db/db.ts";
 import { createSafeFetch } from "../shared/http/safe_fetch.ts";
-import { cancelJob, insertJob } from "../shared/jobs/repo.ts";
+import { createApiKey } from "../shared/auth/api_keys.ts";
+import { cancelJob, insertJob, markCompleted, markProcessing } from "../shared/jobs/repo.ts";
+import { updateSpendSettings } from "../shared/spend/budgets.ts";
 import { createTestDeps } from "../shared/testing/app_deps.ts";
 import { dispatchDue, listDeliveries, MAX_ATTEMPTS } from "../shared/webhooks/deliveries.ts";
 import { processJob } from "./process_job.ts";
@@ -124,6 +126,59 @@ Deno.test({
     } finally {
       await deps.cleanup();
       await receiver.shutdown();
+    }
+  },
+});
+
+Deno.test({
+  name: "webhooks out: budget.warning is signed with the key's secret and carries the figures",
+  ...opts,
+  fn: async () => {
+    const received: { body: string; ok: boolean }[] = [];
+    const deps = await createTestDeps();
+    let secret = "";
+    const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const body = await req.text();
+      received.push({ body, ok: await verifyLikeTheDocs(secret, req.headers, body) });
+      return new Response("ok");
+    });
+    const host = `127.0.0.1:${receiver.addr.port}`;
+    try {
+      const { record } = await createApiKey(deps.db, { name: "spender" });
+      secret = record.webhook_secret;
+      await updateSpendSettings(deps.db, record.id, {
+        budgetUsd: 1,
+        warnAt: [0.8],
+        webhookUrl: `http://${host}/budget`,
+      });
+      const job = await insertJob(deps.db, {
+        id: crypto.randomUUID(),
+        prompt: "pricey",
+        model: "acme/painter",
+        parameters: {},
+        provider: "replicate",
+        owner_key_id: record.id,
+        reserved_usd: 0.9,
+      });
+      await markProcessing(deps.db, job.id);
+      await markCompleted(deps.db, job.id, [], { predictTimeS: 3, costUsd: 0.85 });
+      const send = createSafeFetch({ allowHosts: [host], timeoutMs: 5000 });
+      assert.equal(await dispatchDue({ db: deps.db, logger: deps.logger, send }), 1);
+      assert.equal(received.length, 1);
+      assert.ok(received[0].ok, "the signature verifies with the key's webhook secret");
+      const body = JSON.parse(received[0].body);
+      assert.equal(body.type, "budget.warning");
+      assert.equal(body.data.threshold, 0.8);
+      assert.equal(body.data.spent_usd, 0.85);
+      assert.equal(body.data.budget_usd, 1);
+      assert.deepEqual(body.data.key, { id: record.id, name: "spender", prefix: record.prefix });
+      const [row] = await deps.db.query<{ state: string }>(
+        sql`SELECT state FROM webhook_deliveries WHERE key_id = ${record.id}`,
+      );
+      assert.equal(row.state, "delivered");
+    } finally {
+      await receiver.shutdown();
+      await deps.cleanup();
     }
   },
 });

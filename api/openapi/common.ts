@@ -33,6 +33,8 @@ export function errorSchemas(): Json {
                 "not_found",
                 "conflict",
                 "idempotency_conflict",
+                "budget_exceeded",
+                "forbidden",
                 "payload_too_large",
                 "unsupported_media_type",
                 "validation_error",

@@ -15,6 +15,7 @@ import { modelPaths, modelSchemas } from "./models.ts";
 import { adminQueuesPaths, healthPaths, metricsPaths, opsSchemas } from "./ops.ts";
 import { uiPaths } from "./ui.ts";
 import { uploadPaths, uploadSchemas } from "./uploads.ts";
+import { usagePaths, usageSchemas } from "./usage.ts";
 import { webhookPaths } from "./webhooks.ts";
 
 export interface OpenApiOptions {
@@ -48,6 +49,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },
       { name: "Models", description: "What this deployment can run, and each model's inputs." },
       { name: "Uploads", description: "Images for image inputs." },
+      { name: "Usage", description: "Estimated spend, usage per key and budgets." },
       { name: "Events", description: "Live updates." },
       { name: "Images", description: "Stored outputs." },
       { name: "Operations", description: "Health, readiness, figures and metrics." },
@@ -59,6 +61,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
       ...jobPaths(prefix),
       ...modelPaths(prefix),
       ...uploadPaths(prefix),
+      ...usagePaths(prefix),
       ...healthPaths(prefix),
       ...eventPaths(prefix),
       ...mePaths(prefix),
@@ -86,6 +89,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
         ...modelSchemas(),
         ...opsSchemas(),
         ...uploadSchemas(),
+        ...usageSchemas(),
       },
       responses: { ...errorResponses(), ...jobResponses(prefix) },
       parameters: { ...jobParameters(), ...commonParameters() },

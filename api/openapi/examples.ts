@@ -42,6 +42,9 @@ export const JOB_EXAMPLE = {
   provider_model: "local/aurora",
   route: null,
   queue_position: null,
+  predictions: 1,
+  predict_time_s: 0.812,
+  cost_usd: 0,
   actions: { cancel: false, retry: false, delete: true },
 } satisfies JobJson;
 
@@ -56,5 +59,8 @@ export const PENDING_JOB = {
   thumbnail_url: null,
   started_at: null,
   completed_at: null,
+  predictions: 0,
+  predict_time_s: null,
+  cost_usd: null,
   actions: { cancel: true, retry: false, delete: true },
 } satisfies JobJson;

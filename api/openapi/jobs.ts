@@ -17,6 +17,7 @@ import {
   ref,
 } from "./builders.ts";
 import { JOB_EXAMPLE, JOB_ID, PENDING_JOB } from "./examples.ts";
+import { budgetExceeded } from "./usage.ts";
 
 /** The request body schema of POST /generate, from zod, with the known parameters spelled out. */
 function generateRequestSchema(): Json {
@@ -55,6 +56,13 @@ function generateRequestSchema(): Json {
   props.priority = {
     ...props.priority,
     description: "Queue priority: high jobs are taken before normal, normal before low.",
+  };
+  props.dedupe = {
+    ...props.dedupe,
+    description: "With an explicit `parameters.seed`: answer 200 with the newest completed job " +
+      "of the same key with the same model, prompt, negative prompt and parameters (key order " +
+      "and surrounding spaces aside) made within DEDUPE_WINDOW_S, at no cost, instead of " +
+      "running it again. Without a seed: 422.",
   };
   return {
     ...schema,
@@ -103,6 +111,14 @@ export function jobSchemas(): Json {
           examples: ["Job accepted and queued", "Job already accepted for this Idempotency-Key"],
         },
       },
+    },
+    FinishedJob: {
+      description: "A finished job, with `job_id` (its `id`) as a 202 answer has it.",
+      allOf: [ref("schemas", "Job"), {
+        type: "object",
+        required: ["job_id"],
+        properties: { job_id: { type: "string", format: "uuid" } },
+      }],
     },
     Image: {
       type: "object",
@@ -194,6 +210,24 @@ export function jobSchemas(): Json {
           description: "The job's place in the provider's own queue while it waits there " +
             "(fal's IN_QUEUE; the job is `processing` here), else null.",
         },
+        predictions: {
+          type: "integer",
+          minimum: 0,
+          description: "Provider predictions made for the job (1 for a job run once; local " +
+            "renders count too).",
+        },
+        predict_time_s: {
+          ...nullable({ type: "number", minimum: 0 }),
+          description: "The provider's predict time (Replicate's `metrics.predict_time`, what " +
+            "it bills by the second), summed over the job's predictions; null until known.",
+        },
+        cost_usd: {
+          ...nullable({ type: "number", minimum: 0 }),
+          description: "**Estimated** cost in USD, from the price table (PRICING; built-in " +
+            "prices for popular official models, a per-second default otherwise; local models " +
+            "cost 0), not the provider's bill. Null until known: while the job runs, or when " +
+            "the provider gave no predict time for a per-second price.",
+        },
         actions: {
           type: "object",
           description: "What can be done to the job now.",
@@ -209,9 +243,29 @@ export function jobSchemas(): Json {
   };
 }
 
-/** The 202 answer of POST /generate. */
+/** The answers of POST /generate. */
 export function jobResponses(prefix: string): Json {
   return {
+    JobFinished: json(
+      "`Prefer: wait=N` was sent and the job finished (completed, or failed: see `status`) " +
+        "within N seconds: the job itself, with `job_id`.",
+      ref("schemas", "FinishedJob"),
+      { job_id: JOB_ID, ...JOB_EXAMPLE },
+      {
+        Location: ref("headers", "Location"),
+        "Preference-Applied": ref("headers", "PreferenceApplied"),
+      },
+    ),
+    JobDeduplicated: json(
+      '`"dedupe": true` and the same request completed within DEDUPE_WINDOW_S: that job, ' +
+        "at no cost (nothing new is stored or run).",
+      ref("schemas", "FinishedJob"),
+      { job_id: JOB_ID, ...JOB_EXAMPLE },
+      {
+        Location: ref("headers", "Location"),
+        Deduplicated: ref("headers", "Deduplicated"),
+      },
+    ),
     JobAccepted: json(
       "Accepted: the job is stored and queued. Poll the `Location` or listen to " +
         `${prefix}/events.`,
@@ -220,6 +274,7 @@ export function jobResponses(prefix: string): Json {
       {
         Location: ref("headers", "Location"),
         "Idempotent-Replayed": ref("headers", "IdempotentReplayed"),
+        "Preference-Applied": ref("headers", "PreferenceApplied"),
       },
     ),
   };
@@ -245,6 +300,17 @@ export function jobParameters(): Json {
       schema: { type: "string", pattern: "^[\\x21-\\x7e]{1,255}$" },
       example: "order-42",
     },
+    PreferWait: {
+      name: "Prefer",
+      in: "header",
+      required: false,
+      description: "`wait=N` (1–60; `wait` alone: 60): answer 201 with the finished job if it " +
+        "finishes within N seconds, else 202 as without it. Waiting holds no database " +
+        "connection; past MAX_WAITING_SUBMITS waiting submits, the answer is 202 at once. An " +
+        "Idempotency-Key replay answers 202 without waiting.",
+      schema: { type: "string", pattern: "^wait(=\\d+)?$" },
+      example: "wait=30",
+    },
   };
 }
 
@@ -263,6 +329,14 @@ export function jobHeaders(prefix: string): Json {
       description: "Jobs matching the filter, ignoring skip and limit.",
       schema: { type: "integer", minimum: 0 },
     },
+    PreferenceApplied: {
+      description: "`wait=N`: the submit waited (up to N seconds) for its job.",
+      schema: { type: "string" },
+    },
+    Deduplicated: {
+      description: '`true`: the answer is an earlier identical job (`"dedupe": true`).',
+      schema: { const: "true" },
+    },
   };
 }
 
@@ -276,7 +350,11 @@ export function jobPaths(prefix: string): Json {
         summary: "Submit a prompt",
         description: "Validates the request, stores the job (`pending`) and queues it. The " +
           "provider is never awaited here: poll the job or listen to the events.",
-        parameters: [ref("parameters", "IdempotencyKey"), ref("parameters", "RequestId")],
+        parameters: [
+          ref("parameters", "IdempotencyKey"),
+          ref("parameters", "PreferWait"),
+          ref("parameters", "RequestId"),
+        ],
         requestBody: {
           required: true,
           content: {
@@ -322,8 +400,11 @@ export function jobPaths(prefix: string): Json {
           },
         },
         responses: {
+          200: ref("responses", "JobDeduplicated"),
+          201: ref("responses", "JobFinished"),
           202: ref("responses", "JobAccepted"),
           400: ref("responses", "BadRequest"),
+          402: budgetExceeded(),
           409: jsonError("The Idempotency-Key was used with a different body.", {
             idempotency: errorExample(
               "idempotency_conflict",
@@ -466,6 +547,7 @@ function jobIdPaths(prefix: string): Json {
         parameters: [ref("parameters", "JobId")],
         responses: {
           202: json("The job, pending again.", ref("schemas", "Job"), PENDING_JOB),
+          402: budgetExceeded(),
           404: ref("responses", "NotFound"),
           409: jsonError("Only failed or canceled jobs can be retried.", {
             not_finished: errorExample(

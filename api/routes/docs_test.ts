@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { launchChromium, recordedPage } from "../../shared/testing/browser.ts";
 import { generateRequest, LIMITS } from "../../shared/jobs/schemas.ts";
+import { markCompleted } from "../../shared/jobs/repo.ts";
 import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
 import { decodeBody, decodeText } from "../../shared/testing/encoded.ts";
 import { createApp } from "../app.ts";
@@ -403,6 +404,33 @@ withDeps("openapi: real answers match the documented statuses and schemas", asyn
     ),
   );
   await assertConforms("get", `${PREFIX}/models`, await app.request(`${PREFIX}/models`));
+  await assertConforms("get", `${PREFIX}/usage`, await app.request(`${PREFIX}/usage`));
+  await assertConforms(
+    "get",
+    `${PREFIX}/usage`,
+    await app.request(`${PREFIX}/usage?group_by=model&from=2026-01-01&to=2026-02-01`),
+  );
+  await assertConforms("get", `${PREFIX}/usage`, await app.request(`${PREFIX}/usage?from=x`));
+  // A deduplicated submit answers the finished job (200).
+  const seeded = JSON.stringify({
+    prompt: "twin",
+    model: "local/abstract",
+    parameters: { seed: 1 },
+    dedupe: true,
+  });
+  const twin = await (await post(`${PREFIX}/generate`, seeded)).json();
+  await markCompleted(deps.db, twin.job_id, []);
+  res = await post(`${PREFIX}/generate`, seeded);
+  assert.equal(res.status, 200);
+  await assertConforms("post", `${PREFIX}/generate`, res);
+  await assertConforms(
+    "post",
+    `${PREFIX}/generate`,
+    await post(
+      `${PREFIX}/generate`,
+      JSON.stringify({ prompt: "x", model: "local/abstract", dedupe: true }),
+    ),
+  );
   await assertConforms("get", `${PREFIX}/health`, await app.request(`${PREFIX}/health`));
   await assertConforms("get", `${PREFIX}/stats`, await app.request(`${PREFIX}/stats`));
   await assertConforms("get", `${PREFIX}/ready`, await app.request(`${PREFIX}/ready`));

@@ -8,6 +8,7 @@ import { sha256Hex } from "../../shared/hash.ts";
 import { jobToJson } from "../../shared/jobs/json.ts";
 import { removeImages } from "../../shared/media/thumbnails.ts";
 import {
+  addJob,
   batchedAddJob,
   batchedGetJob,
   cancelJob,
@@ -16,6 +17,7 @@ import {
   deleteJob,
   deleteJobReturning,
   insertJobOnce,
+  isTerminal,
   listJobs,
   type NewJob,
   resetForRetry,
@@ -36,9 +38,13 @@ import { webhookUrlProblem } from "../../shared/webhooks/target.ts";
 import type { ModelCatalogue } from "../../shared/models/catalogue.ts";
 import { checkInputs, claimInputUploads, linkInputUploads } from "../../shared/models/inputs.ts";
 import { createSharedReads } from "../../shared/batcher.ts";
+import { budgetErrorOf } from "../../shared/spend/budgets.ts";
+import { createPricing, estimateUsd } from "../../shared/spend/pricing.ts";
+import { planSubmitSpend } from "../../shared/spend/submit.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
+import { createJobWaiters, parsePreferWait } from "../wait_for_job.ts";
 
 /** Routes mounted under the API prefix. */
 export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppEnv> {
@@ -52,6 +58,9 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
   const readJob = batchedGetJob(deps.db);
   // Identical list requests made while one is being read share the next read and its JSON.
   const listReads = createSharedReads<string>();
+  const pricing = deps.pricing ?? createPricing();
+  // Submits with `Prefer: wait=N` wait for their job on the live feed, without a connection.
+  const waiters = createJobWaiters(deps.events, deps.config.MAX_WAITING_SUBMITS ?? 1000);
 
   /** Removes a job the queue refused and tells the client 503. */
   const unqueued = async (job: NewJob, err: unknown, log: AppDeps["logger"]): Promise<never> => {
@@ -102,6 +111,31 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       throw inserted.reason;
     }
     if (queued.status === "rejected") await unqueued(job, queued.reason, log);
+  };
+
+  /**
+   * Stores a job that reserves part of its key's budget, then queues it: the INSERT's trigger
+   * refuses it past the budget (402), before anything is queued. A refused enqueue removes the
+   * row, which releases the reservation.
+   */
+  const storeReserved = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
+    await addJob(deps.db, job);
+    await enqueue(job, requestId, log);
+  };
+
+  /** The answer for a job that is already finished: the job, with `job_id` as a 202 has it. */
+  const finishedAnswer = async (
+    c: Context<AppEnv>,
+    id: string,
+    status: 200 | 201,
+    headers: Record<string, string> = {},
+  ) => {
+    const row = await readJob(id);
+    if (!row || !isTerminal(row.status)) return null;
+    return c.json({ job_id: row.id, ...jobToJson(row) }, status, {
+      Location: `${prefix}/status/${id}`,
+      ...headers,
+    });
   };
 
   const accepted = (id: string, replayed = false) => ({
@@ -183,6 +217,19 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
         );
       }
     }
+    const spend = await planSubmitSpend({ db: deps.db, pricing }, input, {
+      owner,
+      budgetUsd: principal.key?.budget_usd,
+      dedupeWindowS: deps.config.DEDUPE_WINDOW_S ?? 3600,
+    });
+    if (spend.twinId) {
+      // The same request completed recently: its images, at no cost.
+      const twin = await finishedAnswer(c, spend.twinId, 200, { Deduplicated: "true" });
+      if (twin) {
+        log.info("job deduplicated", { jobId: spend.twinId });
+        return twin;
+      }
+    }
     const job: NewJob = {
       id: crypto.randomUUID(),
       owner_key_id: owner,
@@ -198,33 +245,51 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       route: resolved.route ?? null,
       priority: input.priority,
       request_id: requestId,
+      reserved_usd: spend.reservedUsd,
+      dedupe_hash: spend.dedupeHash,
     };
-    if (idemKey === undefined) {
-      await store(job, requestId, log);
-    } else {
-      const requestHash = await sha256Hex(canonicalJson(input));
-      const result = await insertJobOnce(deps.db, job, {
-        owner: owner ?? "",
-        key: idemKey,
-        requestHash,
-      });
-      if (!result.created) {
-        if (result.existing.request_hash !== requestHash) {
-          throw new AppError(
-            409,
-            "idempotency_conflict",
-            "This Idempotency-Key was used with a different request body",
-          );
+    const waitS = parsePreferWait(c.req.header("prefer"));
+    // Waiting starts before the job is stored, so not even an instant job is missed.
+    const waiting = waitS === null ? null : waiters.wait(job.id, waitS * 1000);
+    try {
+      if (idemKey === undefined) {
+        await (job.reserved_usd ? storeReserved(job, requestId, log) : store(job, requestId, log));
+      } else {
+        const requestHash = await sha256Hex(canonicalJson(input));
+        const result = await insertJobOnce(deps.db, job, {
+          owner: owner ?? "",
+          key: idemKey,
+          requestHash,
+        });
+        if (!result.created) {
+          waiting?.cancel();
+          if (result.existing.request_hash !== requestHash) {
+            throw new AppError(
+              409,
+              "idempotency_conflict",
+              "This Idempotency-Key was used with a different request body",
+            );
+          }
+          const again = accepted(result.existing.job_id, true);
+          c.header("Location", again.location);
+          c.header("Idempotent-Replayed", "true");
+          return c.json(again.body, 202);
         }
-        const again = accepted(result.existing.job_id, true);
-        c.header("Location", again.location);
-        c.header("Idempotent-Replayed", "true");
-        return c.json(again.body, 202);
+        await enqueue(job, requestId, log);
       }
-      await enqueue(job, requestId, log);
+    } catch (err) {
+      waiting?.cancel();
+      throw budgetErrorOf(err) ?? err;
     }
     await linkInputUploads(deps.db, job.id, checked.uploads, log);
     log.info("job accepted", { jobId: job.id, model: job.model });
+    if (waiting) {
+      c.header("Preference-Applied", `wait=${waitS}`);
+      // Woken by the live feed, or at the deadline: the job as it is now, if it is finished.
+      await waiting.finished;
+      const done = await finishedAnswer(c, job.id, 201);
+      if (done) return done;
+    }
     const created = accepted(job.id);
     c.header("Location", created.location);
     return c.json(created.body, 202);
@@ -288,7 +353,15 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     }
     // Clear any dead letter with this id so the queue takes it again.
     await deps.queue.remove(job.id).catch(() => false);
-    const reset = await resetForRetry(deps.db, job.id);
+    // A new run is paid again: reserved against the owner's budget (not when its key has none).
+    const caller = principalOf(c).key;
+    const unbudgeted = caller?.id === job.owner_key_id && caller.budget_usd == null;
+    const reserve = job.owner_key_id && !unbudgeted
+      ? estimateUsd(pricing, job.model, job.parameters)
+      : 0;
+    const reset = await resetForRetry(deps.db, job.id, reserve).catch((err) => {
+      throw budgetErrorOf(err) ?? err;
+    });
     if (!reset) throw new AppError(409, "conflict", `Job ${job.id} changed; try again`);
     await removeImages(deps.storage, job.images);
     try {

@@ -11,7 +11,13 @@ export interface ApiKey {
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** Monthly budget in USD (null: none; shared/spend/budgets.ts). */
+  budget_usd?: number | null;
 }
+
+/** The columns of an ApiKey (never the key's hash). */
+const KEY_COLUMNS = fragment(sql`id, name, prefix, is_admin, webhook_secret, created_at,
+  last_used_at, revoked_at, budget_usd::float8 AS budget_usd`);
 
 const KEY_PATTERN = /^dr_[A-Za-z0-9_-]{32}$/;
 
@@ -40,7 +46,7 @@ export async function createApiKey(
     INSERT INTO api_keys (id, name, prefix, key_hash, is_admin, webhook_secret)
     VALUES (${crypto.randomUUID()}, ${options.name}, ${key.slice(0, 10)}, ${await hashKey(key)},
             ${options.admin ?? false}, ${newWebhookSecret()})
-    RETURNING id, name, prefix, is_admin, webhook_secret, created_at, last_used_at, revoked_at`);
+    RETURNING ${KEY_COLUMNS}`);
   return { key, record };
 }
 
@@ -48,7 +54,7 @@ export async function createApiKey(
 export async function findActiveKey(db: Db, key: string): Promise<ApiKey | null> {
   if (!KEY_PATTERN.test(key)) return null;
   const [record] = await db.query<ApiKey>(sql`
-    SELECT id, name, prefix, is_admin, webhook_secret, created_at, last_used_at, revoked_at
+    SELECT ${KEY_COLUMNS}
     FROM api_keys WHERE key_hash = ${await hashKey(key)} AND revoked_at IS NULL`);
   if (!record) return null;
   // Record use at most once a minute: no write on every request.
@@ -61,7 +67,7 @@ export async function findActiveKey(db: Db, key: string): Promise<ApiKey | null>
 /** Every key, newest first (secrets are never stored, so never listed). */
 export function listApiKeys(db: Db): Promise<ApiKey[]> {
   return db.query<ApiKey>(sql`
-    SELECT id, name, prefix, is_admin, webhook_secret, created_at, last_used_at, revoked_at
+    SELECT ${KEY_COLUMNS}
     FROM api_keys ORDER BY created_at DESC`);
 }
 

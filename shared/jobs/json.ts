@@ -51,6 +51,12 @@ export interface JobJson {
   route: string | null;
   /** The job's place in the provider's own queue while it waits there (fal), else null. */
   queue_position: number | null;
+  /** Provider predictions made for the job (more than 1 only after a lost prediction). */
+  predictions: number;
+  /** The provider's predict time summed over the job's predictions (s); null until known. */
+  predict_time_s: number | null;
+  /** Estimated cost in USD from the price table (an estimate); null until known. */
+  cost_usd: number | null;
   /** What can be done to the job now (the UI shows buttons for these). */
   actions: { cancel: boolean; retry: boolean; delete: boolean };
 }
@@ -96,6 +102,11 @@ export function jobToJson(row: JobRow): JobJson {
     provider_model: row.provider_model ?? (row.route ? null : row.model),
     route: row.route ?? null,
     queue_position: row.status === "processing" ? row.provider_queue_position ?? null : null,
+    predictions: row.predictions ?? 0,
+    predict_time_s: row.predict_time_s === null || row.predict_time_s === undefined
+      ? null
+      : Math.round(row.predict_time_s * 1000) / 1000,
+    cost_usd: row.cost_usd === null || row.cost_usd === undefined ? null : Number(row.cost_usd),
     actions: {
       cancel: row.status === "pending" || row.status === "processing",
       retry: row.status === "failed" || row.status === "canceled",

@@ -53,6 +53,22 @@ export interface JobRow {
   route: string | null;
   /** Place in the provider's own queue while the job waits there (fal), else null. */
   provider_queue_position: number | null;
+  /** Predictions made for the job (spend; absent on rows older than migration 00012). */
+  predictions?: number;
+  /** The provider's predict time summed over its predictions (seconds), once known. */
+  predict_time_s?: number | null;
+  /** Estimated cost (USD), once known (shared/spend/pricing.ts). */
+  cost_usd?: number | null;
+  /** The estimate held against the owner key's budget while the job runs. */
+  reserved_usd?: number;
+}
+
+/** What the worker learnt of a finished prediction, added to the job's spend. */
+export interface PredictionSpend {
+  /** Seconds of predict time (null when the provider did not say). */
+  predictTimeS: number | null;
+  /** Estimated cost (USD; null when it cannot be known). */
+  costUsd: number | null;
 }
 
 export interface NewJob {
@@ -70,12 +86,28 @@ export interface NewJob {
   /** The model as its provider knows it (null for a route until a target takes the job). */
   provider_model?: string | null;
   route?: string | null;
+
+  /** Estimate reserved against the owner key's budget (a trigger checks it; 0 = none). */
+  reserved_usd?: number;
+  /** Fingerprint of a `"dedupe": true` request (shared/spend/dedupe.ts). */
+  dedupe_hash?: string | null;
 }
 
-const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
-  provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
-  provider_model, route, provider_queue_position`);
+/** A job row's columns, each prefixed with `alias` (numeric ones read as numbers). */
+function columnsOf(alias: string) {
+  const plain = `id, prompt, negative_prompt, model, parameters, status, progress, provider,
+    provider_prediction_id, images, error_message, retry_count, created_at, started_at,
+    completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
+    predictions, predict_time_s, provider_model, route, provider_queue_position`.split(",").map((
+    name,
+  ) => `${alias}${name.trim()}`);
+  const numeric = ["cost_usd", "reserved_usd"].map((n) => `${alias}${n}::float8 AS ${n}`);
+  return fragment({ text: [...plain, ...numeric].join(", "), values: [] });
+}
+
+const COLUMNS = columnsOf("");
+/** COLUMNS of `jobs j` in a statement that joins another relation (UPDATE ... FROM). */
+const RETURNED = columnsOf("j.");
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {
@@ -114,14 +146,15 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
     ...sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
                       request_id, owner_key_id, webhook_url, webhook_events, provider_model, route,
-                      created_at, updated_at)
+                      reserved_usd, dedupe_hash, created_at, updated_at)
     SELECT r.id, r.prompt, r.negative_prompt, r.model, r.parameters, r.provider, r.priority,
            r.request_id, r.owner_key_id, r.webhook_url, r.webhook_events, r.provider_model,
-           r.route, clock_timestamp(), clock_timestamp()
+           r.route, r.reserved_usd, r.dedupe_hash, clock_timestamp(), clock_timestamp()
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
       n int, id uuid, prompt text, negative_prompt text, model text, parameters jsonb,
       provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
-      webhook_events text[], provider_model text, route text)
+      webhook_events text[], provider_model text, route text, reserved_usd numeric,
+      dedupe_hash text)
     ORDER BY r.n`,
   });
 }
@@ -179,7 +212,9 @@ function rowsFor(ids: string[], rows: JobRow[]): Settled<JobRow | null>[] {
  */
 function isRowError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
-  return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
+  // 40P01: a deadlock (two batches settling the spend of the same keys in another order) aborts
+  // the statement; one row at a time cannot deadlock.
+  return typeof code === "string" && (/^2[23][0-9A-Z]{3}$/.test(code) || code === "40P01");
 }
 
 /** A new job's column values, defaults filled in (one row of an INSERT). */
@@ -198,6 +233,8 @@ function insertValues(job: NewJob) {
     webhook_events: job.webhook_events ?? null,
     provider_model: job.provider_model ?? null,
     route: job.route ?? null,
+    reserved_usd: job.reserved_usd ?? 0,
+    dedupe_hash: job.dedupe_hash ?? null,
   };
 }
 
@@ -205,10 +242,12 @@ function insertStatement(job: NewJob) {
   const v = insertValues(job);
   return fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
-                      owner_key_id, webhook_url, webhook_events, provider_model, route)
+                      owner_key_id, webhook_url, webhook_events, provider_model, route,
+                      reserved_usd, dedupe_hash)
     VALUES (${v.id}, ${v.prompt}, ${v.negative_prompt}, ${v.model}, ${v.parameters}, ${v.provider},
             ${v.priority}, ${v.request_id}, ${v.owner_key_id}, ${v.webhook_url},
-            ${v.webhook_events}, ${v.provider_model}, ${v.route})`);
+            ${v.webhook_events}, ${v.provider_model}, ${v.route}, ${v.reserved_usd},
+            ${v.dedupe_hash})`);
 }
 
 /** The job's status only (the worker checks it between polls to notice a cancel). */
@@ -226,14 +265,16 @@ export async function cancelJob(db: Db, id: string): Promise<JobRow | null> {
 
 /**
  * Puts a failed or canceled job back to `pending` for a fresh run: no prediction, no images, no
- * error, retry_count reset. Returns null when the job is not failed or canceled.
+ * error, retry_count reset, `reservedUsd` reserved against its key's budget (a trigger refuses
+ * it past the budget: SQLSTATE DR402). Returns null when the job is not failed or canceled.
  */
-export async function resetForRetry(db: Db, id: string): Promise<JobRow | null> {
+export async function resetForRetry(db: Db, id: string, reservedUsd = 0): Promise<JobRow | null> {
   const [row] = await db.query<JobRow>(sql`
     UPDATE jobs SET status = 'pending', progress = 0, error_message = NULL, retry_count = 0,
                     provider_prediction_id = NULL, images = '[]'::jsonb, started_at = NULL,
                     completed_at = NULL, updated_at = now(), provider_queue_position = NULL,
-                    provider_model = CASE WHEN route IS NULL THEN provider_model END
+                    provider_model = CASE WHEN route IS NULL THEN provider_model END,
+                    reserved_usd = ${reservedUsd}
     WHERE id = ${id} AND status IN ('failed', 'canceled')
     RETURNING ${COLUMNS}`);
   return row ?? null;
@@ -284,6 +325,7 @@ export async function insertJobOnce(
 ): Promise<{ created: true } | { existing: IdempotencyRecord; created: false }> {
   try {
     return await db.transaction(async (tx) => {
+      // A reservation against a budget (reserved_usd) is checked by a trigger of this INSERT.
       await addJob(tx, job);
       const claimed = await tx.query(sql`
         INSERT INTO idempotency_keys (owner, key, request_hash, job_id)
@@ -420,7 +462,8 @@ export async function setPrediction(
   served?: ServedBy,
 ): Promise<void> {
   await db.query(sql`
-    UPDATE jobs SET provider_prediction_id = ${predictionId}, updated_at = now(),
+    UPDATE jobs SET provider_prediction_id = ${predictionId}, predictions = predictions + 1,
+                    updated_at = now(),
                     provider = coalesce(${served?.provider ?? null}::text, provider),
                     provider_model = coalesce(${served?.model ?? null}::text, provider_model)
     WHERE id = ${id} AND status = 'processing'`);
@@ -519,7 +562,8 @@ export async function setPredictions(
     provider_model: u.served?.model ?? null,
   }));
   await db.query(sql`
-    UPDATE jobs j SET provider_prediction_id = v.prediction_id, updated_at = now(),
+    UPDATE jobs j SET provider_prediction_id = v.prediction_id, predictions = j.predictions + 1,
+                      updated_at = now(),
                       provider = coalesce(v.provider, j.provider),
                       provider_model = coalesce(v.provider_model, j.provider_model)
     FROM ${idRows(updates.map((u) => u.id))}, jsonb_to_recordset(${
@@ -531,14 +575,22 @@ export async function setPredictions(
 /** `markCompleted` for several jobs in one statement; returns the ids that were completed. */
 export async function markCompletedMany(
   db: Db,
-  updates: { id: string; images: StoredImage[] }[],
+  updates: { id: string; images: StoredImage[]; spend?: PredictionSpend }[],
 ): Promise<Set<string>> {
   if (updates.length === 0) return new Set();
+  const values = updates.map((u) => ({
+    id: u.id,
+    images: u.images,
+    predict_time_s: u.spend?.predictTimeS ?? null,
+    cost_usd: u.spend?.costUsd ?? null,
+  }));
   const rows = await db.query<{ id: string }>(sql`
     UPDATE jobs j SET status = 'completed', images = v.images, progress = 100,
-                      error_message = NULL, completed_at = now(), updated_at = now()
+                      error_message = NULL, completed_at = now(), updated_at = now(),
+                      ${ADD_SPEND}
     FROM ${idRows(updates.map((u) => u.id))},
-         jsonb_to_recordset(${JSON.stringify(updates)}::text::jsonb) AS v(id uuid, images jsonb)
+         jsonb_to_recordset(${JSON.stringify(values)}::text::jsonb)
+           AS v(id uuid, images jsonb, predict_time_s float8, cost_usd numeric)
     WHERE j.id = k.kid AND v.id = k.kid AND j.status IN ('pending', 'processing')
     RETURNING j.id`);
   return new Set(rows.map((row) => row.id));
@@ -555,9 +607,22 @@ export interface WorkerQueries {
    * deleted), so a cancel or delete shows up.
    */
   checkIn(id: string, progress: number | null): Promise<JobStatus | null>;
-  /** Marks the job completed with its images; false when it was no longer running. */
-  complete(id: string, images: StoredImage[]): Promise<boolean>;
+  /**
+   * Marks the job completed with its images, adding the prediction's spend; false when it was no
+   * longer running.
+   */
+  complete(id: string, images: StoredImage[], spend?: PredictionSpend): Promise<boolean>;
 }
+
+/**
+ * `SET` items adding a finished prediction's spend (`v.predict_time_s`, `v.cost_usd`) to the
+ * job's (`j`): a job's figures sum all its predictions; unknown stays unknown.
+ */
+const ADD_SPEND = fragment(sql`
+  predict_time_s = CASE WHEN v.predict_time_s IS NULL THEN j.predict_time_s
+                        ELSE coalesce(j.predict_time_s, 0) + v.predict_time_s END,
+  cost_usd = CASE WHEN v.cost_usd IS NULL THEN j.cost_usd
+                  ELSE coalesce(j.cost_usd, 0) + v.cost_usd END`);
 
 /** WorkerQueries with one statement per call (tests, tools). */
 export function directWorkerQueries(db: Db): WorkerQueries {
@@ -568,7 +633,7 @@ export function directWorkerQueries(db: Db): WorkerQueries {
       if (progress !== null) await setProgress(db, id, progress);
       return await getStatus(db, id);
     },
-    complete: async (id, images) => (await markCompleted(db, id, images)) !== null,
+    complete: async (id, images, spend) => (await markCompleted(db, id, images, spend)) !== null,
   };
 }
 
@@ -599,14 +664,14 @@ export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): Work
     return items.map((i) => ({ ok: true, value: found.get(i.id) ?? null }));
   }, opts);
   const complete = createBatcher(
-    (updates: { id: string; images: StoredImage[] }[]) =>
+    (updates: { id: string; images: StoredImage[]; spend?: PredictionSpend }[]) =>
       allOrEach(
         updates,
         async () => {
           const done = await markCompletedMany(db, updates);
           return updates.map((u) => done.has(u.id));
         },
-        async (u) => (await markCompleted(db, u.id, u.images)) !== null,
+        async (u) => (await markCompleted(db, u.id, u.images, u.spend)) !== null,
       ),
     opts,
   );
@@ -614,7 +679,7 @@ export function batchedWorkerQueries(db: Db, options: BatcherOptions = {}): Work
     claim,
     setPrediction: (id, predictionId, served) => predictions({ id, predictionId, served }),
     checkIn: (id, progress) => checkIn({ id, progress }),
-    complete: (id, images) => complete({ id, images }),
+    complete: (id, images, spend) => complete({ id, images, spend }),
   };
 }
 
@@ -623,12 +688,15 @@ export async function markCompleted(
   db: Db,
   id: string,
   images: StoredImage[],
+  spend?: PredictionSpend,
 ): Promise<JobRow | null> {
   const [row] = await db.query<JobRow>(sql`
-    UPDATE jobs SET status = 'completed', images = ${images}, progress = 100,
-                    error_message = NULL, completed_at = now(), updated_at = now()
-    WHERE id = ${id} AND status IN ('pending', 'processing')
-    RETURNING ${COLUMNS}`);
+    UPDATE jobs j SET status = 'completed', images = ${images}, progress = 100,
+                      error_message = NULL, completed_at = now(), updated_at = now(), ${ADD_SPEND}
+    FROM (SELECT ${spend?.predictTimeS ?? null}::float8 AS predict_time_s,
+                 ${spend?.costUsd ?? null}::numeric AS cost_usd) v
+    WHERE j.id = ${id} AND j.status IN ('pending', 'processing')
+    RETURNING ${RETURNED}`);
   return row ?? null;
 }
 
@@ -638,12 +706,15 @@ export async function markFailed(
   id: string,
   message: string,
   status: "failed" | "canceled" = "failed",
+  spend?: PredictionSpend,
 ): Promise<JobRow | null> {
   const [row] = await db.query<JobRow>(sql`
-    UPDATE jobs SET status = ${status}, error_message = ${message.slice(0, 4000)},
-                    completed_at = now(), updated_at = now()
-    WHERE id = ${id} AND status IN ('pending', 'processing')
-    RETURNING ${COLUMNS}`);
+    UPDATE jobs j SET status = ${status}, error_message = ${message.slice(0, 4000)},
+                      completed_at = now(), updated_at = now(), ${ADD_SPEND}
+    FROM (SELECT ${spend?.predictTimeS ?? null}::float8 AS predict_time_s,
+                 ${spend?.costUsd ?? null}::numeric AS cost_usd) v
+    WHERE j.id = ${id} AND j.status IN ('pending', 'processing')
+    RETURNING ${RETURNED}`);
   return row ?? null;
 }
 

@@ -120,6 +120,8 @@ export const generateRequest = z.object({
   webhook_events: z.array(z.enum(["completed", "failed", "canceled"]), {
     error: "webhook_events must list completed, failed and/or canceled",
   }).min(1).max(3).nullish(),
+  /** Answer with an identical completed job instead (shared/spend/dedupe.ts). */
+  dedupe: z.boolean({ error: "dedupe must be true or false" }).nullish(),
 });
 
 export type GenerateRequest = z.infer<typeof generateRequest>;

@@ -37,6 +37,12 @@ export function instrumentProvider(provider: Provider, metrics: Metrics): Provid
     get: (id, options) => count("get", () => provider.get(id, options)),
     cancel: (id, options) => count("cancel", () => provider.cancel(id, options)),
     openOutput: (ref, options) => count("download", () => provider.openOutput(ref, options)),
+    ...(provider.findCreated
+      ? {
+        findCreated: (input, sinceMs, options) =>
+          count("list", () => provider.findCreated!(input, sinceMs, options)),
+      }
+      : {}),
   };
   if (provider.inputSchema) counted.inputSchema = provider.inputSchema.bind(provider);
   return counted;

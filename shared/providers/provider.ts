@@ -22,6 +22,13 @@ export interface Prediction {
   runMs?: number;
   /** Place in the provider's own queue while it waits there (fal's IN_QUEUE), when told. */
   queuePosition?: number;
+  /** Seconds the model ran (Replicate's `metrics.predict_time`, what it bills), once known. */
+  predictTimeS?: number;
+  /** The model and input it was created with, when the provider says (to recognise it again). */
+  model?: string;
+  input?: Record<string, unknown>;
+  /** Creation time at the provider (ms since the epoch), when known. */
+  createdAt?: number;
 }
 
 export interface PredictionInput {
@@ -58,6 +65,15 @@ export interface Provider {
    * document), or null when it publishes none.
    */
   inputSchema?(model: string, options?: CallOptions): Promise<Record<string, unknown> | null>;
+   * Predictions created for `input` since `sinceMs` (newest first), to find one whose create
+   * answer was lost (a crash or a shutdown while the provider held the create call): it is
+   * adopted instead of paying for another. Providers that cannot list predictions leave it out.
+   */
+  findCreated?(
+    input: PredictionInput,
+    sinceMs: number,
+    options?: CallOptions,
+  ): Promise<Prediction[]>;
 }
 
 /** True once a prediction will not change any more. */

@@ -130,7 +130,13 @@ export function createProviderRegistry(
       Config,
       "REPLICATE_API_TOKEN" | "REPLICATE_BASE_URL" | "PROVIDER_TIMEOUT_MS" | "LOCAL_STEP_MS"
     >
-    & { ALLOW_PRIVATE_DOWNLOADS?: boolean; PUBLIC_BASE_URL?: string; API_V1_PREFIX?: string }
+    & {
+      ALLOW_PRIVATE_DOWNLOADS?: boolean;
+      PUBLIC_BASE_URL?: string;
+      API_V1_PREFIX?: string;
+      /** `Prefer: wait=N` on creates (shared/providers/replicate.ts); 0 or unset: off. */
+      REPLICATE_PREFER_WAIT_S?: number;
+    }
     & FalConfig,
   options: RegistryOptions = {},
 ): ProviderRegistry {
@@ -152,6 +158,7 @@ export function createProviderRegistry(
           token: config.REPLICATE_API_TOKEN,
           baseUrl: config.REPLICATE_BASE_URL,
           timeoutMs: config.PROVIDER_TIMEOUT_MS,
+          preferWaitS: config.REPLICATE_PREFER_WAIT_S,
           webhookUrl: config.PUBLIC_BASE_URL
             ? `${config.PUBLIC_BASE_URL}${config.API_V1_PREFIX ?? "/api/v1"}/webhooks/replicate`
             : undefined,

@@ -10,6 +10,7 @@
 import Replicate from "replicate";
 import { SafeFetchError } from "../http/safe_fetch.ts";
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
+import { canonicalJson } from "../jobs/schemas.ts";
 import type {
   CallOptions,
   CreateOptions,
@@ -44,6 +45,12 @@ export interface ReplicateProviderOptions {
    * stays as the slow fallback.
    */
   webhookUrl?: string;
+  /**
+   * Seconds Replicate may hold a create call open until the prediction ends (`Prefer: wait=N`,
+   * 1–60): a prediction done by then answers in the create call and needs no GET. 0 or unset: off.
+   * The create call's timeout grows by as much.
+   */
+  preferWaitS?: number;
 }
 
 /** What one provider call is doing, to word its errors and shape its requests. */
@@ -55,6 +62,8 @@ interface Call {
   subject: string;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** This call's own timeout (ms), when longer than `timeoutMs` (a held create). */
+  timeoutMs?: number;
 }
 
 type FetchInput = Request | string | URL;
@@ -71,6 +80,8 @@ const MODEL_REF = /^([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::([A-Za-z0-9]+)
 /** Replicate ids are lower-case base32; anything else could walk the URL path (`..`). */
 const PREDICTION_ID = /^[A-Za-z0-9_-]{1,100}$/;
 const DETAIL_MAX = 500;
+/** Pages of the prediction list read when looking for a prediction whose create answer was lost. */
+const FIND_PAGES = 5;
 
 /** Creates the Replicate provider (`owner/name` or `owner/name:version` models). */
 export function createReplicateProvider(options: ReplicateProviderOptions): Provider {
@@ -85,8 +96,10 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
     }
     : {};
 
-  function signalFor(caller: AbortSignal | undefined): AbortSignal {
-    const timeout = AbortSignal.timeout(options.timeoutMs);
+  const waitS = Math.min(60, Math.max(0, Math.floor(options.preferWaitS ?? 0)));
+
+  function signalFor(caller: AbortSignal | undefined, timeoutMs = options.timeoutMs): AbortSignal {
+    const timeout = AbortSignal.timeout(timeoutMs);
     return caller ? AbortSignal.any([caller, timeout]) : timeout;
   }
 
@@ -98,12 +111,13 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
       if (failure) throw failure;
       const headers = new Headers(init.headers);
       for (const [name, value] of Object.entries(call.headers ?? {})) headers.set(name, value);
-      const signal = signalFor(call.signal);
+      const timeoutMs = call.timeoutMs ?? options.timeoutMs;
+      const signal = signalFor(call.signal, timeoutMs);
       let response: Response;
       try {
         response = await baseFetch(input, { ...init, headers, signal });
       } catch (error) {
-        failure = transportError(call.action, error, signal, call.signal, options.timeoutMs);
+        failure = transportError(call.action, error, signal, call.signal, timeoutMs);
         throw failure;
       }
       if (!response.ok) {
@@ -128,7 +142,13 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
     } catch (error) {
       if (error instanceof ProviderError) throw error;
       // Errors after the answer arrived: a body cut by the timeout or the network, bad JSON.
-      throw transportError(call.action, error, undefined, call.signal, options.timeoutMs);
+      throw transportError(
+        call.action,
+        error,
+        undefined,
+        call.signal,
+        call.timeoutMs ?? options.timeoutMs,
+      );
     }
   }
 
@@ -151,26 +171,62 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
       if (deadline !== undefined && Number.isFinite(deadline) && deadline > 0) {
         headers["Cancel-After"] = `${Math.max(1, Math.ceil(deadline))}s`;
       }
-      const body = {
-        prompt: input.prompt,
-        ...(input.negative_prompt ? { negative_prompt: input.negative_prompt } : {}),
-        ...input.parameters,
-      };
+      const body = inputBody(input);
       const call: Call = {
         kind: "create",
         action,
         subject: model,
         signal: createOptions.signal,
         headers,
+        // Replicate holds the answer up to waitS: the call may take that much longer.
+        timeoutMs: options.timeoutMs + waitS * 1000,
       };
+      // `wait` makes the client send `Prefer: wait=N`.
+      const wait = waitS > 0 ? { wait: waitS } : {};
       const raw = await run(
         call,
         (client) =>
           version
-            ? client.predictions.create({ version, input: body, ...webhook })
-            : client.predictions.create({ model, input: body, ...webhook }),
+            ? client.predictions.create({ version, input: body, ...webhook, ...wait })
+            : client.predictions.create({ model, input: body, ...webhook, ...wait }),
       );
       return toPrediction(raw, action);
+    },
+
+    async findCreated(
+      input: PredictionInput,
+      sinceMs: number,
+      callOptions: CallOptions = {},
+    ): Promise<Prediction[]> {
+      const action = `Cannot list predictions of ${input.model}`;
+      const ref = input.model.match(MODEL_REF);
+      if (!ref) return [];
+      const [, owner, name, version] = ref;
+      const wanted = inputBody(input);
+      const found: Prediction[] = [];
+      let page: string | null = null;
+      for (let n = 0; n < FIND_PAGES; n++) {
+        const call: Call = { kind: "get", action, subject: "list", signal: callOptions.signal };
+        const raw: unknown = await run(call, async (client) => {
+          if (page === null) return await client.predictions.list();
+          return await (await client.request(page, { method: "GET" })).json();
+        });
+        const results = isRecord(raw) && Array.isArray(raw.results) ? raw.results : [];
+        let older = false;
+        for (const item of results) {
+          const p = toPrediction(item, action);
+          if (p.createdAt !== undefined && p.createdAt < sinceMs) {
+            older = true;
+            continue;
+          }
+          const sameModel = p.model === `${owner}/${name}` &&
+            (!version || (isRecord(item) && item.version === version));
+          if (sameModel && p.input && sameInput(wanted, p.input)) found.push(p);
+        }
+        page = isRecord(raw) && typeof raw.next === "string" ? raw.next : null;
+        if (older || page === null) break;
+      }
+      return found;
     },
 
     async get(id: string, callOptions: CallOptions = {}): Promise<Prediction> {
@@ -230,6 +286,20 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
       );
     },
   };
+}
+
+/** The `input` of a create: the prompt, the negative prompt when given, then the parameters. */
+function inputBody(input: PredictionInput): Record<string, unknown> {
+  return {
+    prompt: input.prompt,
+    ...(input.negative_prompt ? { negative_prompt: input.negative_prompt } : {}),
+    ...input.parameters,
+  };
+}
+
+/** True when every field sent is in `stored` with the same JSON value. */
+function sameInput(sent: Record<string, unknown>, stored: Record<string, unknown>): boolean {
+  return Object.entries(sent).every(([k, v]) => canonicalJson(v) === canonicalJson(stored[k]));
 }
 
 /** Maps a non-2xx API answer to the error the provider throws. */
@@ -344,7 +414,9 @@ function toPrediction(raw: unknown, action: string): Prediction {
     : typeof raw.error === "string"
     ? raw.error
     : JSON.stringify(raw.error);
-  const runMs = Date.parse(String(raw.completed_at)) - Date.parse(String(raw.created_at));
+  const createdAt = Date.parse(String(raw.created_at));
+  const runMs = Date.parse(String(raw.completed_at)) - createdAt;
+  const predictTime = isRecord(raw.metrics) ? raw.metrics.predict_time : undefined;
   return {
     id: raw.id,
     status,
@@ -352,6 +424,12 @@ function toPrediction(raw: unknown, action: string): Prediction {
     logs: typeof raw.logs === "string" ? raw.logs : "",
     error,
     ...(runMs >= 0 ? { runMs } : {}),
+    ...(typeof predictTime === "number" && Number.isFinite(predictTime) && predictTime >= 0
+      ? { predictTimeS: predictTime }
+      : {}),
+    ...(typeof raw.model === "string" ? { model: raw.model } : {}),
+    ...(isRecord(raw.input) ? { input: raw.input } : {}),
+    ...(Number.isFinite(createdAt) ? { createdAt } : {}),
   };
 }
 

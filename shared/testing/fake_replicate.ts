@@ -168,6 +168,8 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const DEFAULT_VERSION_MODEL = "fake/versioned-model";
 const MAX_SIDE = 2048;
 const MAX_OUTPUTS = 4;
+/** Predictions per page of `GET /v1/predictions` (Replicate pages by 100). */
+const LIST_PAGE = 100;
 
 /** Starts a fake Replicate API on a free port of 127.0.0.1. */
 export async function startFakeReplicate(
@@ -264,6 +266,7 @@ export async function startFakeReplicate(
     const path = url.pathname.slice("/v1".length).replace(/\/+$/, "");
     let m: RegExpMatchArray | null;
     if (path === "/predictions") {
+      if (req.method === "GET") return list(url);
       if (req.method !== "POST") return methodNotAllowed(req.method);
       return await create(req, body, null, signal);
     }
@@ -391,6 +394,22 @@ export async function startFakeReplicate(
       if (remaining > 0) await sleep(Math.min(remaining, wait), signal);
     }
     return json(201, prediction.json());
+  }
+
+  /** `GET /v1/predictions`: newest first, LIST_PAGE a page, `next` a URL with a cursor. */
+  function list(url: URL): Response {
+    // The map keeps creation order.
+    const all = [...predictions.values()].reverse();
+    const start = Math.max(0, Number(url.searchParams.get("cursor") ?? 0) || 0);
+    const page = all.slice(start, start + LIST_PAGE);
+    const more = start + LIST_PAGE < all.length;
+    return json(200, {
+      next: more ? `${origin}/v1/predictions?cursor=${start + LIST_PAGE}` : null,
+      previous: start > 0
+        ? `${origin}/v1/predictions?cursor=${Math.max(0, start - LIST_PAGE)}`
+        : null,
+      results: page.map((p) => p.json()),
+    });
   }
 
   function resolveVersion(value: unknown): { model: string; version: string } | null {

@@ -330,3 +330,19 @@ Deno.test("fake: close() ends pending delays at once", async () => {
   await pending;
   assert.ok(Date.now() - started < 2_000);
 });
+
+Deno.test("fake: GET /v1/predictions lists predictions newest first, by pages", async () => {
+  await using fake = await startFakeReplicate({ latencyMs: 0 });
+  const ids: string[] = [];
+  for (let n = 0; n < 103; n++) ids.push((await createPrediction(fake, { prompt: `p${n}` })).id);
+  const get = async (url: string) =>
+    await (await fetch(url, { headers: { authorization: `Bearer ${fake.token}` } })).json();
+  const first = await get(`${fake.url}/predictions`);
+  assert.equal(first.results.length, 100);
+  assert.equal(first.results[0].id, ids[102]);
+  assert.equal(first.results[0].input.prompt, "p102");
+  const second = await get(first.next);
+  assert.equal(second.results.length, 3);
+  assert.equal(second.results.at(-1).id, ids[0]);
+  assert.equal(second.next, null);
+});

@@ -1,7 +1,9 @@
 /**
  * Outgoing webhooks: deliveries are recorded by a trigger when a job with a `webhook_url`
- * reaches a terminal state (migration 00006); `dispatchDue` sends the due ones, signed the way
- * Replicate signs (Standard Webhooks), and retries failures with backoff.
+ * reaches a terminal state (migration 00006), or when a key's spend crosses a warning share of
+ * its budget (`budget.warning`, migration 00012, with its body in `payload`); `dispatchDue` sends
+ * the due ones, signed the way Replicate signs (Standard Webhooks), and retries failures with
+ * backoff.
  */
 import { type Db, fragment, sql } from "../db/db.ts";
 import { jobToJson } from "../jobs/json.ts";
@@ -12,7 +14,8 @@ import { SafeFetchError, type SafeFetchReason } from "../http/safe_fetch.ts";
 
 export interface Delivery {
   id: string;
-  job_id: string;
+  /** The job it is about (null for a delivery about a key: budget.warning). */
+  job_id: string | null;
   event: string;
   url: string;
   state: "pending" | "delivered" | "failed";
@@ -68,7 +71,7 @@ export interface DispatchDeps {
 export async function dispatchDue(deps: DispatchDeps, limit = 20): Promise<number> {
   // Claim: bump attempts and push next_attempt_at out as a lease, so a parallel dispatcher
   // (another worker) skips these rows.
-  const claimed = await deps.db.query<Delivery & { secret: string | null }>(sql`
+  const claimed = await deps.db.query<Delivery & { secret: string | null; payload: unknown }>(sql`
     UPDATE webhook_deliveries d
     SET attempts = d.attempts + 1, next_attempt_at = now() + interval '2 minutes'
     FROM (
@@ -78,34 +81,41 @@ export async function dispatchDue(deps: DispatchDeps, limit = 20): Promise<numbe
       FOR UPDATE SKIP LOCKED
     ) due
     WHERE d.id = due.id
-    RETURNING d.id, d.job_id, d.event, d.url, d.attempts,
-      (SELECT k.webhook_secret FROM jobs j JOIN api_keys k ON k.id = j.owner_key_id
-       WHERE j.id = d.job_id) AS secret`);
+    RETURNING d.id, d.job_id, d.event, d.url, d.attempts, d.payload,
+      coalesce(
+        (SELECT k.webhook_secret FROM jobs j JOIN api_keys k ON k.id = j.owner_key_id
+         WHERE j.id = d.job_id),
+        (SELECT k.webhook_secret FROM api_keys k WHERE k.id = d.key_id)) AS secret`);
   await Promise.all(claimed.map((d) => deliver(deps, d)));
   return claimed.length;
 }
 
 async function deliver(
   deps: DispatchDeps,
-  d: Pick<Delivery, "id" | "job_id" | "event" | "url" | "attempts"> & { secret: string | null },
+  d: Pick<Delivery, "id" | "job_id" | "event" | "url" | "attempts"> & {
+    secret: string | null;
+    payload: unknown;
+  },
 ): Promise<void> {
   const log = deps.logger.child({ jobId: d.job_id, deliveryId: d.id });
   const secret = d.secret ?? deps.defaultSecret;
-  const job = await getJob(deps.db, d.job_id);
-  if (!job || !secret) {
+  // About a key (budget.warning): the body was written when it happened. About a job: as it is now.
+  const job = d.job_id === null ? null : await getJob(deps.db, d.job_id);
+  const data = d.job_id === null ? d.payload : job ? jobToJson(job) : null;
+  if (data === null || data === undefined || !secret) {
     await finish(
       deps.db,
       d.id,
       "failed",
       null,
-      job ? "No signing secret (set WEBHOOK_SECRET)" : "Job is gone",
+      data ? "No signing secret (set WEBHOOK_SECRET)" : "Job is gone",
     );
     return;
   }
   const body = JSON.stringify({
-    type: `job.${d.event}`,
+    type: d.job_id === null ? d.event : `job.${d.event}`,
     timestamp: new Date(deps.now?.() ?? Date.now()).toISOString(),
-    data: jobToJson(job),
+    data,
   });
   const headers = await webhookHeaders(secret, body, { id: `msg_${d.id.replaceAll("-", "")}` });
   let status: number | null = null;

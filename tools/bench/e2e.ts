@@ -34,7 +34,19 @@ export interface E2eMeasure {
   queueWaitS: { p50: number; p95: number; max: number };
   /** started_at → completed_at: provider call, polling, download, bookkeeping. */
   runS: { p50: number; p95: number; max: number };
+  /** Calls the fake provider answered during the batch: creates, and GETs of one prediction. */
+  provider: { creates: number; gets: number; getsPerJob: number };
   cpu: CpuSplit;
+}
+
+/** Creates and prediction GETs the stack's fake provider has answered so far. */
+function providerCalls(stack: Stack): { creates: number; gets: number } {
+  const fake = stack.fake;
+  if (!fake) return { creates: 0, gets: 0 };
+  return {
+    creates: fake.createdCount,
+    gets: fake.requestsTo("GET", /^\/v1\/predictions\/[^/]+$/).length,
+  };
 }
 
 /** Submits `n` jobs at once and times them to completed. */
@@ -43,11 +55,13 @@ async function measureE2e(stack: Stack, n: number, providerLatencyMs: number): P
   log(`e2e: ${n} jobs at once, provider ${providerLatencyMs} ms`);
   const roles = { api: stack.api?.child.pid, worker: stack.worker?.child.pid };
   const before = await cpuSnapshot(roles);
+  const calls0 = providerCalls(stack);
   const t0 = Date.now();
   await Promise.all(Array.from({ length: n }, () => submit(stack.base)));
   const submitS = (Date.now() - t0) / 1000;
   const done = await waitForJobs(stack, n, { timeoutMs: 120_000, pollMs: 20 });
   const after = await cpuSnapshot(roles);
+  const calls = providerCalls(stack);
   const jobs = await allJobs(stack.base, n);
   const finished = jobs.filter((j) => j.completed_at !== null);
   const ends = finished.map((j) => Date.parse(j.completed_at!));
@@ -64,12 +78,18 @@ async function measureE2e(stack: Stack, n: number, providerLatencyMs: number): P
     perJobS: spread(finished.map((j) => seconds(j.created_at, j.completed_at))),
     queueWaitS: spread(finished.map((j) => seconds(j.created_at, j.started_at))),
     runS: spread(finished.map((j) => seconds(j.started_at, j.completed_at))),
+    provider: {
+      creates: calls.creates - calls0.creates,
+      gets: calls.gets - calls0.gets,
+      getsPerJob: round((calls.gets - calls0.gets) / n, 2),
+    },
     cpu: cpuSplit(before, after, { clockTicks: stack.run.clockTicks }),
   };
   log(
     `e2e ${n}: makespan ${result.makespanS} s, per job p50 ${result.perJobS.p50} s / p95 ${result.perJobS.p95} s ` +
       `(queue wait p50 ${result.queueWaitS.p50} s, run p50 ${result.runS.p50} s), ` +
-      `${result.completed} completed, ${result.failed} failed; cpu ${
+      `${result.completed} completed, ${result.failed} failed; provider ${result.provider.creates} ` +
+      `creates, ${result.provider.gets} GETs (${result.provider.getsPerJob} a job); cpu ${
         JSON.stringify(result.cpu.cores)
       }`,
   );

@@ -50,9 +50,10 @@ function fmtE2e(m: E2eMeasure | undefined): string {
   const bad = m.failed > 0 || m.timedOut
     ? ` (${m.failed} failed${m.timedOut ? ", timed out" : ""})`
     : "";
+  const calls = m.provider ? `; ${m.provider.getsPerJob} provider GETs a job` : "";
   return `${m.makespanS.toFixed(2)} s makespan; per job p50 ${m.perJobS.p50.toFixed(2)} s, p95 ${
     m.perJobS.p95.toFixed(2)
-  } s${bad}`;
+  } s${calls}${bad}`;
 }
 
 function verdict(ok: boolean | undefined): string {

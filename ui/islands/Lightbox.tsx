@@ -20,6 +20,7 @@ import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";
 import { api, receiveJob, sessionReady } from "../state/live.ts";
 import { navigate } from "../state/url.ts";
+import { formatUsd } from "../state/usage.ts";
 
 export interface LightboxProps {
   /** Accessible name prefix of the dialog. */
@@ -39,6 +40,14 @@ function Row({ name, value, copy }: { name: string; value: string; copy?: boolea
       </dd>
     </div>
   );
+}
+
+/** The job's estimated cost, or why there is none yet. */
+function costText(job: Job): string {
+  if (job.cost_usd !== null && job.cost_usd !== undefined) {
+    return `${formatUsd(job.cost_usd)} (estimate)`;
+  }
+  return job.status === "pending" || job.status === "processing" ? "known when it ends" : "unknown";
 }
 
 function paramText(v: unknown): string {
@@ -345,6 +354,17 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                   <Row
                     name="Retries"
                     value={job.retry_count ? String(job.retry_count) : ""}
+                  />
+                </dl>
+              </div>
+              <div class="lb-block">
+                <h3>Cost</h3>
+                <dl class="kvs">
+                  <Row name="Cost" value={costText(job)} />
+                  <Row name="Predict time" value={formatDuration(job.predict_time_s)} />
+                  <Row
+                    name="Predictions"
+                    value={(job.predictions ?? 0) > 1 ? String(job.predictions) : ""}
                   />
                 </dl>
               </div>

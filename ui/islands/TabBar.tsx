@@ -1,4 +1,4 @@
-/** The tablist: Generate / History / Architecture, keyboard-operable, state kept in the URL. */
+/** The tablist: Generate / History / Architecture / Usage, keyboard-operable, state in the URL. */
 import { Icon, type IconName } from "../components/Icon.tsx";
 import { jobsStore } from "../state/jobs.ts";
 import { navigate, type Tab, urlState } from "../state/url.ts";
@@ -12,6 +12,7 @@ const TAB_INFO: { id: Tab; label: string; icon: IconName }[] = [
   { id: "generate", label: "Generate", icon: "sparkles" },
   { id: "history", label: "History", icon: "grid" },
   { id: "architecture", label: "Architecture", icon: "diagram" },
+  { id: "usage", label: "Usage", icon: "chart" },
 ];
 
 export default function TabBar({ label = "Sections" }: TabBarProps) {

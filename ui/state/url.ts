@@ -3,7 +3,7 @@ import { signal } from "@preact/signals";
 import type { JobStatus } from "../../shared/jobs/repo.ts";
 import { JOB_STATUSES } from "../api_client.ts";
 
-export const TABS = ["generate", "history", "architecture"] as const;
+export const TABS = ["generate", "history", "architecture", "usage"] as const;
 export type Tab = typeof TABS[number];
 
 /** Providers History can be filtered by. */
