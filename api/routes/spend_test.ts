@@ -54,6 +54,8 @@ function withSpend(
             limiter: createMemoryRateLimiter(),
             submitsPerMinute: 0,
             maxActiveJobs: 0,
+            readsPerMinute: 0,
+            maxStreamsPerKey: 0,
           },
         });
         const alice = await createApiKey(deps.db, { name: "alice" });
@@ -298,6 +300,8 @@ withSpend("spend: a submit makes one statement, budget or not, free model or pri
       limiter: createMemoryRateLimiter(),
       submitsPerMinute: 0,
       maxActiveJobs: 0,
+      readsPerMinute: 0,
+      maxStreamsPerKey: 0,
     },
   });
   const submit = async (key: string, body: unknown) => {

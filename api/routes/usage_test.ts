@@ -32,6 +32,8 @@ function withUsage(name: string, authMode: "none" | "api_key", fn: (t: Ctx) => P
             limiter: createMemoryRateLimiter(),
             submitsPerMinute: 0,
             maxActiveJobs: 0,
+            readsPerMinute: 0,
+            maxStreamsPerKey: 0,
           },
         });
         const alice = await createApiKey(deps.db, { name: "alice" });

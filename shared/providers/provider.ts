@@ -65,6 +65,7 @@ export interface Provider {
    * document), or null when it publishes none.
    */
   inputSchema?(model: string, options?: CallOptions): Promise<Record<string, unknown> | null>;
+  /**
    * Predictions created for `input` since `sinceMs` (newest first), to find one whose create
    * answer was lost (a crash or a shutdown while the provider held the create call): it is
    * adopted instead of paying for another. Providers that cannot list predictions leave it out.
