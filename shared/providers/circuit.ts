@@ -248,5 +248,11 @@ export function guardProvider(provider: Provider, breaker: CircuitBreaker): Prov
     openOutput: (ref, options) => provider.openOutput(ref, options),
   };
   if (provider.inputSchema) guarded.inputSchema = provider.inputSchema.bind(provider);
+  // Finding a lost create reads the provider's list: observed like any read, never held back.
+  if (provider.findCreated) {
+    const findCreated = provider.findCreated.bind(provider);
+    guarded.findCreated = (input, sinceMs, options) =>
+      observe(() => findCreated(input, sinceMs, options), options?.signal);
+  }
   return guarded;
 }
