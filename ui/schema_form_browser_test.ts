@@ -325,6 +325,7 @@ async function runSchemaForm(base: string, profile: string): Promise<void> {
     await dialog.getByRole("button", { name: "Reuse settings" }).click();
     await dialog.waitFor({ state: "detached", timeout: WAIT });
     await localForm.waitFor({ timeout: WAIT });
+    assert.equal(await notice.count(), 0, "no notice about another model's values");
     assert.equal(await picker.inputValue(), LOCAL);
     assert.ok(await page.locator("#f-aspect-3-2").isChecked());
     assert.equal(await page.locator("#f-in-num_inference_steps").inputValue(), "80");

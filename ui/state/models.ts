@@ -94,7 +94,8 @@ export const cards = createCardCache((id) => api.model(id));
 export const cardState = signal<CardState | null>(null);
 /** Values dropped by the last model change, for the notice under the picker. */
 export interface DroppedNotice {
-  /** The new model's title. */
+  /** The new model's id and title. */
+  id: string;
   model: string;
   items: DroppedValue[];
   /** The draft's model and inputs before the change, to go back. */
@@ -156,6 +157,8 @@ export function startModelSync(cache: CardCache = cards): () => void {
   const stops = [
     effect(() => {
       const id = draftModel.value;
+      // A notice about another model's values is stale once the model changes again.
+      if (droppedNotice.peek() && droppedNotice.peek()?.id !== id) droppedNotice.value = null;
       if (isModelId(id)) void loadCard(id, cache);
       else cardState.value = null;
     }),
@@ -184,6 +187,7 @@ function fitToCard(cache: CardCache): void {
   if (changed || fitted.dropped.length) {
     droppedNotice.value = fitted.dropped.length
       ? {
+        id: s.id,
         model: s.card.title || s.id,
         items: fitted.dropped,
         undo: changed

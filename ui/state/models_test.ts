@@ -114,6 +114,7 @@ Deno.test("model sync: the card follows the draft's model, values carry over, dr
     const notice = dropped();
     assert.ok(notice);
     assert.equal(notice.model, "Painter");
+    assert.equal(notice.id, "acme/painter");
     assert.deepEqual(notice.items.map((i) => [i.label, i.value]), [["Steps", 80]]);
     assert.deepEqual(notice.undo, {
       model: "local/aurora",
