@@ -5,6 +5,7 @@ import type { ImageJson as ApiImageJson, JobJson as ApiJobJson } from "../shared
 /** An image as the UI holds it (a job held before the API answered has no thumbnail yet). */
 export type ImageJson = Omit<ApiImageJson, "thumbnail_url"> & { thumbnail_url?: string };
 import type { JobStatus } from "../shared/jobs/repo.ts";
+import type { ModelCard } from "../shared/models/card.ts";
 import type { ModelInfo, ProviderStatus } from "../shared/providers/registry.ts";
 import type { ProviderHealth } from "../shared/providers/health.ts";
 import type { JobQueue, PriorityName, QueueStats } from "../shared/queue/queue.ts";
@@ -84,9 +85,18 @@ export interface MeJson {
   key: KeyInfo | null;
 }
 
+export type { ModelCard };
+
+/** One model of `GET /models`: offline, suggested (curated) or used recently. */
+export interface ModelEntry extends ModelInfo {
+  title?: string;
+  cover_image_url?: string | null;
+  source?: "local" | "curated" | "recent" | "route";
+}
+
 export interface ModelsJson {
   providers: ProviderStatus[];
-  models: ModelInfo[];
+  models: ModelEntry[];
   default_model: string | null;
   custom_models: boolean;
 }
@@ -114,6 +124,17 @@ export type UsageJson = UsageReport & {
   estimate: true;
   budget: Omit<KeyBudget, "key_id" | "webhook_url"> | null;
 };
+/** `POST /uploads`: a stored image for an image input (use `url` or `upload:<id>`). */
+export interface UploadJson {
+  id: string;
+  url: string;
+  content_type: string;
+  width: number | null;
+  height: number | null;
+  bytes: number;
+  created_at: string;
+  expires_at: string;
+}
 
 export interface HealthJson {
   status: "ok" | "degraded" | "unavailable";
@@ -174,6 +195,12 @@ export interface ApiClient {
     total: number | null;
   }>;
   models(): Promise<ModelsJson>;
+  /** `GET /models/{owner}/{name}[:version]`: the model's card with its input schema. */
+  model(id: string): Promise<ModelCard>;
+  /** `POST /uploads` with the image as the body. */
+  upload(image: Blob): Promise<UploadJson>;
+  /** An upload's image (`/uploads/<id>` or `upload:<id>`), fetched with the key. */
+  uploadImage(ref: string): Promise<Blob>;
   stats(): Promise<StatsJson>;
   usage(query: { from?: string; to?: string; group_by?: GroupBy }): Promise<UsageJson>;
   health(): Promise<HealthJson>;
@@ -198,22 +225,35 @@ export interface ApiClientOptions {
   onUnauthorized?: (sentKey: string | null) => void;
 }
 
+/** An upload reference: `upload:<id>` or its url `/uploads/<id>`. */
+const UPLOAD_REF =
+  /^(?:upload:|\/uploads\/)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
+
+/** The upload id an image input names (`upload:<id>` or `/uploads/<id>`), or null. */
+export function uploadIdOf(ref: string): string | null {
+  return UPLOAD_REF.exec(ref)?.[1].toLowerCase() ?? null;
+}
+
 /** Creates the client; every call rejects with an `ApiError` on a non-2xx answer. */
 export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   const base = options.base ?? "/api/v1";
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const currentKey = options.key ?? (() => null);
 
-  /** Calls the API with the current key, or with `explicitKey` (then a 401 is not reported). */
+  /**
+   * Calls the API (a path under `base`, or `url` from the site's root) with the current key, or
+   * with `explicitKey` (then a 401 is not reported).
+   */
   async function call(
     path: string,
     init?: RequestInit,
     explicitKey?: string | null,
+    url = base + path,
   ): Promise<Response> {
     const key = explicitKey === undefined ? currentKey() : explicitKey;
     let res: Response;
     try {
-      res = await doFetch(base + path, {
+      res = await doFetch(url, {
         ...init,
         headers: { accept: "application/json", ...authHeaders(key), ...init?.headers },
       });
@@ -264,6 +304,20 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
       return { jobs: (await res.json()) as JobJson[], total };
     },
     models: () => json("/models"),
+    model: (model) => json(`/models/${encodeURI(model)}`),
+    upload: (image) =>
+      json("/uploads", {
+        method: "POST",
+        headers: { "content-type": image.type || "application/octet-stream" },
+        body: image,
+      }),
+    async uploadImage(ref) {
+      // The key goes only to this site's own upload route, never to a URL from elsewhere.
+      const id = uploadIdOf(ref);
+      if (!id) throw new ApiError(0, "not_an_upload", `${ref.slice(0, 80)} is not an upload`);
+      const res = await call("", { headers: { accept: "image/*" } }, undefined, `/uploads/${id}`);
+      return await res.blob();
+    },
     stats: () => json("/stats"),
     usage: (query) => json(`/usage?${new URLSearchParams(query as Record<string, string>)}`),
     health: async () => {

@@ -8,6 +8,7 @@ import {
   type FeedState,
   type JobJson,
   parseRetryAfter,
+  uploadIdOf,
   withAccessToken,
 } from "./api_client.ts";
 
@@ -314,4 +315,34 @@ Deno.test("usage asks /usage with the range and grouping, and a 402 keeps its fi
   assert.equal(err.status, 402);
   assert.equal(err.code, "budget_exceeded");
   assert.equal(err.message, "over budget");
+});
+
+Deno.test("model cards, uploads and their images; the key goes only to this site's uploads", async () => {
+  const id = "9d2e7c41-0b6a-4f3e-8c5d-2a1b0c9d8e7f";
+  const { fn, calls } = fakeFetch((url) =>
+    url.startsWith("/uploads/")
+      ? new Response(new Uint8Array([1, 2]), { headers: { "content-type": "image/png" } })
+      : url.endsWith("/uploads")
+      ? Response.json({ id, url: `/uploads/${id}` }, { status: 201 })
+      : Response.json({ id: "a/b", input_schema: { type: "object", properties: {} } })
+  );
+  const client = createApiClient({ fetch: fn, key: () => "dr_k" });
+  const version = "c".repeat(64);
+  assert.equal((await client.model(`a/b:${version}`)).id, "a/b");
+  assert.equal(calls[0].url, `/api/v1/models/a/b:${version}`);
+  const image = new Blob([new Uint8Array([0x89, 0x50])], { type: "image/webp" });
+  assert.equal((await client.upload(image)).url, `/uploads/${id}`);
+  assert.equal(calls[1].url, "/api/v1/uploads");
+  assert.equal(calls[1].init?.method, "POST");
+  assert.equal(calls[1].init?.body, image, "the image itself is the body");
+  assert.equal((calls[1].init?.headers as Record<string, string>)["content-type"], "image/webp");
+  const blob = await client.uploadImage(`upload:${id}`);
+  assert.equal(blob.size, 2);
+  assert.equal(calls[2].url, `/uploads/${id}`);
+  assert.equal((calls[2].init?.headers as Record<string, string>).authorization, "Bearer dr_k");
+  assert.equal(uploadIdOf(`/uploads/${id.toUpperCase()}`), id);
+  assert.equal(uploadIdOf("https://example.com/uploads/x"), null);
+  const refused = await client.uploadImage("https://example.com/a.png").catch((e) => e);
+  assert.ok(refused instanceof ApiError);
+  assert.equal(calls.length, 3, "no request for a URL from elsewhere");
 });

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { JobJson } from "../shared/jobs/json.ts";
-import { launchChromium } from "../shared/testing/browser.ts";
+import { launchChromium, pickModel } from "../shared/testing/browser.ts";
 import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {
   createTestDatabase,
@@ -206,7 +206,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(me.status(), 200);
     assert.deepEqual(await me.json(), { auth_required: false, authenticated: true, key: null });
     assert.equal(me.request().headers().authorization, undefined, "no key stored, none sent");
-    await page.locator("select#f-model:not([disabled])").waitFor({ timeout: WAIT });
+    await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
     assert.equal(await page.getByRole("dialog").count(), 0, "no key prompt");
     assert.equal(await page.locator("#key-input").count(), 0);
     assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
@@ -218,23 +218,26 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     );
     const localIds = modelsJson.models.filter((m) => m.provider === "local").map((m) => m.id);
     assert.ok(localIds.includes(MODEL), `models: ${localIds}`);
-    const select = page.locator("select#f-model:not([disabled])");
-    await select.waitFor({ timeout: WAIT });
-    const offered = await select.locator("option").evaluateAll((os) =>
-      os.map((o) => (o as HTMLOptionElement).value)
-    );
+    const picker = page.locator("#f-model:not([disabled])");
+    await picker.waitFor({ timeout: WAIT });
+    const optionValues = (os: Element[]) => os.map((o) => (o as HTMLElement).dataset.value);
+    const offered = await page.locator('#f-model-list [role="option"]').evaluateAll(optionValues);
     assert.deepEqual(offered.sort(), modelsJson.models.map((m) => m.id).sort());
-    const localGroup = await page.locator('#f-model optgroup[label="Local (offline)"] option')
-      .evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+    const localGroup = await page.locator("#f-model-list [aria-labelledby='f-model-g-local']")
+      .locator('[role="option"]').evaluateAll(optionValues);
+    assert.equal(
+      await page.locator("#f-model-g-local").textContent(),
+      "Local (offline)",
+    );
     assert.deepEqual(localGroup.sort(), [...localIds].sort());
 
     // 3. Type the prompt (the box has the focus), pick the settings, submit with the keyboard.
     await page.keyboard.type(PROMPT);
     assert.equal(await prompt.inputValue(), PROMPT);
-    await select.selectOption(MODEL);
-    await page.locator("#f-n-1").check();
+    await pickModel(page, MODEL);
+    await page.locator("#f-in-num_outputs-0").check();
     await page.locator(ASPECT_ID).check();
-    assert.equal(await select.inputValue(), MODEL);
+    assert.equal(await picker.inputValue(), MODEL);
     await page.getByRole("button", { name: "Advanced settings" }).click();
     assert.equal(await page.locator("#f-priority").inputValue(), "normal");
     await page.getByLabel("Priority", { exact: true }).selectOption("high");
@@ -562,8 +565,7 @@ async function runKeyBrowser(
     // A reload keeps the key: no prompt; every API call carries it.
     await page.reload({ waitUntil: "load" });
     await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: WAIT });
-    const select = page.locator("select#f-model:not([disabled])");
-    await select.waitFor({ timeout: WAIT });
+    await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
     assert.equal(await prompt.isVisible(), false);
     const sent = apiRequests.filter((r) => new URL(r.url).pathname === "/api/v1/jobs");
     assert.ok(sent.length > 0);
@@ -572,7 +574,7 @@ async function runKeyBrowser(
     // Submits, the first with high priority, until one is refused (2 a minute, in fixed windows:
     // the third, or at worst the fifth when a minute ends in between), with the server's message
     // and a countdown; the draft stays.
-    await select.selectOption(MODEL);
+    await pickModel(page, MODEL);
     await page.getByRole("button", { name: "Advanced settings" }).click();
     await page.getByLabel("Priority", { exact: true }).selectOption("high");
     const submit = async (text: string) => {
