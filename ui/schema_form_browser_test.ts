@@ -113,6 +113,8 @@ async function runSchemaForm(base: string, profile: string): Promise<void> {
     assert.deepEqual(await list.locator(".opt-group").allTextContents(), [
       "Local (offline)",
       "Suggested",
+      // Replicate is configured here, so the built-in aliases (model routes) are offered too.
+      "Aliases (with failover)",
     ]);
     await page.keyboard.type("aurora");
     assert.equal(await options.count(), 1);
