@@ -98,9 +98,16 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
     });
   });
 
-  // `owner/name[:version]`, `local/<style>`, `fal:<endpoint id>` (slashes and all) or an alias.
-  app.get("/models/:model{.+}", async (c) => {
-    const model = c.req.param("model");
+  // `owner/name[:version]` and `local/<style>` (and `fal:owner/app`); then any other model
+  // reference: a `fal:<endpoint id>` with a path, an alias.
+  app.get(
+    "/models/:owner/:name",
+    (c) => oneModel(`${c.req.param("owner")}/${c.req.param("name")}`, c),
+  );
+  app.get("/models/:model{.+}", (c) => oneModel(c.req.param("model"), c));
+
+  /** The card of one model, fal endpoint or alias. */
+  async function oneModel(model: string, c: Context<AppEnv>): Promise<Response> {
     if (!MODEL_PATTERN.test(model)) {
       throw new NotFoundError(
         `Unknown model ${
@@ -125,7 +132,7 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
       if (err instanceof ModelUnavailableError) throw new UnavailableError(err.message);
       throw err;
     }
-  });
+  }
 
   /**
    * An alias's card: its targets in order, and the input schema of its first configured target

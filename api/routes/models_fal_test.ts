@@ -88,6 +88,10 @@ withBoth(
     // Cached: the document is read once.
     assert.equal((await app.request("/api/v1/models/fal:fal-ai/flux/schnell")).status, 200);
     assert.equal(fal.requestsTo("GET", "/api/openapi/queue/openapi.json").length, 1);
+    // An endpoint without a subpath is one `owner/name`-shaped path: the same card.
+    const sdxl = await app.request("/api/v1/models/fal:fal-ai/fast-sdxl");
+    assert.equal(sdxl.status, 200);
+    assert.equal((await sdxl.json()).id, "fal:fal-ai/fast-sdxl");
     // No published schema: described with an open schema.
     const open = await app.request("/api/v1/models/fal:fal-ai/private-thing");
     assert.equal(open.status, 200);
