@@ -11,6 +11,7 @@ import type { Db } from "../shared/db/db.ts";
 import { createJobEventHub, type JobEventHub } from "../shared/jobs/events.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
+import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { ModelCatalogue } from "../shared/models/catalogue.ts";
 import { openModelCatalogue } from "../shared/models/open.ts";
 import type { Security } from "./app.ts";
@@ -20,7 +21,7 @@ export interface ApiServices {
   /** The live job feed, listening already. */
   events: JobEventHub;
   security: Security;
-  /** Model cards (local, and Replicate's when a token is set) with their input validators. */
+  /** Model cards (local, Replicate's and fal's when configured) with their input validators. */
   models: ModelCatalogue;
   /** The queue dashboard: Bull Board with BullMQ, a page of counts with Deno KV. */
   mounted: { path: string; app: Hono }[];
@@ -34,7 +35,12 @@ export interface ApiServices {
  */
 export async function openApiServices(
   config: Config,
-  runtime: { db: Db; queue: JobQueue; logger: Logger },
+  runtime: {
+    db: Db;
+    queue: JobQueue;
+    logger: Logger;
+    providers?: Pick<ProviderRegistry, "byName">;
+  },
 ): Promise<ApiServices> {
   const limiterRedis = config.REDIS_URL
     ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true })

@@ -41,6 +41,7 @@ export const JOB_EXAMPLE = {
   provider: "local",
   provider_model: "local/aurora",
   route: null,
+  inputs_validated: true,
   queue_position: null,
   predictions: 1,
   predict_time_s: 0.812,

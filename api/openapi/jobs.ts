@@ -205,6 +205,14 @@ export function jobSchemas(): Json {
           ...nullable({ type: "string" }),
           description: "The alias the job was submitted with (a model route), or null.",
         },
+        inputs_validated: {
+          ...nullable({ type: "boolean" }),
+          description: "True when `prompt`/`parameters` were checked against the model's input " +
+            "schema at submit; false when they passed on unchecked: a route alias (each target " +
+            "takes its own mapped inputs), a fal endpoint that publishes no schema, or a schema " +
+            "that could not be had then (the provider checks them when the prediction is " +
+            "made); null for jobs stored before this was recorded.",
+        },
         queue_position: {
           ...nullable({ type: "integer", minimum: 0 }),
           description: "The job's place in the provider's own queue while it waits there " +

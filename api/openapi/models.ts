@@ -70,6 +70,54 @@ const REPLICATE_CARD_EXAMPLE = {
   },
 };
 
+/** A fal endpoint's card: from its OpenAPI document, no versions. */
+const FAL_CARD_EXAMPLE = {
+  id: "fal:fal-ai/flux/schnell",
+  provider: "fal",
+  version: null,
+  title: "fal-ai/flux/schnell",
+  description: "FLUX.1 [schnell] on fal",
+  cover_image_url: null,
+  input_schema: {
+    type: "object",
+    title: "Input",
+    required: ["prompt"],
+    properties: {
+      prompt: { type: "string", title: "Prompt", "x-order": 0 },
+      image_size: {
+        anyOf: [
+          {
+            type: "object",
+            properties: { width: { type: "integer" }, height: { type: "integer" } },
+          },
+          {
+            type: "string",
+            enum: ["square_hd", "square", "portrait_4_3", "portrait_16_9", "landscape_4_3"],
+          },
+        ],
+        default: "landscape_4_3",
+        "x-order": 1,
+      },
+      num_images: { type: "integer", minimum: 1, maximum: 4, default: 1, "x-order": 2 },
+    },
+  },
+};
+
+/** An alias's card: its targets, and the first configured target's inputs. */
+const ROUTE_CARD_EXAMPLE = {
+  ...REPLICATE_CARD_EXAMPLE,
+  id: "flux-schnell",
+  provider: "route",
+  version: null,
+  title: "flux-schnell",
+  description: "FLUX.1 [schnell]: Replicate first, fal when Replicate never takes the request",
+  cover_image_url: null,
+  targets: [
+    { model: "black-forest-labs/flux-schnell", provider: "replicate", configured: true },
+    { model: "fal:fal-ai/flux/schnell", provider: "fal", configured: true },
+  ],
+};
+
 /** The `Models` and `ModelCard` schemas. */
 export function modelSchemas(): Json {
   return {
@@ -138,12 +186,19 @@ export function modelSchemas(): Json {
         "input_schema",
       ],
       properties: {
-        id: { type: "string", description: "`owner/name` (`local/<style>` offline)." },
-        provider: { type: "string" },
+        id: {
+          type: "string",
+          description: "`owner/name` (`local/<style>` offline, `fal:<endpoint id>`, or an alias).",
+        },
+        provider: {
+          type: "string",
+          enum: ["local", "replicate", "fal", "route"],
+          description: "`route`: an alias (see `targets`).",
+        },
         version: {
           ...nullable({ type: "string" }),
           description: "The version the schema belongs to (the latest one for `owner/name`); " +
-            "null for the built-in local models.",
+            "null for the built-in local models, fal endpoints (fal has no versions) and aliases.",
         },
         title: { type: "string" },
         description: nullable({ type: "string" }),
@@ -157,12 +212,27 @@ export function modelSchemas(): Json {
             "`upload:<id>`, an https URL or a data:image URI.",
           additionalProperties: true,
         },
+        targets: {
+          type: "array",
+          description: "An alias's targets in the order they are tried (aliases only); its " +
+            "`input_schema` is its first configured target's, written in that provider's words " +
+            "(each target gets the inputs mapped to its own).",
+          items: {
+            type: "object",
+            required: ["model", "provider", "configured"],
+            properties: {
+              model: { type: "string" },
+              provider: { type: "string", enum: ["local", "replicate", "fal"] },
+              configured: { type: "boolean" },
+            },
+          },
+        },
       },
     },
   };
 }
 
-/** GET /models and GET /models/{owner}/{name}. */
+/** GET /models, GET /models/{owner}/{name} and GET /models/{model} (fal endpoints, aliases). */
 export function modelPaths(prefix: string): Json {
   const notFound = jsonError("No such model (locally, or at its provider).", {
     local: errorExample("not_found", "Unknown local model local/unknown; choose one of ..."),
@@ -260,6 +330,69 @@ export function modelPaths(prefix: string): Json {
             provider_down: errorExample(
               "service_unavailable",
               "Cannot read model black-forest-labs/flux-schnell from Replicate: status 502",
+            ),
+          }),
+          500: ref("responses", "InternalError"),
+        },
+      },
+    },
+    [`${prefix}/models/{model}`]: {
+      get: {
+        tags: ["Models"],
+        operationId: "getModelByReference",
+        summary: "A fal endpoint's or an alias's card (any model reference)",
+        description: "`{model}` is any model reference, slashes and all: `fal:<endpoint id>` " +
+          "(e.g. `fal:fal-ai/flux/schnell`: the input schema of the endpoint's OpenAPI " +
+          "document, `$ref`s inlined, fal's `x-fal-order-properties` kept as `x-order`; an " +
+          "endpoint that publishes none answers an open schema, and its inputs pass unchecked), " +
+          "an alias (its `targets` and its first configured target's inputs), or `owner/name` " +
+          "as above.",
+        parameters: [{
+          name: "model",
+          in: "path",
+          required: true,
+          description: "A model reference; its slashes may be sent as they are.",
+          schema: { type: "string" },
+          example: "fal:fal-ai/flux/schnell",
+        }],
+        responses: {
+          200: {
+            description: "The model card.",
+            content: {
+              "application/json": {
+                schema: ref("schemas", "ModelCard"),
+                examples: {
+                  fal: { value: FAL_CARD_EXAMPLE },
+                  route: { value: ROUTE_CARD_EXAMPLE },
+                },
+              },
+            },
+          },
+          404: jsonError("No such model or alias.", {
+            alias: errorExample(
+              "not_found",
+              "Unknown model nothing: use owner/name, fal:<endpoint>, local/<style> or an alias",
+            ),
+          }),
+          422: jsonError(
+            "The model's provider is not configured (the message names the variable).",
+            {
+              provider: errorExample(
+                "validation_error",
+                "Model fal:fal-ai/flux/schnell needs the fal provider, which is not configured: " +
+                  "set FAL_KEY (or use a local/... model)",
+                [{
+                  field: "model",
+                  message: "Model fal:fal-ai/flux/schnell needs the fal provider, which is not " +
+                    "configured: set FAL_KEY (or use a local/... model)",
+                }],
+              ),
+            },
+          ),
+          503: jsonError("fal cannot be reached and no copy is kept.", {
+            provider_down: errorExample(
+              "service_unavailable",
+              "Cannot read the input schema of fal:fal-ai/flux/schnell from fal",
             ),
           }),
           500: ref("responses", "InternalError"),

@@ -184,9 +184,14 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
     // The inputs against the model's schema (no I/O once it is known), then the uploads named.
+    const route = "route" in resolved ? resolved.route : undefined;
     const checked = await checkInputs(deps.models, input, {
       provider: resolved.provider.name,
-      route: "route" in resolved ? resolved.route : undefined,
+      route,
+      // fal's jobs are checked as they will be sent: mapped from Replicate's words to fal's.
+      sent: route === undefined && resolved.provider.name === "fal"
+        ? deps.providers.targets?.(input.model, input.parameters)[0]?.parameters
+        : undefined,
       log,
     });
     await claimInputUploads(deps.db, input.parameters, checked.uploads, {
@@ -243,6 +248,7 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       // A route's job is placed by the worker (the first target that takes it).
       provider_model: resolved.route ? null : input.model,
       route: resolved.route ?? null,
+      inputs_validated: checked.validated,
       priority: input.priority,
       request_id: requestId,
       reserved_usd: spend.reservedUsd,

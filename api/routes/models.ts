@@ -1,12 +1,20 @@
 /**
  * Models: GET /models lists what this deployment offers (local models, a curated list of
- * Replicate models when a token is set, and models used recently); GET /models/{owner}/{name}
- * (or `{name}:{version}`) describes one model version and its inputs as JSON Schema.
+ * Replicate and fal models when configured, and models used recently); GET /models/{owner}/{name}
+ * (or `{name}:{version}`, `fal:<endpoint id>`, an alias) describes one model version and its
+ * inputs as JSON Schema.
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
 import { MODEL_PATTERN } from "../../shared/jobs/schemas.ts";
-import { ModelNotFoundError, ModelUnavailableError } from "../../shared/models/card.ts";
+import {
+  InputSchemaMissingError,
+  type ModelCard,
+  ModelNotFoundError,
+  ModelUnavailableError,
+  openInputSchema,
+} from "../../shared/models/card.ts";
+import type { InputSchema } from "../../shared/models/schema.ts";
 import type { ModelCatalogue } from "../../shared/models/catalogue.ts";
 import { recentModels } from "../../shared/models/repo.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
@@ -26,6 +34,11 @@ export interface ModelListEntry {
   source: "local" | "curated" | "recent" | "route";
   /** An alias's targets in order, with whether their provider is configured here. */
   targets?: { model: string; provider: string; configured: boolean }[];
+}
+
+/** The card of an alias: a model card with the targets it is tried on, in order. */
+export interface RouteCard extends ModelCard {
+  targets: { model: string; provider: string; configured: boolean }[];
 }
 
 /** Routes mounted under the API prefix. */
@@ -85,29 +98,78 @@ export function modelRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<Ap
     });
   });
 
-  app.get("/models/:owner/:name", async (c) => {
-    const model = `${c.req.param("owner")}/${c.req.param("name")}`;
+  // `owner/name[:version]` and `local/<style>` (and `fal:owner/app`); then any other model
+  // reference: a `fal:<endpoint id>` with a path, an alias.
+  app.get(
+    "/models/:owner/:name",
+    (c) => oneModel(`${c.req.param("owner")}/${c.req.param("name")}`, c),
+  );
+  app.get("/models/:model{.+}", (c) => oneModel(c.req.param("model"), c));
+
+  /** The card of one model, fal endpoint or alias. */
+  async function oneModel(model: string, c: Context<AppEnv>): Promise<Response> {
     if (!MODEL_PATTERN.test(model)) {
       throw new NotFoundError(
         `Unknown model ${
           model.slice(0, 300)
-        }: use owner/name, owner/name:<64-hex version> or local/<style>`,
+        }: use owner/name, owner/name:<64-hex version>, fal:<endpoint>, local/<style> or an alias`,
       );
     }
     const resolved = deps.providers.resolve(model);
     if ("error" in resolved) {
-      if (model.startsWith("local/")) throw new NotFoundError(resolved.error);
+      // An unknown local model or alias is not found; a provider not configured is a 422.
+      if (resolved.error.startsWith("Unknown ")) throw new NotFoundError(resolved.error);
       throw new ValidationError(resolved.error, [{ field: "model", message: resolved.error }]);
     }
+    if (resolved.route !== undefined) return c.json(await routeCard(resolved.route, c));
     try {
       const provider = resolved.provider.name;
       return c.json(await catalogue.get(model, { signal: c.req.raw.signal, provider }));
     } catch (err) {
+      // A model whose provider publishes no schema: described, with an open schema.
+      if (err instanceof InputSchemaMissingError) return c.json(err.card);
       if (err instanceof ModelNotFoundError) throw new NotFoundError(err.message);
       if (err instanceof ModelUnavailableError) throw new UnavailableError(err.message);
       throw err;
     }
-  });
+  }
+
+  /**
+   * An alias's card: its targets in order, and the input schema of its first configured target
+   * (its inputs are mapped for each target when the job is placed), open when that one has none.
+   */
+  async function routeCard(alias: string, c: Context<AppEnv>): Promise<RouteCard> {
+    const info = deps.providers.describe().models.find((m) =>
+      m.id === alias && m.provider === "route"
+    );
+    const targets = info?.targets ?? [];
+    const first = targets.find((t) => t.configured);
+    let schema: InputSchema = openInputSchema();
+    if (first) {
+      try {
+        const card = await catalogue.get(first.model, {
+          signal: c.req.raw.signal,
+          provider: first.provider,
+        });
+        schema = card.input_schema;
+      } catch (err) {
+        c.get("logger").debug("no input schema for a route's first target", {
+          model: first.model,
+          err,
+        });
+      }
+    }
+    return {
+      id: alias,
+      provider: "route",
+      version: null,
+      title: info?.title ?? alias,
+      description: info?.description ?? null,
+      cover_image_url: null,
+      input_schema: schema,
+      targets,
+    };
+  }
 
   return app;
 }

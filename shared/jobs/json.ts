@@ -49,6 +49,13 @@ export interface JobJson {
   provider_model: string | null;
   /** The alias the job was submitted with, or null. */
   route: string | null;
+  /**
+   * True when the inputs were checked against the model's input schema at submit; false when
+   * they passed on unchecked (a route alias, or a model whose schema could not be had); null for
+   * jobs older than the check's record. Always in the API's answers; optional for jobs a client
+   * makes up before the server answers.
+   */
+  inputs_validated?: boolean | null;
   /** The job's place in the provider's own queue while it waits there (fal), else null. */
   queue_position: number | null;
   /** Provider predictions made for the job (more than 1 only after a lost prediction). */
@@ -101,6 +108,7 @@ export function jobToJson(row: JobRow): JobJson {
     provider: row.provider,
     provider_model: row.provider_model ?? (row.route ? null : row.model),
     route: row.route ?? null,
+    inputs_validated: row.inputs_validated ?? null,
     queue_position: row.status === "processing" ? row.provider_queue_position ?? null : null,
     predictions: row.predictions ?? 0,
     predict_time_s: row.predict_time_s === null || row.predict_time_s === undefined

@@ -30,6 +30,7 @@ function row(images: JobRow["images"]): JobRow {
     provider_model: null,
     route: null,
     provider_queue_position: null,
+    inputs_validated: null,
   };
 }
 

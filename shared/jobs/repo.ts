@@ -53,6 +53,8 @@ export interface JobRow {
   route: string | null;
   /** Place in the provider's own queue while the job waits there (fal), else null. */
   provider_queue_position: number | null;
+  /** Whether the inputs were checked against the model's schema (null on older rows). */
+  inputs_validated: boolean | null;
   /** Predictions made for the job (spend; absent on rows older than migration 00012). */
   predictions?: number;
   /** The provider's predict time summed over its predictions (seconds), once known. */
@@ -86,6 +88,8 @@ export interface NewJob {
   /** The model as its provider knows it (null for a route until a target takes the job). */
   provider_model?: string | null;
   route?: string | null;
+  /** False when the inputs passed unchecked (a route, or no schema to be had). */
+  inputs_validated?: boolean | null;
 
   /** Estimate reserved against the owner key's budget (a trigger checks it; 0 = none). */
   reserved_usd?: number;
@@ -98,7 +102,8 @@ function columnsOf(alias: string) {
   const plain = `id, prompt, negative_prompt, model, parameters, status, progress, provider,
     provider_prediction_id, images, error_message, retry_count, created_at, started_at,
     completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
-    predictions, predict_time_s, provider_model, route, provider_queue_position`.split(",").map((
+    predictions, predict_time_s, provider_model, route, provider_queue_position,
+    inputs_validated`.split(",").map((
     name,
   ) => `${alias}${name.trim()}`);
   const numeric = ["cost_usd", "reserved_usd"].map((n) => `${alias}${n}::float8 AS ${n}`);
@@ -146,15 +151,16 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
     ...sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
                       request_id, owner_key_id, webhook_url, webhook_events, provider_model, route,
-                      reserved_usd, dedupe_hash, created_at, updated_at)
+                      inputs_validated, reserved_usd, dedupe_hash, created_at, updated_at)
     SELECT r.id, r.prompt, r.negative_prompt, r.model, r.parameters, r.provider, r.priority,
            r.request_id, r.owner_key_id, r.webhook_url, r.webhook_events, r.provider_model,
-           r.route, r.reserved_usd, r.dedupe_hash, clock_timestamp(), clock_timestamp()
+           r.route, r.inputs_validated, r.reserved_usd, r.dedupe_hash, clock_timestamp(),
+           clock_timestamp()
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb) AS r(
       n int, id uuid, prompt text, negative_prompt text, model text, parameters jsonb,
       provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
-      webhook_events text[], provider_model text, route text, reserved_usd numeric,
-      dedupe_hash text)
+      webhook_events text[], provider_model text, route text, inputs_validated boolean,
+      reserved_usd numeric, dedupe_hash text)
     ORDER BY r.n`,
   });
 }
@@ -233,6 +239,7 @@ function insertValues(job: NewJob) {
     webhook_events: job.webhook_events ?? null,
     provider_model: job.provider_model ?? null,
     route: job.route ?? null,
+    inputs_validated: job.inputs_validated ?? null,
     reserved_usd: job.reserved_usd ?? 0,
     dedupe_hash: job.dedupe_hash ?? null,
   };
@@ -243,11 +250,11 @@ function insertStatement(job: NewJob) {
   return fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority, request_id,
                       owner_key_id, webhook_url, webhook_events, provider_model, route,
-                      reserved_usd, dedupe_hash)
+                      inputs_validated, reserved_usd, dedupe_hash)
     VALUES (${v.id}, ${v.prompt}, ${v.negative_prompt}, ${v.model}, ${v.parameters}, ${v.provider},
             ${v.priority}, ${v.request_id}, ${v.owner_key_id}, ${v.webhook_url},
-            ${v.webhook_events}, ${v.provider_model}, ${v.route}, ${v.reserved_usd},
-            ${v.dedupe_hash})`);
+            ${v.webhook_events}, ${v.provider_model}, ${v.route}, ${v.inputs_validated},
+            ${v.reserved_usd}, ${v.dedupe_hash})`);
 }
 
 /** The job's status only (the worker checks it between polls to notice a cancel). */

@@ -34,6 +34,22 @@ export class ModelUnavailableError extends Error {
 }
 
 /**
+ * Thrown when a provider publishes no input schema for a model (fal, for some endpoints): its
+ * inputs pass on unchecked. `card` describes the model with an open schema (any input).
+ */
+export class InputSchemaMissingError extends ModelUnavailableError {
+  constructor(readonly card: ModelCard) {
+    super(`${card.provider} publishes no input schema for ${card.id}; its inputs pass unchecked`);
+    this.name = "InputSchemaMissingError";
+  }
+}
+
+/** The schema of a model whose inputs are not described: any input object. */
+export function openInputSchema(): InputSchema {
+  return { type: "object", properties: {}, additionalProperties: true };
+}
+
+/**
  * The inputs every local model takes. Extra fields are accepted and ignored, as they always
  * were (`additionalProperties: true`), so requests that worked before keep working.
  */

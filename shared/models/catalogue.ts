@@ -8,6 +8,7 @@
  */
 import type { Db } from "../db/db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
+import { falEndpoint, providerKindOf } from "../providers/model_ref.ts";
 import {
   localModelCard,
   type ModelCard,
@@ -41,7 +42,8 @@ export interface ModelCatalogue {
   describes(provider: string): boolean;
   /**
    * The card: memory, then the database, then the provider (the stored copy if it is down).
-   * `provider` is the one the registry resolved the model to (`replicate` by default).
+   * `provider` is the one the registry resolved the model to (by default the one its reference
+   * names: `fal:` models fal's, others Replicate's).
    */
   get(model: string, options?: { signal?: AbortSignal; provider?: string }): Promise<ModelCard>;
   /** Title, description and cover of models already known (memory or database; no provider). */
@@ -94,6 +96,8 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
   }
 
   function parse(model: string): { name: string; version: string | null } {
+    // fal endpoints have no versions: `fal:<endpoint>` is always the latest.
+    if (falEndpoint(model)) return { name: model, version: null };
     const m = MODEL_REF.exec(model);
     if (!m) throw new ModelNotFoundError(model, `Unknown model ${model.slice(0, 300)}`);
     return { name: m[1], version: m[2] ?? null };
@@ -110,7 +114,11 @@ export function createModelCatalogue(options: CatalogueOptions): ModelCatalogue 
   }
 
   /** Loads one card (shared by concurrent callers), storing what the provider answered. */
-  function load(model: string, signal?: AbortSignal, provider = "replicate"): Promise<ModelCard> {
+  function load(
+    model: string,
+    signal?: AbortSignal,
+    provider: string = providerKindOf(model),
+  ): Promise<ModelCard> {
     // During an outage a model never stored is not asked for at every request.
     const recent = failed.get(model);
     if (recent && recent.until > now()) return Promise.reject(recent.error);

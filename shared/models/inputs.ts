@@ -8,7 +8,12 @@ import type { Db } from "../db/db.ts";
 import { ValidationError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { claimUploads, linkUploads, type UploadViewer } from "../uploads/repo.ts";
-import { type ModelCard, ModelNotFoundError, ModelUnavailableError } from "./card.ts";
+import {
+  InputSchemaMissingError,
+  type ModelCard,
+  ModelNotFoundError,
+  ModelUnavailableError,
+} from "./card.ts";
 import type { ModelCatalogue } from "./catalogue.ts";
 import { parseImageRef, uploadIdsIn } from "./image_refs.ts";
 import type { CompiledInputs } from "./validate.ts";
@@ -31,13 +36,21 @@ export interface CheckOptions {
    * per target when the job is placed), so no one schema applies and the inputs pass on.
    */
   route?: string;
+  /**
+   * The parameters as the provider will receive them, when they differ from the request's (fal's
+   * jobs are written in Replicate's words and mapped to fal's): these are checked.
+   */
+  sent?: Record<string, unknown>;
   log: Logger;
 }
 
 /** What the check found: the uploads the job uses (to link once the job is stored). */
 export interface CheckedInputs {
   uploads: string[];
-  /** False when the model's schema could not be had (provider down, nothing stored). */
+  /**
+   * False when the inputs passed unchecked: a route (no one schema applies), a provider without
+   * schemas, a model whose provider publishes none, or a schema that could not be had.
+   */
   validated: boolean;
 }
 
@@ -77,19 +90,26 @@ export async function checkInputs(
         throw new ValidationError(err.message, [{ field: "model", message: err.message }]);
       }
       if (!(err instanceof ModelUnavailableError)) throw err;
+      if (err instanceof InputSchemaMissingError) {
+        log.debug("no published input schema; inputs passed unchecked", { model: req.model });
+        return { uploads: uploadIdsIn(req.parameters), validated: false };
+      }
       log.warn("model schema unavailable; inputs passed unchecked", { model: req.model, err });
       return { uploads: uploadIdsIn(req.parameters), validated: false };
     }
   }
   const compiled = catalogue.validators.forCard(card);
-  const params = req.parameters;
-  const problems = compiled.check(modelInput(compiled, req), {
-    strict: req.strict_inputs !== false,
-    fieldOf: (name) =>
-      (name === "prompt" || name === "negative_prompt") && !(name in params)
-        ? name
-        : `parameters.${name}`,
-  });
+  const params = options.sent ?? req.parameters;
+  const problems = compiled.check(
+    modelInput(compiled, options.sent ? { ...req, parameters: params } : req),
+    {
+      strict: req.strict_inputs !== false,
+      fieldOf: (name) =>
+        (name === "prompt" || name === "negative_prompt") && !(name in params)
+          ? name
+          : `parameters.${name}`,
+    },
+  );
   if (problems.length > 0) {
     const first = problems[0];
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
@@ -99,7 +119,7 @@ export async function checkInputs(
     );
   }
   // Image inputs are the fields named like an image (the same rule the schema's are found by).
-  return { uploads: uploadIdsIn(params), validated: true };
+  return { uploads: uploadIdsIn(req.parameters), validated: true };
 }
 
 /**

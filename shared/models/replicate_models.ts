@@ -4,7 +4,7 @@
  * One plain GET per call, with a timeout; the catalogue decides about caching and fallbacks.
  */
 import type { ModelCard } from "./card.ts";
-import { ModelNotFoundError, ModelUnavailableError } from "./card.ts";
+import { ModelNotFoundError, ModelUnavailableError, openInputSchema } from "./card.ts";
 import { type InputSchema, inputSchemaOf, isObject, SchemaError } from "./schema.ts";
 
 /** Where a provider's model cards come from. */
@@ -113,5 +113,5 @@ function schemaOf(version: unknown): InputSchema {
       if (!(err instanceof SchemaError)) throw err;
     }
   }
-  return { type: "object", properties: {}, additionalProperties: true };
+  return openInputSchema();
 }

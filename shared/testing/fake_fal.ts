@@ -477,6 +477,12 @@ function openApiOf(endpoint: string) {
             num_images: { type: "integer", minimum: 1, maximum: 4, default: 1 },
             seed: { type: "integer" },
             output_format: { type: "string", enum: ["jpeg", "png"], default: "jpeg" },
+            acceleration: {
+              type: "string",
+              enum: ["none", "regular", "high"],
+              default: "none",
+              description: "The speed of the generation.",
+            },
           },
         },
         ImageSize: {
