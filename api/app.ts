@@ -48,6 +48,8 @@ export interface AppDeps {
     IMAGE_DELIVERY?: "proxy" | "redirect";
     PUBLIC_IMAGE_BASE_URL?: string;
     IMAGE_URL_TTL_S?: number;
+    /** A request body must arrive within this long (408 otherwise); 30 s when omitted. */
+    BODY_TIMEOUT_S?: number;
   };
   /**
    * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay
@@ -86,6 +88,8 @@ export type AppEnv = {
     logger: Logger;
     /** The caller, set by authenticate; absent on public paths called without a key. */
     principal?: Principal;
+    /** How long the request body may take to arrive (ms; api/body.ts); set by requestContext. */
+    bodyTimeoutMs?: number;
   };
 };
 
@@ -93,7 +97,14 @@ export type AppEnv = {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
-  app.use("*", requestContext(deps.logger, deps.metrics));
+  app.use(
+    "*",
+    requestContext(deps.logger, deps.metrics, {
+      bodyTimeoutMs: deps.config.BODY_TIMEOUT_S === undefined
+        ? undefined
+        : deps.config.BODY_TIMEOUT_S * 1000,
+    }),
+  );
   app.use("*", securityHeaders());
   app.use("*", compressResponses());
   const origins = deps.config.CORS_ORIGINS ?? [];

@@ -1,4 +1,8 @@
-/** GET /health: database and queue reachability and worker heartbeats. */
+/**
+ * GET /health: database and queue reachability and worker heartbeats; GET /ready: can this
+ * instance take traffic. The database is what both need: with the queue away, submits are still
+ * accepted (kept in the outbox until it returns), so that is `degraded`, not down.
+ */
 import { Hono } from "hono";
 import { sql } from "../../shared/db/db.ts";
 import { liveWorkers } from "../../shared/jobs/repo.ts";
@@ -38,8 +42,8 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       }),
       timed(() => deps.queue.ping()),
     ]);
-    const up = database.ok && queue.ok;
-    const status = !up ? "unavailable" : workers.length === 0 ? "degraded" : "ok";
+    const up = database.ok;
+    const status = !up ? "unavailable" : !queue.ok || workers.length === 0 ? "degraded" : "ok";
     c.header("Cache-Control", "no-store");
     return c.json({
       status,
@@ -68,10 +72,11 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       }),
       timed(() => deps.storage.checkWritable()),
     ]);
-    const ready = database.ok && queue.ok && migrations.ok && storage.ok && migrationsOk;
+    // The queue is reported, not required: jobs wait in the outbox while it is away.
+    const ready = database.ok && migrations.ok && storage.ok && migrationsOk;
     c.header("Cache-Control", "no-store");
     return c.json({
-      status: ready ? "ready" : "not_ready",
+      status: ready ? (queue.ok ? "ready" : "degraded") : "not_ready",
       checks: {
         database,
         queue,

@@ -3,12 +3,11 @@
  * /jobs/:id), list (GET /jobs) and control (cancel, retry, delete).
  */
 import { type Context, Hono } from "hono";
-import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
+import { AppError, NotFoundError, ValidationError } from "../../shared/errors.ts";
 import { sha256Hex } from "../../shared/hash.ts";
 import { jobToJson } from "../../shared/jobs/json.ts";
 import { removeImages } from "../../shared/media/thumbnails.ts";
 import {
-  batchedAddJob,
   batchedGetJob,
   cancelJob,
   countActiveJobs,
@@ -19,9 +18,7 @@ import {
   listJobs,
   type NewJob,
   resetForRetry,
-  SUBMIT_DEADLINE_MS,
 } from "../../shared/jobs/repo.ts";
-import { PRIORITIES } from "../../shared/queue/queue.ts";
 import {
   canonicalJson,
   generateRequest,
@@ -37,6 +34,7 @@ import { createSharedReads } from "../../shared/batcher.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
+import { createJobStore } from "../job_store.ts";
 
 /** Routes mounted under the API prefix. */
 export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -44,63 +42,13 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
   const prefix = deps.config.API_V1_PREFIX;
   // count(*) grows with the table; under load one count a second per filter is plenty.
   const totals = createShortCache<number>(1000);
-  // Concurrent submits share one INSERT (group commit); an idle API sends each at once.
-  const addPending = batchedAddJob(deps.db);
   // Concurrent reads by id share one SELECT in the same way.
   const readJob = batchedGetJob(deps.db);
   // Identical list requests made while one is being read share the next read and its JSON.
   const listReads = createSharedReads<string>();
 
-  /** Removes a job the queue refused and tells the client 503. */
-  const unqueued = async (job: NewJob, err: unknown, log: AppDeps["logger"]): Promise<never> => {
-    log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
-    await deleteJob(deps.db, job.id).catch((e) =>
-      log.error("cannot remove unqueued job", { jobId: job.id, err: e })
-    );
-    throw new UnavailableError("The job queue is unavailable; the job was not accepted");
-  };
-
-  /** Queues a job already stored; when the queue refuses, the job is removed (503). */
-  const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
-    try {
-      await deps.queue.enqueue({ jobId: job.id, requestId }, {
-        priority: PRIORITIES[job.priority ?? "normal"],
-      });
-    } catch (err) {
-      await unqueued(job, err, log);
-    }
-  };
-
-  /**
-   * Stores and queues a new job at once: the INSERT (group commit) and the enqueue travel
-   * together, so a submit waits for the slower of the two instead of both in turn. The message
-   * says until when its row may still be committing, and a worker that hears of the job first
-   * waits for the row. Either failing undoes the other once both have settled: a refused INSERT
-   * takes its message back, a refused enqueue removes the row; the client hears 503 or the
-   * INSERT's error, and nothing is left behind.
-   */
-  const store = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
-    const message = {
-      jobId: job.id,
-      requestId,
-      // The INSERT gives up after SUBMIT_DEADLINE_MS; the margin covers clocks a little apart.
-      insertDeadline: Date.now() + SUBMIT_DEADLINE_MS + 2000,
-    };
-    const [inserted, queued] = await Promise.allSettled([
-      addPending(job),
-      deps.queue.enqueue(message, { priority: PRIORITIES[job.priority ?? "normal"] }),
-    ]);
-    if (inserted.status === "rejected") {
-      if (queued.status === "fulfilled") {
-        // A worker that took it already finds no row by the deadline and drops it.
-        await deps.queue.remove(job.id).catch((err) =>
-          log.warn("cannot take back the message of a job not stored", { jobId: job.id, err })
-        );
-      }
-      throw inserted.reason;
-    }
-    if (queued.status === "rejected") await unqueued(job, queued.reason, log);
-  };
+  // Stores and queues new jobs; keeps them in the outbox while the queue is away.
+  const jobs = createJobStore(deps);
 
   const accepted = (id: string, replayed = false) => ({
     body: {
@@ -178,7 +126,7 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
       request_id: requestId,
     };
     if (idemKey === undefined) {
-      await store(job, requestId, log);
+      await jobs.store(job, requestId, log);
     } else {
       const requestHash = await sha256Hex(canonicalJson(input));
       const result = await insertJobOnce(deps.db, job, {
@@ -199,7 +147,13 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
         c.header("Idempotent-Replayed", "true");
         return c.json(again.body, 202);
       }
-      await enqueue(job, requestId, log);
+      await jobs.queueStored(job, requestId, log).catch(async (err) => {
+        // Neither queued nor kept: nothing of this submit may remain (its key included).
+        await deleteJob(deps.db, job.id).catch((e) =>
+          log.error("cannot remove unqueued job", { jobId: job.id, err: e })
+        );
+        throw err;
+      });
     }
     log.info("job accepted", { jobId: job.id, model: job.model });
     const created = accepted(job.id);
@@ -269,13 +223,12 @@ export function jobRoutes(deps: AppDeps): Hono<AppEnv> {
     if (!reset) throw new AppError(409, "conflict", `Job ${job.id} changed; try again`);
     await removeImages(deps.storage, job.images);
     try {
-      await deps.queue.enqueue({ jobId: job.id, requestId: c.get("requestId") }, {
-        priority: PRIORITIES[reset.priority],
-      });
-    } catch {
+      // Queued, or kept in the outbox until the queue is back.
+      await jobs.queueStored(reset, c.get("requestId"), c.get("logger"));
+    } catch (err) {
       // Keep the job retryable rather than stuck pending.
       await cancelJob(deps.db, job.id).catch(() => {});
-      throw new UnavailableError("The job queue is unavailable; try again shortly");
+      throw err;
     }
     c.get("logger").info("job retried", { jobId: job.id });
     return c.json(jobToJson(reset), 202);

@@ -40,7 +40,8 @@ export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
       });
     }
     const [queue, workers, recent] = await Promise.all([
-      deps.queue.stats(),
+      // The queue away (Redis down) leaves its counts out; the rest still answers.
+      deps.queue.stats().catch(() => ({})),
       liveWorkers(deps.db),
       recentStats(deps.db, 1),
     ]);
