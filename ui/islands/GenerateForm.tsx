@@ -8,6 +8,7 @@ import {
   ASPECT_KEYS,
   ASPECTS,
   buildRequest,
+  connectionError,
   draft,
   errorsFromDetails,
   fieldErrors,
@@ -215,6 +216,7 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
       return;
     }
     fieldErrors.value = {};
+    connectionError.value = false;
     if (!draft.value.seedLocked) updateDraft({ seed: result.seed });
     const localId = jobsStore.addOptimistic(result.body);
     announce("Job submitted");
@@ -247,6 +249,8 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         fieldErrors.value = errors;
       } else {
         fieldErrors.value = { form: e?.status === 0 ? message : `Not queued: ${message}` };
+        // Unreachable or unavailable: cleared when the server is back (live.ts).
+        connectionError.value = e?.status === 0 || e?.status === 503;
       }
       showToast({ kind: "error", title: "Not queued", body: message });
     });

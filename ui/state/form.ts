@@ -331,6 +331,21 @@ function browserStorage(): DraftStorage | undefined {
 export const draft = signal<Draft>({ ...DEFAULT_DRAFT });
 /** Per-field errors of the last submission (client-side or from the API). */
 export const fieldErrors = signal<FieldErrors>({});
+/**
+ * True while the form's error says the server could not take the submission (unreachable, or a
+ * 503), rather than anything about the input: it no longer holds once the live feed is back.
+ */
+export const connectionError = signal(false);
+
+/** Clears the form's error if it was about the connection (called when the server is back). */
+export function clearConnectionError(): void {
+  if (!connectionError.value) return;
+  connectionError.value = false;
+  if (!fieldErrors.value.form) return;
+  const { form: _, ...rest } = fieldErrors.value;
+  fieldErrors.value = rest;
+}
+
 /** Set to focus the prompt (e.g. after "reuse settings"); the form bumps it back. */
 export const focusPromptRequest = signal(0);
 
