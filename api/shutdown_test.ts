@@ -1,7 +1,8 @@
 /**
  * Stopping never hangs on open live streams: `deno task api` and `deno task start`, each with two
  * SSE clients connected (and, for `start`, a job running), exit within SHUTDOWN_TIMEOUT_S (+1 s)
- * of SIGTERM; both clients get a final `shutdown` event before their stream ends.
+ * of SIGTERM; both clients get a final `shutdown` event before their stream ends. A request that
+ * never finishes (a body announced and never sent) is cut off by the deadline (exit code 1).
  */
 import assert from "node:assert/strict";
 import { collectSse, type SseEvent } from "../shared/testing/sse.ts";
@@ -78,6 +79,47 @@ Deno.test({
       const streams = await openStreams(base, 2);
       await checkStop(api, streams);
     } finally {
+      await api?.stop();
+      await deleteQueueKeys(env.QUEUE_PREFIX);
+      await database.drop();
+      await Deno.remove(storage, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "stop: a request that never finishes does not hold deno task api past the timeout",
+  ...opts,
+  fn: async () => {
+    const database = await createTestDatabase();
+    const storage = await Deno.makeTempDir({ prefix: "darkroom-stop-" });
+    const env = serviceEnv({
+      databaseUrl: database.url,
+      storagePath: storage,
+      extra: { SHUTDOWN_TIMEOUT_S: String(SHUTDOWN_TIMEOUT_S) },
+    });
+    const base = `http://127.0.0.1:${env.PORT}`;
+    let api: ServiceProcess | undefined;
+    let conn: Deno.TcpConn | undefined;
+    try {
+      const migrated = await runTask(["migrate"], env);
+      assert.equal(migrated.code, 0, migrated.output);
+      api = await startService("api", env);
+      await waitForHttp(`${base}/api/v1/health`, 30_000, api);
+      // A body announced and never sent: its handler waits for BODY_TIMEOUT_S (30 s).
+      conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(env.PORT) });
+      await conn.write(new TextEncoder().encode(
+        "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+          "Content-Length: 1000\r\n\r\n{",
+      ));
+      await new Promise((r) => setTimeout(r, 300));
+      const { ms, code } = await stopTimed(api);
+      console.log(`api with a stalled request: stopped ${Math.round(ms)} ms after SIGTERM`);
+      assert.ok(ms <= (SHUTDOWN_TIMEOUT_S + 1) * 1000, `took ${Math.round(ms)} ms`);
+      assert.equal(code, 1, "a stop cut short by its deadline says so");
+      assert.match(api.output(), /shutdown did not finish within SHUTDOWN_TIMEOUT_S/);
+    } finally {
+      conn?.close();
       await api?.stop();
       await deleteQueueKeys(env.QUEUE_PREFIX);
       await database.drop();
