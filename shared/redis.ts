@@ -7,12 +7,12 @@ import type { Redis } from "ioredis";
 import { withTimeout } from "./timeout.ts";
 
 /**
- * ioredis `retryStrategy`: 50 ms, 100 ms, … at most 500 ms between reconnect attempts. The
+ * ioredis `retryStrategy`: 50 ms, 100 ms, … at most 250 ms between reconnect attempts. The
  * default backs off to 2 s, so a Redis that returns after a long outage was noticed up to 2 s
  * late; a refused connection attempt costs next to nothing.
  */
 export function reconnectDelayMs(times: number): number {
-  return Math.min(50 * times, 500);
+  return Math.min(50 * times, 250);
 }
 
 /** True for ioredis's errors of a connection that is gone (not a command Redis refused). */

@@ -47,7 +47,7 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
   const maxAttempts = options.retry.maxRetries + 1;
   // The producer gives up quickly while Redis is away (one reconnect per command, and the
   // enqueue timeout below), so the API can keep the job in the outbox instead of hanging, and
-  // it reconnects within half a second of Redis answering again.
+  // it reconnects within a quarter of a second of Redis answering again.
   const producer = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 1,
     connectTimeout: 3000,
