@@ -12,6 +12,7 @@ import { openApiServices } from "./api/deps.ts";
 import { loadConfigOrExit } from "./shared/config.ts";
 import { survivesConnectionDrops } from "./shared/db/connection_drops.ts";
 import { migrate } from "./shared/db/migrations.ts";
+import { startOutboxDispatcher } from "./shared/jobs/dispatcher.ts";
 import { requeueUnfinished } from "./shared/jobs/reconcile.ts";
 import { onShutdown, openRuntime, type Runtime } from "./shared/runtime.ts";
 import { describeStorage } from "./shared/storage/open.ts";
@@ -33,6 +34,8 @@ if (import.meta.main) {
   const api = await openApiServices(config, runtime);
   // Jobs that were queued or running when the process last stopped finish now.
   await requeueUnfinished(runtime.db, runtime.queue, { logger });
+  // Jobs kept in the outbox while the queue could not take them go onto it.
+  const outbox = startOutboxDispatcher(runtime);
   // Local images render on a thread of their own, off the event loop that serves the API and UI.
   const worker = startWorker({ ...runtime, ...await workerSettings(config, runtime.db) });
   const app = createApp({ ...runtime, ...api });
@@ -60,9 +63,12 @@ if (import.meta.main) {
     },
   }, app.fetch);
   onShutdown(logger, async () => {
+    // Live streams first (each gets a final event), so the server drains at once.
+    api.events.endStreams();
     await server.shutdown();
     await worker.close();
+    await outbox.close();
     await api.close();
     await runtime.close();
-  });
+  }, { timeoutS: config.SHUTDOWN_TIMEOUT_S });
 }

@@ -71,6 +71,8 @@ export interface AppDeps {
     DEDUPE_WINDOW_S?: number;
     /** Submits that may wait for their job at once (`Prefer: wait`). */
     MAX_WAITING_SUBMITS?: number;
+    /** A request body must arrive within this long (408 otherwise); 30 s when omitted. */
+    BODY_TIMEOUT_S?: number;
   };
   /**
    * Apps of their own served under a path (Bull Board, in the BullMQ shape). Their routes stay
@@ -109,6 +111,8 @@ export type AppEnv = {
     logger: Logger;
     /** The caller, set by authenticate; absent on public paths called without a key. */
     principal?: Principal;
+    /** How long the request body may take to arrive (ms; api/body.ts); set by requestContext. */
+    bodyTimeoutMs?: number;
   };
 };
 
@@ -116,7 +120,14 @@ export type AppEnv = {
 export function createApp(deps: AppDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
-  app.use("*", requestContext(deps.logger, deps.metrics));
+  app.use(
+    "*",
+    requestContext(deps.logger, deps.metrics, {
+      bodyTimeoutMs: deps.config.BODY_TIMEOUT_S === undefined
+        ? undefined
+        : deps.config.BODY_TIMEOUT_S * 1000,
+    }),
+  );
   app.use("*", securityHeaders());
   app.use("*", compressResponses());
   const origins = deps.config.CORS_ORIGINS ?? [];

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { countJobs, getJob, insertJob } from "../shared/jobs/repo.ts";
+import { dispatchOutbox, outboxSize } from "../shared/jobs/outbox.ts";
 import { sql } from "../shared/db/db.ts";
 import { silentLogger } from "../shared/logger.ts";
 import { createBullmqQueue } from "../shared/queue/bullmq.ts";
@@ -51,6 +52,7 @@ withApp(
       res = await post(app, { prompt: "a red fox in snow", model: "local/abstract" });
     });
     assert.equal(res?.status, 503);
+    assert.equal(res?.headers.get("retry-after"), "2", "a 503 says when to try again");
     assert.equal((await res!.json()).error?.code, "service_unavailable");
     // Were the statement still waiting in Postgres, it would commit now that the lock is gone.
     await new Promise((r) => setTimeout(r, 500));
@@ -255,7 +257,7 @@ withApp(
 );
 
 withApp(
-  "api: health is degraded without workers, 503 when the queue is down",
+  "api: health is degraded without workers or without the queue; submits are kept meanwhile",
   async (deps, app) => {
     const res = await app.request("/api/v1/health");
     assert.equal(res.status, 200);
@@ -274,14 +276,30 @@ withApp(
     });
     try {
       const broken = createApp({ ...deps, queue: deadQueue });
+      // The database answers: the API still takes jobs, so it is degraded, not down.
       const down = await broken.request("/api/v1/health");
-      assert.equal(down.status, 503);
-      assert.equal((await down.json()).checks.queue.ok, false);
-      // A submit while the queue is down is refused with 503 and leaves no pending job behind.
-      const submit = await post(broken, { prompt: "x", model: "local/abstract" });
-      assert.equal(submit.status, 503);
-      assert.equal((await errorOf(submit)).code, "service_unavailable");
-      assert.equal(await countJobs(deps.db), 0);
+      assert.equal(down.status, 200);
+      const body = await down.json();
+      assert.equal(body.status, "degraded");
+      assert.equal(body.checks.queue.ok, false);
+      const ready = await broken.request("/api/v1/ready");
+      assert.equal(ready.status, 200);
+      assert.equal((await ready.json()).status, "degraded");
+      // A submit while the queue is down is accepted and kept in the outbox (first the enqueue
+      // is tried and refused; once the queue is known to be away, job and outbox row are written
+      // in one statement without trying it).
+      for (const prompt of ["first", "second"]) {
+        const submit = await post(broken, { prompt, model: "local/abstract" });
+        assert.equal(submit.status, 202, await submit.clone().text());
+        const { job_id } = await submit.json();
+        assert.equal((await getJob(deps.db, job_id))?.status, "pending");
+      }
+      assert.equal(await countJobs(deps.db), 2);
+      assert.equal(await outboxSize(deps.db), 2);
+      // Once a queue answers, a dispatcher moves them onto it (each once).
+      assert.equal(await dispatchOutbox(deps.db, deps.queue), 2);
+      assert.equal(await outboxSize(deps.db), 0);
+      assert.equal((await deps.queue.stats()).waiting, 2);
     } finally {
       await deadQueue.close();
     }

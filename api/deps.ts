@@ -5,7 +5,12 @@
  */
 import type { Hono } from "hono";
 import { Redis } from "ioredis";
-import { createMemoryRateLimiter, createRedisRateLimiter } from "../shared/auth/rate_limit.ts";
+import {
+  createFallbackLimiter,
+  createMemoryRateLimiter,
+  createRedisRateLimiter,
+  type RateLimiter,
+} from "../shared/auth/rate_limit.ts";
 import { authMode, type Config } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
 import { createJobEventHub, type JobEventHub } from "../shared/jobs/events.ts";
@@ -14,6 +19,7 @@ import type { JobQueue } from "../shared/queue/queue.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import type { ModelCatalogue } from "../shared/models/catalogue.ts";
 import { openModelCatalogue } from "../shared/models/open.ts";
+import { reconnectDelayMs, trackAvailability } from "../shared/redis.ts";
 import type { Security } from "./app.ts";
 import { adminQueueRoutes, kvQueueRoutes } from "./routes/admin_queues.ts";
 
@@ -31,7 +37,8 @@ export interface ApiServices {
 
 /**
  * Builds the rate limiter (counters in Redis when REDIS_URL is set, so every API instance shares
- * them; in memory otherwise), starts the job feed and makes the queue dashboard.
+ * them, and in this process while Redis is away; in memory otherwise), starts the job feed and
+ * makes the queue dashboard.
  */
 export async function openApiServices(
   config: Config,
@@ -43,10 +50,15 @@ export async function openApiServices(
   },
 ): Promise<ApiServices> {
   const limiterRedis = config.REDIS_URL
-    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true })
+    ? new Redis(config.REDIS_URL, {
+      maxRetriesPerRequest: 1,
+      lazyConnect: true,
+      retryStrategy: reconnectDelayMs,
+    })
     : undefined;
   // A failed command answers the request that made it; an unhandled "error" event would crash.
   limiterRedis?.on("error", () => {});
+  const limiterUp = limiterRedis ? trackAvailability(limiterRedis) : undefined;
   const board = runtime.queue.backend === "bullmq" && config.REDIS_URL
     ? adminQueueRoutes({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
     : kvQueueRoutes(runtime.queue);
@@ -64,7 +76,11 @@ export async function openApiServices(
     security: {
       authMode: authMode(config),
       limiter: limiterRedis
-        ? createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX)
+        ? sharedLimiter(createRedisRateLimiter(limiterRedis, config.QUEUE_PREFIX), {
+          available: () => limiterUp?.up() !== false,
+          failed: () => limiterUp?.failed(),
+          logger: runtime.logger,
+        })
         : createMemoryRateLimiter(),
       submitsPerMinute: config.RATE_LIMIT_PER_MINUTE,
       maxActiveJobs: config.MAX_ACTIVE_JOBS_PER_KEY,
@@ -75,7 +91,30 @@ export async function openApiServices(
     async close() {
       await board.close();
       await events.close();
+      limiterUp?.close();
       limiterRedis?.disconnect();
     },
   };
+}
+
+/**
+ * The Redis limiter, with counts in this process while Redis is away (a submit is never refused
+ * for want of a counter); says so in the log at most once a minute.
+ */
+function sharedLimiter(
+  redis: RateLimiter,
+  options: { available: () => boolean; failed: () => void; logger: Logger },
+): RateLimiter {
+  let lastLog = -Infinity;
+  return createFallbackLimiter(redis, createMemoryRateLimiter(), {
+    available: options.available,
+    onFallback: (err) => {
+      options.failed();
+      if (performance.now() - lastLog < 60_000) return;
+      lastLog = performance.now();
+      options.logger.warn("the shared rate limiter is unavailable; counting in this process", {
+        err,
+      });
+    },
+  });
 }

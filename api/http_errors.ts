@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "../shared/errors.ts";
 import type { Logger } from "../shared/logger.ts";
+import { isConnectionLoss } from "../shared/redis.ts";
 import type { AppEnv } from "./app.ts";
 
 export interface ErrorBody {
@@ -35,10 +36,7 @@ export function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
-  // ioredis while Redis is away.
-  if (err.name === "MaxRetriesPerRequestError" || err.message === "Connection is closed.") {
-    return true;
-  }
+  if (isConnectionLoss(err)) return true; // ioredis while Redis is away
   return err instanceof Deno.errors.ConnectionRefused || err instanceof Deno.errors.ConnectionReset;
 }
 
@@ -48,6 +46,7 @@ const STATUS_CODES: Record<number, string> = {
   403: "forbidden",
   404: "not_found",
   405: "method_not_allowed",
+  408: "request_timeout",
   409: "conflict",
   413: "payload_too_large",
   415: "unsupported_media_type",
@@ -56,11 +55,20 @@ const STATUS_CODES: Record<number, string> = {
   503: "service_unavailable",
 };
 
+/** Seconds a client is asked to wait after a 503 (a backing service is away; it reconnects). */
+export const RETRY_AFTER_UNAVAILABLE_S = 2;
+
+/** Tells the client when to try again, unless the route already did. */
+function retryLater(c: Context<AppEnv>): void {
+  if (!c.res.headers.has("Retry-After")) c.header("Retry-After", String(RETRY_AFTER_UNAVAILABLE_S));
+}
+
 /** app.onError handler: known errors keep their status; the rest are logged and answered 500. */
 export function handleError(err: Error, c: Context<AppEnv>, logger: Logger): Response {
   // Unset when the error comes before requestContext ran.
   const requestId = c.get("requestId") as string | undefined;
   if (err instanceof AppError) {
+    if (err.status === 503) retryLater(c);
     return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
   }
   if (err instanceof HTTPException) {
@@ -73,6 +81,7 @@ export function handleError(err: Error, c: Context<AppEnv>, logger: Logger): Res
   }
   if (isUnavailable(err)) {
     logger.warn("dependency unavailable", { requestId, err });
+    retryLater(c);
     return c.json(
       errorBody("service_unavailable", "A backing service is unavailable; try again shortly"),
       503,

@@ -1,6 +1,7 @@
 /** `deno task api`: the HTTP server. */
 import { loadConfigOrExit } from "../shared/config.ts";
 import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
+import { startOutboxDispatcher } from "../shared/jobs/dispatcher.ts";
 import { onShutdown, openRuntime, type Runtime } from "../shared/runtime.ts";
 import { createApp } from "./app.ts";
 import { openApiServices } from "./deps.ts";
@@ -17,6 +18,8 @@ if (import.meta.main) {
   survivesConnectionDrops(runtime.logger);
   // The limiter, the live job feed and Bull Board (read-only; behind the admin key when auth is on).
   const api = await openApiServices(config, runtime);
+  // Jobs accepted while the queue was away go onto it as soon as it answers.
+  const outbox = startOutboxDispatcher(runtime);
   const app = createApp({ ...runtime, ...api });
   const server = Deno.serve({
     hostname: config.HOST,
@@ -25,8 +28,11 @@ if (import.meta.main) {
       runtime.logger.info("api listening", { url: `http://${hostname}:${port}/` }),
   }, app.fetch);
   onShutdown(runtime.logger, async () => {
+    // Live streams first (each gets a final event), so the server drains at once.
+    api.events.endStreams();
     await server.shutdown();
+    await outbox.close();
     await api.close();
     await runtime.close();
-  });
+  }, { timeoutS: config.SHUTDOWN_TIMEOUT_S });
 }

@@ -6,14 +6,23 @@ import type { AppEnv } from "./app.ts";
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Sets `requestId` (from X-Request-Id when it is sane) and a child logger; logs each request. */
-export function requestContext(logger: Logger, metrics?: Metrics): MiddlewareHandler<AppEnv> {
+/**
+ * Sets `requestId` (from X-Request-Id when it is sane), a child logger and, when given, the body
+ * deadline (`bodyTimeoutMs`, read by api/body.ts); logs each request.
+ */
+export function requestContext(
+  logger: Logger,
+  metrics?: Metrics,
+  options: { bodyTimeoutMs?: number } = {},
+): MiddlewareHandler<AppEnv> {
+  const bodyTimeoutMs = options.bodyTimeoutMs;
   return async (c, next) => {
     const incoming = c.req.header("x-request-id");
     const requestId = incoming && SAFE_ID.test(incoming) ? incoming : crypto.randomUUID();
     const log = logger.child({ requestId });
     c.set("requestId", requestId);
     c.set("logger", log);
+    if (bodyTimeoutMs !== undefined) c.set("bodyTimeoutMs", bodyTimeoutMs);
     const started = performance.now();
     // Headers set before the handler ride on its response: every response is built through the
     // context (tested for every kind of answer). Reading c.res.headers afterwards would make Deno

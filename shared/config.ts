@@ -97,8 +97,13 @@ export const configSchema = z.object({
   LOCAL_STEP_MS: intVar(60, 0, 10_000),
   /** Keep finished jobs (and their images) this many days; 0 keeps them forever. */
   RETENTION_DAYS: intVar(0, 0, 36_500),
-  /** On SIGTERM, how long running jobs may finish before they are handed back (seconds). */
+  /**
+   * On SIGTERM, how long a stop may take in all (seconds): running jobs finish for all of it but
+   * a short reserve, which hands back what is left; then the process exits whatever remains.
+   */
   SHUTDOWN_TIMEOUT_S: intVar(25, 1, 3600),
+  /** A request body must arrive within this long (seconds), or the API answers 408. */
+  BODY_TIMEOUT_S: intVar(30, 1, 3600),
   /** Queue lock: a crashed worker's job is taken over after about this long (milliseconds). */
   QUEUE_LOCK_MS: intVar(5000, 1000, 600_000),
   /** How often workers re-queue jobs whose queue message was lost (seconds). */

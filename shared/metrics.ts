@@ -8,6 +8,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Db } from "./db/db.ts";
 import { sql } from "./db/db.ts";
 import type { JobQueue } from "./queue/queue.ts";
+import { outboxSize } from "./jobs/outbox.ts";
 
 export interface Metrics {
   registry: Registry;
@@ -129,6 +130,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
           );
           this.reset();
           for (const r of rows) this.set({ status: r.status, model: r.model }, r.n);
+        } catch {
+          // Database away: /health reports it.
+        }
+      },
+    });
+    new Gauge({
+      name: "darkroom_outbox_jobs",
+      help: "Accepted jobs waiting in Postgres for the queue to come back (0 while it is up)",
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await outboxSize(db));
         } catch {
           // Database away: /health reports it.
         }

@@ -129,9 +129,19 @@ async function openDb(config: Config, role: Role, logger: Logger): Promise<Db> {
   });
 }
 
+/**
+ * How a stop spends its SHUTDOWN_TIMEOUT_S: running jobs may finish for all of it but a reserve
+ * (3 s, or half of a shorter budget), which is left to hand back what still runs and to close
+ * connections. At the end of the budget the process exits whatever is left (see onShutdown).
+ */
+export function shutdownBudget(timeoutS: number): { totalMs: number; drainMs: number } {
+  const totalMs = timeoutS * 1000;
+  return { totalMs, drainMs: totalMs - Math.min(3000, totalMs / 2) };
+}
+
 async function openQueue(config: Config, logger: Logger): Promise<JobQueue> {
   const retry = { maxRetries: config.MAX_RETRIES, backoffBase: config.RETRY_BACKOFF_BASE };
-  const drainTimeoutMs = config.SHUTDOWN_TIMEOUT_S * 1000;
+  const drainTimeoutMs = shutdownBudget(config.SHUTDOWN_TIMEOUT_S).drainMs;
   if (!config.REDIS_URL) {
     return await openKvQueue({
       path: join(config.DATA_DIR, "queue.kv"),
@@ -170,9 +180,14 @@ export function openProviders(
 /**
  * Runs `stop` on the first SIGINT/SIGTERM; a second signal exits at once. Signals within 200 ms
  * of the first count as the same one: Ctrl+C under `deno task dev` reaches a child both from the
- * terminal and from dev.ts, and must still drain.
+ * terminal and from dev.ts, and must still drain. With `timeoutS` (SHUTDOWN_TIMEOUT_S) the stop is
+ * bounded: past it the process exits (code 1) whatever `stop` still waits for.
  */
-export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
+export function onShutdown(
+  logger: Logger,
+  stop: () => Promise<void>,
+  options: { timeoutS?: number } = {},
+): void {
   let stoppingAt = 0;
   const handler = (signal: string) => {
     if (stoppingAt > 0) {
@@ -182,6 +197,16 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>): void {
     }
     stoppingAt = Date.now();
     logger.info("shutting down", { signal });
+    if (options.timeoutS !== undefined) {
+      const timeoutS = options.timeoutS;
+      const deadline = setTimeout(() => {
+        logger.error("shutdown did not finish within SHUTDOWN_TIMEOUT_S; exiting now", {
+          timeoutS,
+        });
+        Deno.exit(1);
+      }, timeoutS * 1000);
+      Deno.unrefTimer(deadline);
+    }
     stop().then(
       () => Deno.exit(0),
       (err) => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { withTimeout } from "./timeout.ts";
+import { createDeadlineWatch, withTimeout } from "./timeout.ts";
 
 const never = new Promise<never>(() => {});
 const after = <T>(ms: number, value: T) => new Promise<T>((r) => setTimeout(() => r(value), ms));
@@ -50,4 +50,23 @@ Deno.test("withTimeout: a promise rejecting after the timeout is not left unhand
   assert.equal(await withTimeout(late, 1, () => "gave up"), "gave up");
   fail(new Error("too late to matter"));
   await after(10, null);
+});
+
+Deno.test("deadline watch: in time wins, late answers within a tick, the timer stops when idle", async () => {
+  const watch = createDeadlineWatch(20);
+  assert.equal(await watch.race(Promise.resolve("v"), 1000, () => "late"), "v");
+  await assert.rejects(watch.race(Promise.reject(new Error("no")), 1000, () => "late"), /no/);
+  const started = performance.now();
+  const never = new Promise<string>(() => {});
+  assert.equal(await watch.race(never, 50, () => "late"), "late");
+  const ms = performance.now() - started;
+  assert.ok(ms >= 45 && ms < 500, `answered after ${ms} ms`);
+  await assert.rejects(
+    watch.race(never, 10, () => {
+      throw new Error("too slow");
+    }),
+    /too slow/,
+  );
+  assert.equal(watch.size(), 0);
+  // Nothing pending: no timer is left behind (this test runs with the op sanitizer on).
 });

@@ -365,30 +365,56 @@ export interface LiveFeedOptions {
   onResync?(): void;
   /** Called when the browser gave up on the stream (refused, e.g. 401 or 404) before a retry. */
   onRefused?(): void;
+  /**
+   * A cheap request made every `probeMs` while the stream is down; resolves true when the server
+   * answered at all (any status), false when it could not be reached. When it answers after
+   * having been unreachable, the stream reopens at once instead of at its next backoff step.
+   */
+  probe?(): Promise<boolean>;
   createEventSource?: (url: string) => EventSourceLike;
   pollMs?: number;
+  /** How often `probe` runs while the stream is down (ms). Default 1500. */
+  probeMs?: number;
+  /** Waits before each reopen after a failure, the last repeated (ms). */
+  backoffMs?: readonly number[];
+  /** For the jitter added to each wait (up to a fifth of it); Math.random by default. */
+  random?: () => number;
   setTimeout?: typeof setTimeout;
   clearTimeout?: typeof clearTimeout;
 }
+
+/** Reopen waits after a failure: quick at first (a restart), then patient (an outage). */
+export const RECONNECT_BACKOFF_MS: readonly number[] = [1000, 2000, 5000, 10_000, 20_000, 30_000];
 
 const CLOSED = 2;
 
 /**
  * Subscribes to `GET /events`. While the stream is not open, running jobs are polled one by one;
- * polling stops as soon as the stream is back. A stream the server refused is reopened with
- * backoff. Returns a function that stops everything.
+ * polling stops as soon as the stream is back. Reconnecting is ours, not the browser's (whose
+ * retries never back off and stop for good after a refusal): after a failure, or the server's
+ * `shutdown` event, the stream reopens after 1 s, 2 s, 5 s, … (plus a little jitter), and at once
+ * when `probe` finds the server answering again after it could not be reached. Returns a function
+ * that stops everything.
  */
 export function connectLiveFeed(options: LiveFeedOptions): () => void {
   const create = options.createEventSource ?? ((url) => new EventSource(url));
   const later = options.setTimeout ?? setTimeout;
   const cancel = options.clearTimeout ?? clearTimeout;
   const pollMs = options.pollMs ?? 2000;
+  const probeMs = options.probeMs ?? 1500;
+  const backoff = options.backoffMs ?? RECONNECT_BACKOFF_MS;
+  const random = options.random ?? Math.random;
   let source: EventSourceLike | null = null;
+  let live = false;
   let stopped = false;
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
   let reopenTimer: ReturnType<typeof setTimeout> | undefined;
-  let reopenDelay = 2000;
+  let probeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Failures since the stream was last open (picks the backoff step). */
+  let failures = 0;
   let everFailed = false;
+  /** Whether the last probe reached the server (the page itself came from it). */
+  let reachable = true;
 
   const parse = (ev: MessageEvent): unknown => {
     try {
@@ -418,27 +444,73 @@ export function connectLiveFeed(options: LiveFeedOptions): () => void {
     pollTimer = undefined;
   }
 
+  function startProbing() {
+    const probe = options.probe;
+    if (!probe || probeTimer !== undefined || stopped) return;
+    const tick = async () => {
+      let answered = false;
+      try {
+        answered = await probe();
+      } catch { /* unreachable */ }
+      if (stopped || live) {
+        probeTimer = undefined;
+        return;
+      }
+      const cameBack = answered && !reachable;
+      reachable = answered;
+      if (cameBack && source === null) {
+        // The server is back: no need to wait for the next backoff step.
+        probeTimer = undefined;
+        open();
+        return;
+      }
+      probeTimer = later(tick, probeMs);
+    };
+    probeTimer = later(tick, probeMs);
+  }
+
+  function stopProbing() {
+    if (probeTimer !== undefined) cancel(probeTimer);
+    probeTimer = undefined;
+  }
+
+  /** The stream failed or the server is going away: close it and reopen with backoff. */
+  function lost(es: EventSourceLike) {
+    if (es !== source || stopped) return;
+    const refused = es.readyState === CLOSED;
+    es.close();
+    source = null;
+    live = false;
+    everFailed = true;
+    if (refused) options.onRefused?.();
+    startPolling();
+    const step = backoff[Math.min(failures, backoff.length - 1)];
+    failures++;
+    reopenTimer = later(() => {
+      reopenTimer = undefined;
+      open();
+    }, Math.round(step * (1 + 0.2 * random())));
+    startProbing();
+  }
+
   function open() {
-    if (stopped) return;
+    if (stopped || source !== null) return;
+    if (reopenTimer !== undefined) cancel(reopenTimer);
+    reopenTimer = undefined;
     const es = create(typeof options.url === "function" ? options.url() : options.url);
     source = es;
     es.onopen = () => {
-      reopenDelay = 2000;
+      if (es !== source) return;
+      live = true;
+      failures = 0;
+      reachable = true;
       stopPolling();
+      stopProbing();
       options.onState("live");
       if (everFailed) options.onResync?.();
     };
-    es.onerror = () => {
-      everFailed = true;
-      startPolling();
-      if (es.readyState === CLOSED) {
-        // The browser gave up (e.g. the endpoint answered 404): try again later ourselves.
-        es.close();
-        options.onRefused?.();
-        reopenTimer = later(open, reopenDelay);
-        reopenDelay = Math.min(reopenDelay * 2, 60_000);
-      }
-    };
+    es.onerror = () => lost(es);
+    es.addEventListener("shutdown", () => lost(es));
     es.addEventListener("job", (ev) => {
       const job = parse(ev) as JobJson | null;
       if (job && typeof job.id === "string") options.onJob(job);
@@ -454,6 +526,7 @@ export function connectLiveFeed(options: LiveFeedOptions): () => void {
   return () => {
     stopped = true;
     stopPolling();
+    stopProbing();
     if (reopenTimer !== undefined) cancel(reopenTimer);
     source?.close();
   };

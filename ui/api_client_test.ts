@@ -7,6 +7,7 @@ import {
   type EventSourceLike,
   type FeedState,
   type JobJson,
+  type LiveFeedOptions,
   parseRetryAfter,
   uploadIdOf,
   withAccessToken,
@@ -211,38 +212,53 @@ class FakeEventSource implements EventSourceLike {
   }
 }
 
-Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a refusal", async () => {
+/** A feed on fake EventSources and fake timers (run by hand). */
+function fakeFeed(extra: Partial<LiveFeedOptions> = {}) {
   const sources: FakeEventSource[] = [];
   const timers: { fn: () => void; ms: number; id: number }[] = [];
   let nextId = 0;
-  const states: FeedState[] = [];
-  const got: string[] = [];
-  const deleted: string[] = [];
-  const polled: string[] = [];
-  let resyncs = 0;
-  let refusals = 0;
-  let token = "k1";
-  const urls: string[] = [];
-  const stop = connectLiveFeed({
-    url: () => `/api/v1/events?access_token=${token}`,
+  const f = {
+    sources,
+    timers,
+    states: [] as FeedState[],
+    got: [] as string[],
+    deleted: [] as string[],
+    polled: [] as string[],
+    urls: [] as string[],
+    resyncs: 0,
+    refusals: 0,
+    token: "k1",
+    stop: () => {},
+    /** Runs the timers due now (all of them, or those of `ms`). */
+    async runTimers(ms?: number) {
+      const due = timers.filter((t) => ms === undefined || t.ms === ms);
+      for (const t of due) timers.splice(timers.indexOf(t), 1);
+      for (const t of due) t.fn();
+      await new Promise((r) => setTimeout(r, 0));
+    },
+    last: () => sources[sources.length - 1],
+  };
+  f.stop = connectLiveFeed({
+    url: () => `/api/v1/events?access_token=${f.token}`,
     client: {
       getJob: (id) => {
-        polled.push(id);
+        f.polled.push(id);
         return Promise.resolve({ id, status: "processing" } as JobJson);
       },
     },
-    onJob: (j) => got.push(j.id),
-    onJobDeleted: (id) => deleted.push(id),
-    onState: (s) => states.push(s),
+    onJob: (j) => f.got.push(j.id),
+    onJobDeleted: (id) => f.deleted.push(id),
+    onState: (s) => f.states.push(s),
     runningIds: () => ["r1"],
-    onResync: () => resyncs++,
-    onRefused: () => refusals++,
+    onResync: () => f.resyncs++,
+    onRefused: () => f.refusals++,
     createEventSource: (url) => {
-      urls.push(url);
+      f.urls.push(url);
       const es = new FakeEventSource();
       sources.push(es);
       return es;
     },
+    random: () => 0,
     setTimeout: ((fn: () => void, ms: number) => {
       timers.push({ fn, ms, id: ++nextId });
       return nextId;
@@ -251,49 +267,101 @@ Deno.test("live feed: SSE events, polling only while SSE is down, reopen after a
       const i = timers.findIndex((t) => t.id === id);
       if (i >= 0) timers.splice(i, 1);
     }) as unknown as typeof clearTimeout,
+    ...extra,
   });
-  const runTimers = async () => {
-    const due = timers.splice(0);
-    for (const t of due) t.fn();
-    await new Promise((r) => setTimeout(r, 0));
-  };
+  return f;
+}
 
-  assert.deepEqual(states, ["connecting"]);
-  sources[0].open();
-  sources[0].emit("job", { id: "j1", status: "completed" });
-  sources[0].emit("job_deleted", { id: "j0" });
-  sources[0].emit("job", "not json at all");
-  assert.deepEqual(got, ["j1"]);
-  assert.deepEqual(deleted, ["j0"]);
-  assert.equal(timers.length, 0, "no polling while SSE is open");
+Deno.test("live feed: SSE events, polling only while SSE is down, reopen after 1 s, 2 s, 5 s", async () => {
+  const f = fakeFeed();
+  assert.deepEqual(f.states, ["connecting"]);
+  f.sources[0].open();
+  f.sources[0].emit("job", { id: "j1", status: "completed" });
+  f.sources[0].emit("job_deleted", { id: "j0" });
+  f.sources[0].emit("job", "not json at all");
+  assert.deepEqual(f.got, ["j1"]);
+  assert.deepEqual(f.deleted, ["j0"]);
+  assert.equal(f.timers.length, 0, "no polling while SSE is open");
 
-  // A transient error: the browser reconnects by itself; meanwhile running jobs are polled.
-  sources[0].fail(false);
-  assert.equal(states.at(-1), "polling");
-  await runTimers();
-  assert.deepEqual(polled, ["r1"]);
-  assert.equal(timers.length, 1, "next poll scheduled");
-  sources[0].open();
-  assert.equal(states.at(-1), "live");
-  assert.equal(resyncs, 1);
-  assert.equal(timers.length, 0, "polling stopped once SSE is back");
+  // A transient error: the stream is closed (its own retries never back off) and reopened by
+  // us after 1 s; meanwhile running jobs are polled.
+  f.sources[0].fail(false);
+  assert.equal(f.sources[0].closed, true);
+  assert.equal(f.states.at(-1), "polling");
+  assert.deepEqual(f.timers.map((t) => t.ms).sort((a, b) => a - b), [0, 1000]);
+  await f.runTimers(0);
+  assert.deepEqual(f.polled, ["r1"]);
+  // Each failure in a row waits longer: 1 s, 2 s, 5 s.
+  for (const wait of [1000, 2000, 5000]) {
+    assert.ok(f.timers.some((t) => t.ms === wait), `reopen after ${wait} ms`);
+    await f.runTimers(wait);
+    f.last().fail(false);
+  }
+  assert.equal(f.sources.length, 4);
+  assert.ok(f.timers.some((t) => t.ms === 10_000), "then 10 s");
+  await f.runTimers(10_000);
+  f.last().open();
+  assert.equal(f.states.at(-1), "live");
+  assert.equal(f.resyncs, 1);
+  assert.equal(f.timers.length, 0, "polling stopped once SSE is back");
 
-  // A refusal (e.g. 401 or 404): reported, the source closed and reopened later by us, with
-  // the URL of the moment (the key may have changed meanwhile).
-  assert.equal(refusals, 0, "a transient error is no refusal");
-  sources[0].fail(true);
-  assert.equal(sources[0].closed, true);
-  assert.equal(refusals, 1);
-  assert.ok(timers.some((t) => t.ms === 2000), "reopen scheduled");
-  token = "k2";
-  await runTimers();
-  assert.equal(sources.length, 2);
-  assert.deepEqual(urls, ["/api/v1/events?access_token=k1", "/api/v1/events?access_token=k2"]);
-  sources[1].open();
-  assert.equal(states.at(-1), "live");
+  // Back to 1 s after a success. A refusal (e.g. 401 or 404) is reported too, and the reopen
+  // uses the URL of the moment (the key may have changed meanwhile).
+  assert.equal(f.refusals, 0, "a transient error is no refusal");
+  f.last().fail(true);
+  assert.equal(f.refusals, 1);
+  assert.ok(f.timers.some((t) => t.ms === 1000), "reopen scheduled after 1 s");
+  f.token = "k2";
+  await f.runTimers(1000);
+  assert.equal(f.urls.at(-1), "/api/v1/events?access_token=k2");
+  assert.equal(f.urls[0], "/api/v1/events?access_token=k1");
+  f.last().open();
+  assert.equal(f.states.at(-1), "live");
 
-  stop();
-  assert.equal(sources[1].closed, true);
+  // The server says it is stopping: the same as a failure (reopen after 1 s).
+  const before = f.sources.length;
+  f.last().emit("shutdown", { reconnect_ms: 1000 });
+  assert.equal(f.last().closed, true);
+  assert.ok(f.timers.some((t) => t.ms === 1000));
+  await f.runTimers(1000);
+  assert.equal(f.sources.length, before + 1);
+
+  f.stop();
+  assert.equal(f.last().closed, true);
+});
+
+Deno.test("live feed: once a probe reaches the server again, the stream reopens at once", async () => {
+  let up = false;
+  let probes = 0;
+  const f = fakeFeed({
+    probe: () => {
+      probes++;
+      return Promise.resolve(up);
+    },
+    probeMs: 1500,
+  });
+  f.sources[0].open();
+  // Down for a while: the reopen waits grow, the probe keeps asking every 1.5 s.
+  f.sources[0].fail(false);
+  await f.runTimers(1000);
+  f.last().fail(false);
+  await f.runTimers(1500); // probe: unreachable
+  assert.ok(f.timers.some((t) => t.ms === 2000), "next reopen in 2 s");
+  const sources = f.sources.length;
+  up = true;
+  await f.runTimers(1500); // probe: the server answers again
+  assert.ok(probes >= 2);
+  assert.equal(f.sources.length, sources + 1, "reopened without waiting for the backoff");
+  assert.ok(!f.timers.some((t) => t.ms === 2000), "the backoff step was dropped");
+  f.last().open();
+  assert.equal(f.states.at(-1), "live");
+  assert.equal(f.timers.length, 0, "no probing while live");
+
+  // A server that answers but refuses the stream is not hammered: the probe saw no change.
+  f.last().fail(true);
+  await f.runTimers(1500);
+  assert.equal(f.sources.length, sources + 1, "waits for the backoff");
+  f.stop();
 });
 
 Deno.test("usage asks /usage with the range and grouping, and a 402 keeps its figures", async () => {

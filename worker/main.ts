@@ -1,6 +1,7 @@
 /** `deno task worker`: the queue worker process. */
 import { loadConfigOrExit } from "../shared/config.ts";
 import { survivesConnectionDrops } from "../shared/db/connection_drops.ts";
+import { startOutboxDispatcher } from "../shared/jobs/dispatcher.ts";
 import { onShutdown, openRuntime, type Runtime } from "../shared/runtime.ts";
 import { workerHealthHandler } from "./health.ts";
 import { lowerPriority } from "./priority.ts";
@@ -24,6 +25,8 @@ if (import.meta.main) {
     ...runtime,
     ...await workerSettings(config, runtime.db),
   });
+  // Jobs an API kept in the outbox while the queue was away: any process may queue them.
+  const outbox = startOutboxDispatcher(runtime);
   // The worker's own health and metrics, for compose health checks and Prometheus.
   const health = config.WORKER_PORT > 0
     ? Deno.serve({
@@ -34,7 +37,8 @@ if (import.meta.main) {
     : undefined;
   onShutdown(runtime.logger, async () => {
     await health?.shutdown();
+    await outbox.close();
     await worker.close();
     await runtime.close();
-  });
+  }, { timeoutS: config.SHUTDOWN_TIMEOUT_S });
 }

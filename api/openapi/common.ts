@@ -96,13 +96,28 @@ export function errorResponses(): Json {
         { field: "limit", message: "limit must be at most 100" },
       ]),
     }),
-    Unavailable: jsonError(
-      "The database or the queue cannot take the request right now; nothing was kept.",
+    Unavailable: {
+      ...jsonError(
+        "The database cannot take the request right now; nothing was kept. (The queue being " +
+          "away is no reason: jobs are then kept in Postgres until it returns.)",
+        {
+          unavailable: errorExample(
+            "service_unavailable",
+            "A backing service is unavailable; try again shortly",
+          ),
+        },
+      ),
+      headers: {
+        "Retry-After": {
+          description: "Seconds to wait before trying again.",
+          schema: { type: "integer", example: 2 },
+        },
+      },
+    },
+    RequestTimeout: jsonError(
+      "The request body did not arrive within `BODY_TIMEOUT_S` (the connection is closed).",
       {
-        unavailable: errorExample(
-          "service_unavailable",
-          "A backing service is unavailable; try again shortly",
-        ),
+        slow: errorExample("request_timeout", "The request body did not arrive within 30 s"),
       },
     ),
     InternalError: jsonError("An unexpected error (logged with the request id).", {

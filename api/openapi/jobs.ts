@@ -275,8 +275,8 @@ export function jobResponses(prefix: string): Json {
       },
     ),
     JobAccepted: json(
-      "Accepted: the job is stored and queued. Poll the `Location` or listen to " +
-        `${prefix}/events.`,
+      "Accepted: the job is stored and queued (or, while the queue is away, kept in Postgres " +
+        `and queued when it returns). Poll the \`Location\` or listen to ${prefix}/events.`,
       ref("schemas", "Accepted"),
       { job_id: JOB_ID, status: "pending", message: "Job accepted and queued" },
       {
@@ -419,6 +419,7 @@ export function jobPaths(prefix: string): Json {
               "This Idempotency-Key was used with a different request body",
             ),
           }),
+          408: ref("responses", "RequestTimeout"),
           413: ref("responses", "PayloadTooLarge"),
           415: ref("responses", "UnsupportedMediaType"),
           422: jsonError(

@@ -59,8 +59,9 @@ export function opsSchemas(): Json {
         status: {
           type: "string",
           enum: ["ok", "degraded", "unavailable"],
-          description: "`degraded`: no worker seen in 15 s, or a provider is down; " +
-            "`unavailable` (503): the database or the queue cannot be reached.",
+          description: "`degraded`: no worker seen in 15 s, a provider is down, or the queue " +
+            "cannot be reached (jobs are still accepted: kept in Postgres until it returns); " +
+            "`unavailable` (503): the database cannot be reached.",
         },
         checks: {
           type: "object",
@@ -90,7 +91,8 @@ export function opsSchemas(): Json {
         status: {
           type: "string",
           enum: ["ready", "degraded", "not_ready"],
-          description: "`degraded` (200): a provider is down while another works; `not_ready` " +
+          description: "`degraded` (200): a provider is down while another works, or the " +
+            "queue cannot be reached (jobs wait in Postgres until it returns); `not_ready` " +
             "(503): a check failed, or no provider works.",
         },
         checks: {
@@ -181,7 +183,7 @@ export function healthPaths(prefix: string): Json {
         summary: "Database, queue and worker health",
         responses: {
           200: json(
-            "Reachable (`ok`, or `degraded` without live workers).",
+            "Reachable (`ok`, or `degraded` without live workers or without the queue).",
             ref(
               "schemas",
               "Health",
@@ -196,16 +198,15 @@ export function healthPaths(prefix: string): Json {
               time: TIME,
             },
           ),
-          503: json("The database or the queue cannot be reached.", ref("schemas", "Health"), {
+          503: json("The database cannot be reached.", ref("schemas", "Health"), {
             status: "unavailable",
             checks: {
-              database: { ok: true, latency_ms: 2 },
-              queue: {
+              database: {
                 ok: false,
                 latency_ms: 2000,
                 error: "no answer within 2000 ms",
-                backend: "bullmq",
               },
+              queue: { ok: true, latency_ms: 1, backend: "bullmq" },
               workers: { ok: false, online: 0, capacity: 0, active: 0 },
             },
             time: TIME,
@@ -218,9 +219,10 @@ export function healthPaths(prefix: string): Json {
         tags: ["Operations"],
         operationId: "ready",
         summary: "Readiness for traffic (load balancers, orchestrators)",
-        description: "Ready when the database and the queue answer, every migration is " +
-          "applied, the image storage (local folder or bucket) is writable and a provider " +
-          "works; `degraded` (still 200) while one provider's circuit is open and another works.",
+        description: "Ready when the database answers, every migration is applied, the image " +
+          "storage (local folder or bucket) is writable and a provider works. The queue is " +
+          "reported but not required: while it is away jobs are still accepted (`degraded`), " +
+          "as while one provider's circuit is open and another works.",
         responses: {
           200: json("Ready.", ref("schemas", "Ready"), {
             status: "ready",

@@ -2,6 +2,8 @@
  * GET /events: Server-Sent Events with a snapshot of every job as it changes. A stream carries
  * only the jobs its key may see (deletions included) and ends when its key is revoked: at once on
  * the revocation's notification, or at the next key check (every HEARTBEAT_MS) if that was lost.
+ * When the process stops, every stream ends first with a `shutdown` event (`retry` 1 s), so the
+ * server can drain at once and browsers reconnect to whichever instance answers next.
  */
 import { Hono } from "hono";
 import { streamSSE } from "hono/streaming";
@@ -12,6 +14,8 @@ import { canSee, principalOf } from "../auth.ts";
 import { takeStreamSlot } from "../limits.ts";
 
 const HEARTBEAT_MS = 15_000;
+/** How soon a browser reconnects after the stream ends (the SSE `retry` field, ms). */
+export const RECONNECT_MS = 1000;
 
 /** Routes mounted under the API prefix. */
 export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
@@ -30,6 +34,7 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
       const queue: JobEvent[] = [];
       let wake: (() => void) | undefined;
       let revoked = false;
+      let stopping = false;
       const endForRevocation = () => {
         if (revoked) return;
         revoked = true;
@@ -41,7 +46,14 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
         if (revoked || !visible(event)) return;
         queue.push(event);
         wake?.();
-      }, { keyId, onRevoked: endForRevocation });
+      }, {
+        keyId,
+        onRevoked: endForRevocation,
+        onShutdown: () => {
+          stopping = true;
+          wake?.();
+        },
+      });
       stream.onAbort(() => {
         unsubscribe();
         wake?.();
@@ -59,9 +71,9 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
           log.warn("cannot re-check the key of an event stream", { err });
         }
       };
-      const open = () => !revoked && !stream.aborted && !stream.closed;
+      const open = () => !revoked && !stopping && !stream.aborted && !stream.closed;
       try {
-        await stream.writeSSE({ event: "ready", data: "{}", retry: 2000 });
+        await stream.writeSSE({ event: "ready", data: "{}", retry: RECONNECT_MS });
         if (lastId) {
           const missed = (await deps.events.replay(lastId)).filter(visible);
           if (!revoked) queue.unshift(...missed);
@@ -90,6 +102,13 @@ export function eventRoutes(deps: AppDeps): Hono<AppEnv> {
             await stream.write(": ping\n\n");
             wroteAt = Date.now();
           }
+        }
+        if (stopping && !stream.aborted && !stream.closed) {
+          await stream.writeSSE({
+            event: "shutdown",
+            data: JSON.stringify({ reconnect_ms: RECONNECT_MS }),
+            retry: RECONNECT_MS,
+          });
         }
       } finally {
         unsubscribe();

@@ -132,3 +132,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "events: stopping ends every stream at once with a shutdown event (and later ones too)",
+  ...opts,
+  fn: async () => {
+    const deps = await createTestDeps();
+    try {
+      const app = createApp(deps);
+      const streams = await Promise.all([1, 2].map(() => app.request("/api/v1/events")));
+      const reading = streams.map((res) => collectSse(res, () => false, 5000));
+      await new Promise((r) => setTimeout(r, 200));
+      const started = performance.now();
+      deps.events.endStreams();
+      for (const events of await Promise.all(reading)) {
+        assert.deepEqual(events.map((e) => e.event), ["ready", "shutdown"]);
+        assert.deepEqual(JSON.parse(events[1].data), { reconnect_ms: 1000 });
+      }
+      assert.ok(performance.now() - started < 1000, "the streams ended at once");
+      // A stream opened while the process stops ends at once too.
+      const late = await app.request("/api/v1/events");
+      const events = await collectSse(late, () => false, 2000);
+      assert.deepEqual(events.map((e) => e.event), ["ready", "shutdown"]);
+    } finally {
+      await deps.cleanup();
+    }
+  },
+});

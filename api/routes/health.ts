@@ -1,7 +1,8 @@
 /**
  * GET /health: database and queue reachability, worker heartbeats and provider circuits.
- * GET /ready: whether this instance can serve traffic; `degraded` (still 200) while a provider's
- * circuit is open but another provider works.
+ * GET /ready: whether this instance can serve traffic. The database is what both need: with the
+ * queue away, submits are still accepted (kept in the outbox until it returns), so that is
+ * `degraded`, not down; so is a provider's open circuit while another provider works.
  */
 import { Hono } from "hono";
 import { sql } from "../../shared/db/db.ts";
@@ -66,11 +67,11 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       }),
       timed(() => deps.queue.ping()),
     ]);
-    const up = database.ok && queue.ok;
+    const up = database.ok;
     const providers = health ? providersCheck(health) : undefined;
     const status = !up
       ? "unavailable"
-      : workers.length === 0 || (providers && !providers.ok)
+      : !queue.ok || workers.length === 0 || (providers && !providers.ok)
       ? "degraded"
       : "ok";
     c.header("Cache-Control", "no-store");
@@ -104,12 +105,17 @@ export function healthRoutes(deps: AppDeps): Hono<AppEnv> {
       readProviders(),
     ]);
     const providers = health ? providersCheck(health) : undefined;
-    // No provider works: nothing can be generated. One down while another works: degraded.
-    const ready = database.ok && queue.ok && migrations.ok && storage.ok && migrationsOk &&
+    // The queue is reported, not required: jobs wait in the outbox while it is away. No provider
+    // works: nothing can be generated. One down while another works: degraded.
+    const ready = database.ok && migrations.ok && storage.ok && migrationsOk &&
       providers?.status !== "down";
     c.header("Cache-Control", "no-store");
     return c.json({
-      status: !ready ? "not_ready" : providers?.status === "degraded" ? "degraded" : "ready",
+      status: !ready
+        ? "not_ready"
+        : !queue.ok || providers?.status === "degraded"
+        ? "degraded"
+        : "ready",
       checks: {
         database,
         queue,

@@ -3,13 +3,12 @@
  * /jobs/:id), list (GET /jobs) and control (cancel, retry, delete).
  */
 import { type Context, Hono } from "hono";
-import { AppError, NotFoundError, UnavailableError, ValidationError } from "../../shared/errors.ts";
+import { AppError, NotFoundError, ValidationError } from "../../shared/errors.ts";
 import { sha256Hex } from "../../shared/hash.ts";
 import { jobToJson } from "../../shared/jobs/json.ts";
 import { removeImages } from "../../shared/media/thumbnails.ts";
 import {
   addJob,
-  batchedAddJob,
   batchedGetJob,
   cancelJob,
   countActiveJobs,
@@ -21,9 +20,7 @@ import {
   listJobs,
   type NewJob,
   resetForRetry,
-  SUBMIT_DEADLINE_MS,
 } from "../../shared/jobs/repo.ts";
-import { PRIORITIES } from "../../shared/queue/queue.ts";
 import {
   canonicalJson,
   generateRequest,
@@ -45,6 +42,7 @@ import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 import { createJobWaiters, parsePreferWait } from "../wait_for_job.ts";
+import { createJobStore } from "../job_store.ts";
 
 /** Routes mounted under the API prefix. */
 export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppEnv> {
@@ -52,8 +50,6 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
   const prefix = deps.config.API_V1_PREFIX;
   // count(*) grows with the table; under load one count a second per filter is plenty.
   const totals = createShortCache<number>(1000);
-  // Concurrent submits share one INSERT (group commit); an idle API sends each at once.
-  const addPending = batchedAddJob(deps.db);
   // Concurrent reads by id share one SELECT in the same way.
   const readJob = batchedGetJob(deps.db);
   // Identical list requests made while one is being read share the next read and its JSON.
@@ -62,56 +58,8 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
   // Submits with `Prefer: wait=N` wait for their job on the live feed, without a connection.
   const waiters = createJobWaiters(deps.events, deps.config.MAX_WAITING_SUBMITS ?? 1000);
 
-  /** Removes a job the queue refused and tells the client 503. */
-  const unqueued = async (job: NewJob, err: unknown, log: AppDeps["logger"]): Promise<never> => {
-    log.warn("cannot enqueue job; removing it", { jobId: job.id, err });
-    await deleteJob(deps.db, job.id).catch((e) =>
-      log.error("cannot remove unqueued job", { jobId: job.id, err: e })
-    );
-    throw new UnavailableError("The job queue is unavailable; the job was not accepted");
-  };
-
-  /** Queues a job already stored; when the queue refuses, the job is removed (503). */
-  const enqueue = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
-    try {
-      await deps.queue.enqueue({ jobId: job.id, requestId }, {
-        priority: PRIORITIES[job.priority ?? "normal"],
-      });
-    } catch (err) {
-      await unqueued(job, err, log);
-    }
-  };
-
-  /**
-   * Stores and queues a new job at once: the INSERT (group commit) and the enqueue travel
-   * together, so a submit waits for the slower of the two instead of both in turn. The message
-   * says until when its row may still be committing, and a worker that hears of the job first
-   * waits for the row. Either failing undoes the other once both have settled: a refused INSERT
-   * takes its message back, a refused enqueue removes the row; the client hears 503 or the
-   * INSERT's error, and nothing is left behind.
-   */
-  const store = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
-    const message = {
-      jobId: job.id,
-      requestId,
-      // The INSERT gives up after SUBMIT_DEADLINE_MS; the margin covers clocks a little apart.
-      insertDeadline: Date.now() + SUBMIT_DEADLINE_MS + 2000,
-    };
-    const [inserted, queued] = await Promise.allSettled([
-      addPending(job),
-      deps.queue.enqueue(message, { priority: PRIORITIES[job.priority ?? "normal"] }),
-    ]);
-    if (inserted.status === "rejected") {
-      if (queued.status === "fulfilled") {
-        // A worker that took it already finds no row by the deadline and drops it.
-        await deps.queue.remove(job.id).catch((err) =>
-          log.warn("cannot take back the message of a job not stored", { jobId: job.id, err })
-        );
-      }
-      throw inserted.reason;
-    }
-    if (queued.status === "rejected") await unqueued(job, queued.reason, log);
-  };
+  // Stores and queues new jobs; keeps them in the outbox while the queue is away.
+  const jobs = createJobStore(deps);
 
   /**
    * Stores a job that reserves part of its key's budget, then queues it: the INSERT's trigger
@@ -120,7 +68,21 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
    */
   const storeReserved = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
     await addJob(deps.db, job);
-    await enqueue(job, requestId, log);
+    await queueOrRemove(job, requestId, log);
+  };
+
+  /**
+   * Queues a job stored already (kept in the outbox while the queue is away); when neither
+   * works, the row is removed (its reservation and idempotency key with it) and the client
+   * hears 503.
+   */
+  const queueOrRemove = async (job: NewJob, requestId: string, log: AppDeps["logger"]) => {
+    await jobs.queueStored(job, requestId, log).catch(async (err) => {
+      await deleteJob(deps.db, job.id).catch((e) =>
+        log.error("cannot remove unqueued job", { jobId: job.id, err: e })
+      );
+      throw err;
+    });
   };
 
   /** The answer for a job that is already finished: the job, with `job_id` as a 202 has it. */
@@ -259,7 +221,9 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     const waiting = waitS === null ? null : waiters.wait(job.id, waitS * 1000);
     try {
       if (idemKey === undefined) {
-        await (job.reserved_usd ? storeReserved(job, requestId, log) : store(job, requestId, log));
+        await (job.reserved_usd
+          ? storeReserved(job, requestId, log)
+          : jobs.store(job, requestId, log));
       } else {
         const requestHash = await sha256Hex(canonicalJson(input));
         const result = await insertJobOnce(deps.db, job, {
@@ -281,7 +245,7 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
           c.header("Idempotent-Replayed", "true");
           return c.json(again.body, 202);
         }
-        await enqueue(job, requestId, log);
+        await queueOrRemove(job, requestId, log);
       }
     } catch (err) {
       waiting?.cancel();
@@ -371,13 +335,12 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     if (!reset) throw new AppError(409, "conflict", `Job ${job.id} changed; try again`);
     await removeImages(deps.storage, job.images);
     try {
-      await deps.queue.enqueue({ jobId: job.id, requestId: c.get("requestId") }, {
-        priority: PRIORITIES[reset.priority],
-      });
-    } catch {
+      // Queued, or kept in the outbox until the queue is back.
+      await jobs.queueStored(reset, c.get("requestId"), c.get("logger"));
+    } catch (err) {
       // Keep the job retryable rather than stuck pending.
       await cancelJob(deps.db, job.id).catch(() => {});
-      throw new UnavailableError("The job queue is unavailable; try again shortly");
+      throw err;
     }
     c.get("logger").info("job retried", { jobId: job.id });
     return c.json(jobToJson(reset), 202);

@@ -41,7 +41,8 @@ export function statsRoutes(deps: AppDeps): Hono<AppEnv> {
       });
     }
     const [queue, workers, recent, health] = await Promise.all([
-      deps.queue.stats(),
+      // The queue away (Redis down) leaves its counts out; the rest still answers.
+      deps.queue.stats().catch(() => ({})),
       liveWorkers(deps.db),
       recentStats(deps.db, 1),
       providerHealth(deps.db, providers),

@@ -4,6 +4,7 @@
  * in-process count in front of either, for limits checked on every read.
  */
 import type { Redis } from "ioredis";
+import { withTimeout } from "../timeout.ts";
 
 export interface RateDecision {
   allowed: boolean;
@@ -214,5 +215,63 @@ export function createPrecountLimiter(
     acquireSlot: (subject, slot, limit, ttlS) => shared.acquireSlot(subject, slot, limit, ttlS),
     renewSlot: (subject, slot, ttlS) => shared.renewSlot(subject, slot, ttlS),
     releaseSlot: (subject, slot) => shared.releaseSlot(subject, slot),
+  };
+}
+
+/** Settings of `createFallbackLimiter`. */
+export interface FallbackOptions {
+  /** False while `primary` is known to be unreachable (it is then not even tried). */
+  available?: () => boolean;
+  /** `primary` failed (or was late) and `fallback` answered; the argument says why. */
+  onFallback?: (err: unknown) => void;
+  /** How long a call to `primary` may take before `fallback` answers instead (ms). Default 500. */
+  timeoutMs?: number;
+}
+
+/**
+ * `primary` (the shared counters in Redis) while it answers, `fallback` (counts in this process)
+ * while it does not: a Redis outage must not refuse submits, and limits still hold per process
+ * meanwhile. Slots are released on both, since either may hold them.
+ */
+export function createFallbackLimiter(
+  primary: RateLimiter,
+  fallback: RateLimiter,
+  options: FallbackOptions = {},
+): RateLimiter {
+  const timeoutMs = options.timeoutMs ?? 500;
+  const either = async <T>(
+    first: () => Promise<T>,
+    second: () => Promise<T>,
+  ): Promise<T> => {
+    if (options.available?.() === false) return await second();
+    try {
+      return await withTimeout(first(), timeoutMs, "The shared rate limiter did not answer");
+    } catch (err) {
+      options.onFallback?.(err);
+      return await second();
+    }
+  };
+  return {
+    hit: (subject, limit, windowS, n) =>
+      either(
+        () => primary.hit(subject, limit, windowS, n),
+        () => fallback.hit(subject, limit, windowS, n),
+      ),
+    acquireSlot: (subject, slot, limit, ttlS) =>
+      either(
+        () => primary.acquireSlot(subject, slot, limit, ttlS),
+        () => fallback.acquireSlot(subject, slot, limit, ttlS),
+      ),
+    renewSlot: (subject, slot, ttlS) =>
+      either(
+        () => primary.renewSlot(subject, slot, ttlS),
+        () => fallback.renewSlot(subject, slot, ttlS),
+      ),
+    async releaseSlot(subject, slot) {
+      await Promise.allSettled([
+        fallback.releaseSlot(subject, slot),
+        options.available?.() === false ? null : primary.releaseSlot(subject, slot),
+      ]);
+    },
   };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { deleteQueueKeys, testQueuePrefix, testRedisUrl } from "../testing/db.ts";
 import {
+  createFallbackLimiter,
   createMemoryRateLimiter,
   createPrecountLimiter,
   createRedisRateLimiter,
@@ -100,4 +101,55 @@ Deno.test("precount limiter: a failing shared counter leaves the count local (fa
   await new Promise((r) => setTimeout(r, 0));
   assert.equal((await limiter.hit("s", 2, 60)).allowed, false, "still limited in-process");
   assert.equal(errors.length, 1, "told once");
+});
+
+Deno.test("fallback limiter: the shared counts while they answer, this process's meanwhile", async () => {
+  let up = true;
+  let fail = false;
+  const shared = createMemoryRateLimiter();
+  const flaky: RateLimiter = {
+    hit: (...args) =>
+      fail ? Promise.reject(new Error("Connection is closed.")) : shared.hit(...args),
+    acquireSlot: (...args) =>
+      fail ? Promise.reject(new Error("Connection is closed.")) : shared.acquireSlot(...args),
+    renewSlot: (...args) => shared.renewSlot(...args),
+    releaseSlot: (...args) => shared.releaseSlot(...args),
+  };
+  const why: unknown[] = [];
+  const limiter = createFallbackLimiter(flaky, createMemoryRateLimiter(), {
+    available: () => up,
+    onFallback: (err) => why.push(err),
+  });
+  assert.equal((await limiter.hit("s", 2, 60)).count, 1);
+  assert.equal((await shared.hit("s", 2, 60, 0)).count, 1, "counted in the shared limiter");
+  // A failing command: answered from this process, and said why.
+  fail = true;
+  const d = await limiter.hit("s", 2, 60);
+  assert.equal(d.allowed, true);
+  assert.equal(why.length, 1);
+  // Known to be away: not even tried, and the limit still holds (per process).
+  up = false;
+  assert.equal((await limiter.hit("s", 2, 60)).count, 2);
+  assert.equal((await limiter.hit("s", 2, 60)).allowed, false);
+  assert.equal(why.length, 1);
+  // Slots too; releasing frees it wherever it was taken.
+  assert.equal(await limiter.acquireSlot("k", "a", 1, 30), true);
+  assert.equal(await limiter.acquireSlot("k", "b", 1, 30), false);
+  await limiter.releaseSlot("k", "a");
+  assert.equal(await limiter.acquireSlot("k", "b", 1, 30), true);
+  // Back: the shared counts again.
+  up = true;
+  fail = false;
+  assert.equal((await limiter.hit("s", 2, 60)).count, 2);
+});
+
+Deno.test("fallback limiter: a shared counter that hangs is answered for after the timeout", async () => {
+  const hanging: RateLimiter = {
+    ...createMemoryRateLimiter(),
+    hit: () => new Promise(() => {}),
+  };
+  const limiter = createFallbackLimiter(hanging, createMemoryRateLimiter(), { timeoutMs: 50 });
+  const started = performance.now();
+  assert.equal((await limiter.hit("s", 5, 60)).allowed, true);
+  assert.ok(performance.now() - started < 1000);
 });

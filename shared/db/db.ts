@@ -92,6 +92,30 @@ export interface PostgresOptions {
   onRecycle?: () => void;
 }
 
+/**
+ * postgres.js waits before reconnecting after a failed connection, and by default that wait grows
+ * with every failure (3^n / 100 s, up to 20 s, counted over the whole pool): after a few seconds
+ * of outage under load the first statement after Postgres returned waited seconds for its
+ * connection, past its deadline. Here the wait is at most 250 ms (in seconds, as postgres.js
+ * takes it): a refused connection costs next to nothing, and the first statement once Postgres
+ * accepts connections again gets one.
+ */
+export function reconnectBackoffS(retries: number): number {
+  return Math.min(0.05 * retries, 0.25);
+}
+
+/**
+ * Errors raised before a statement reached Postgres (no connection could be made, or Postgres
+ * refused it while starting up): the statement provably did not run, so it may be sent again.
+ */
+const NOT_SENT = new Set(["ECONNREFUSED", "CONNECT_TIMEOUT", "57P03", "ENOTFOUND", "EAI_AGAIN"]);
+
+/** True when `err` says the statement never reached Postgres (safe to send again). */
+export function neverSent(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && NOT_SENT.has(code);
+}
+
 /** After one pool is retired for a missed deadline, the next retirement waits this long (ms). */
 const RECYCLE_INTERVAL_MS = 2000;
 /** A retired pool's running statements get this long to finish before its connections close (s). */
@@ -116,6 +140,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
     postgres(url, {
       max: size,
       connect_timeout: options.connectTimeoutS ?? 5,
+      backoff: reconnectBackoffS,
       idle_timeout: 60,
       onnotice: () => {},
       connection,
@@ -137,6 +162,7 @@ export function connectPostgres(url: string, options: PostgresOptions = {}): Db 
   const retiring = new Set<Promise<void>>();
   const pools = {
     current: () => pool,
+    retryable: true,
     missedDeadline() {
       const now = performance.now();
       if (closed || now - lastRecycle < RECYCLE_INTERVAL_MS) return;
@@ -170,6 +196,8 @@ type AnySql = postgres.Sql<any> | postgres.TransactionSql<any>;
 /** What `wrapPostgres` runs statements on: the pool in use (or a transaction), and its upkeep. */
 interface Pools {
   current(): AnySql;
+  /** Statements that never reached Postgres may be sent again (not inside a transaction). */
+  retryable?: boolean;
   /** A statement missed its deadline (see connectPostgres). */
   missedDeadline?(): void;
   listener?(): postgres.Sql;
@@ -180,18 +208,31 @@ function wrapPostgres(pools: Pools, timeoutMs: number): Db {
   return {
     kind: "postgres",
     async query<T>(q: Query) {
-      // deno-lint-ignore no-explicit-any
-      const pending = pools.current().unsafe(q.text, q.values as any[], { prepare: true });
-      // Past its deadline the statement is canceled in Postgres too: a caller told "failed" must
-      // not find it committed later (a submit answered 503 whose row appears afterwards).
       const ms = q.timeoutMs ?? timeoutMs;
-      const rows = await withTimeout(pending, ms, () => {
-        pending.cancel();
-        pools.missedDeadline?.();
-        throw Object.assign(new Error(`Query did not finish within ${ms} ms`), {
-          code: "QUERY_TIMEOUT",
+      const deadline = performance.now() + ms;
+      const run = (left: number) => {
+        // deno-lint-ignore no-explicit-any
+        const pending = pools.current().unsafe(q.text, q.values as any[], { prepare: true });
+        // Past its deadline the statement is canceled in Postgres too: a caller told "failed"
+        // must not find it committed later (a submit answered 503 whose row appears afterwards).
+        return withTimeout(pending, left, () => {
+          pending.cancel();
+          pools.missedDeadline?.();
+          throw Object.assign(new Error(`Query did not finish within ${ms} ms`), {
+            code: "QUERY_TIMEOUT",
+          });
         });
-      });
+      };
+      let rows;
+      try {
+        rows = await run(ms);
+      } catch (err) {
+        // Never reached Postgres (it was away, or starting up): once more, on a fresh
+        // connection, within the same deadline. A transaction's statements are not retried.
+        const left = deadline - performance.now();
+        if (!pools.retryable || !neverSent(err) || left < 50) throw err;
+        rows = await run(left);
+      }
       return Array.from(rows) as unknown as T[]; // a plain array, not postgres.js's Result
     },
     async exec(script: string) {

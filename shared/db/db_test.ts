@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import { connectPostgres, fragment, join, sql } from "./db.ts";
+import { connectPostgres, fragment, join, neverSent, reconnectBackoffS, sql } from "./db.ts";
 import { createTestDb, testDatabaseUrl } from "../testing/db.ts";
+import { startPrivatePostgres } from "../testing/private_services.ts";
 
 Deno.test("sql tag: values become numbered parameters, fragments are spliced", () => {
   const where = join([sql`a = ${1}`, sql`b = ${"x"}`], " AND ");
@@ -76,4 +77,57 @@ Deno.test("db: a missed deadline retires the pool; new statements run on new con
     await db.close(1);
     await admin.close(1);
   }
+});
+
+Deno.test({
+  name: "db: after a Postgres restart the first statement succeeds (no reconnect backoff)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const pg = await startPrivatePostgres();
+    const db = connectPostgres(pg.url, { max: 4 });
+    try {
+      await db.exec("CREATE TABLE t (id int PRIMARY KEY)");
+      await db.query(sql`INSERT INTO t VALUES (1)`);
+      await pg.stop("fast");
+      // Many failures while it is away: postgres.js's own backoff would now wait seconds.
+      let refused = 0;
+      const until = Date.now() + 3000;
+      while (Date.now() < until) {
+        const failed = await db.query({ ...sql`SELECT 1`, timeoutMs: 2000 }).then(
+          () => false,
+          () => true,
+        );
+        if (failed) refused++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(refused >= 5, `only ${refused} refusals`);
+      await pg.start();
+      // Once it accepts connections, the very next statements go through, within a deadline far
+      // shorter than the backoff would have been.
+      const started = performance.now();
+      await db.query({ ...sql`INSERT INTO t VALUES (2)`, timeoutMs: 1500 });
+      const rows = await db.query<{ n: number }>(
+        { ...sql`SELECT count(*)::int AS n FROM t`, timeoutMs: 1500 },
+      );
+      assert.equal(rows[0].n, 2);
+      console.log(
+        `first statements after the restart took ${Math.round(performance.now() - started)} ms`,
+      );
+    } finally {
+      await db.close(1).catch(() => {});
+      await pg.close();
+    }
+  },
+});
+
+Deno.test("db: only errors of statements that never reached Postgres may be sent again", () => {
+  for (const code of ["ECONNREFUSED", "CONNECT_TIMEOUT", "57P03"]) {
+    assert.equal(neverSent(Object.assign(new Error("x"), { code })), true, code);
+  }
+  for (const code of ["ECONNRESET", "CONNECTION_CLOSED", "57P01", "QUERY_TIMEOUT", "23505"]) {
+    assert.equal(neverSent(Object.assign(new Error("x"), { code })), false, code);
+  }
+  assert.equal(neverSent(null), false);
+  assert.ok(reconnectBackoffS(100) <= 0.25, "reconnects wait at most 250 ms");
 });

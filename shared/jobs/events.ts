@@ -26,6 +26,8 @@ export interface SubscribeOptions {
   keyId?: string | null;
   /** Called once when `keyId` is revoked (in any process). */
   onRevoked?: () => void;
+  /** Called once when the process is stopping (`endStreams`): end the stream now. */
+  onShutdown?: () => void;
 }
 
 export interface JobEventHub {
@@ -37,6 +39,11 @@ export interface JobEventHub {
   replay(cursor: string): Promise<JobEvent[]>;
   /** Subscribers in this process; with `keyId`, only those of that key. */
   subscribers(keyId?: string): number;
+  /**
+   * The process is stopping: tells every subscriber (`onShutdown`), and every later one at once,
+   * so the open streams end before the server drains instead of holding it open.
+   */
+  endStreams(): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +77,7 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
   let starting: Promise<void> | undefined;
   let polling: Promise<void> = Promise.resolve();
   let closed = false;
+  let ending = false;
 
   const emit = (event: JobEvent) => {
     for (const listener of listeners.keys()) {
@@ -175,6 +183,7 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
     },
     subscribe(listener, options = {}) {
       listeners.set(listener, options);
+      if (ending) queueMicrotask(() => options.onShutdown?.());
       schedule(0);
       return () => {
         if (!listeners.delete(listener)) return;
@@ -198,6 +207,16 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
       let n = 0;
       for (const options of listeners.values()) if (options.keyId === keyId) n++;
       return n;
+    },
+    endStreams() {
+      ending = true;
+      for (const options of [...listeners.values()]) {
+        try {
+          options.onShutdown?.();
+        } catch (err) {
+          logger.warn("event listener failed", { err });
+        }
+      }
     },
     async close() {
       closed = true;

@@ -14,6 +14,8 @@ export async function requeueUnfinished(
   queue: JobQueue,
   options: { logger: Logger; olderThanS?: number },
 ): Promise<number> {
+  // The queue known to be away: nothing could be queued (the next round tries again).
+  if (queue.available?.() === false) return 0;
   const ids = await unfinishedJobIds(db, { olderThanS: options.olderThanS });
   // reviveDead: a job whose last attempt died with the database still unfinished is retried.
   for (const jobId of ids) await queue.enqueue({ jobId }, { reviveDead: true });

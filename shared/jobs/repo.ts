@@ -140,15 +140,18 @@ export async function addJob(db: Db, job: NewJob): Promise<void> {
  * Inserts many new pending jobs in one statement (the submit path's group commit): the rows
  * travel as one JSON array, so the statement text is the same whatever the batch size.
  * created_at and updated_at come from clock_timestamp(), row by row, so a batch keeps the
- * order its requests arrived in.
+ * order its requests arrived in. With `outbox`, the same statement also puts every job in the
+ * outbox (shared/jobs/outbox.ts): stored and due for the queue, atomically.
  */
-export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
+export async function addJobs(
+  db: Db,
+  jobs: NewJob[],
+  options: { outbox?: boolean } = {},
+): Promise<void> {
   if (jobs.length === 0) return;
-  if (jobs.length === 1) return await addJob(db, jobs[0]);
+  if (jobs.length === 1 && !options.outbox) return await addJob(db, jobs[0]);
   const rows = jobs.map((job, n) => ({ n, ...insertValues(job) }));
-  await db.query({
-    timeoutMs: SUBMIT_DEADLINE_MS,
-    ...sql`
+  const insert = fragment(sql`
     INSERT INTO jobs (id, prompt, negative_prompt, model, parameters, provider, priority,
                       request_id, owner_key_id, webhook_url, webhook_events, provider_model, route,
                       inputs_validated, reserved_usd, dedupe_hash, created_at, updated_at)
@@ -161,18 +164,34 @@ export async function addJobs(db: Db, jobs: NewJob[]): Promise<void> {
       provider text, priority text, request_id text, owner_key_id uuid, webhook_url text,
       webhook_events text[], provider_model text, route text, inputs_validated boolean,
       reserved_usd numeric, dedupe_hash text)
-    ORDER BY r.n`,
+    ORDER BY r.n`);
+  await db.query({
+    timeoutMs: SUBMIT_DEADLINE_MS,
+    ...(options.outbox
+      ? sql`WITH stored AS (${insert} RETURNING id, request_id)
+        INSERT INTO job_outbox (job_id, request_id) SELECT id, request_id FROM stored`
+      : insert),
   });
 }
 
 /**
  * `addJob` with group commit: concurrent submits share one INSERT and one commit. When a whole
- * batch is refused, each job is tried on its own, so one bad row fails alone.
+ * batch is refused, each job is tried on its own, so one bad row fails alone. With `outbox`,
+ * every job also enters the outbox in the same statement (see `addJobs`).
  */
-export function batchedAddJob(db: Db, options: BatcherOptions = {}): Batched<NewJob, void> {
+export function batchedAddJob(
+  db: Db,
+  options: BatcherOptions & { outbox?: boolean } = {},
+): Batched<NewJob, void> {
+  const { outbox, ...batching } = options;
   return createBatcher(
-    (jobs: NewJob[]) => allOrEach(jobs, () => addJobs(db, jobs), (job) => addJob(db, job)),
-    { maxInFlight: 1, ...options },
+    (jobs: NewJob[]) =>
+      allOrEach(
+        jobs,
+        () => addJobs(db, jobs, { outbox }),
+        (job) => outbox ? addJobs(db, [job], { outbox }) : addJob(db, job),
+      ),
+    { maxInFlight: 1, ...batching },
   );
 }
 

@@ -3,6 +3,7 @@ import { type Job, Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { createBatcher, settleEach } from "../batcher.ts";
 import type { Logger } from "../logger.ts";
+import { isConnectionLoss, reconnectDelayMs, trackAvailability } from "../redis.ts";
 import { withTimeout } from "../timeout.ts";
 import {
   type EnqueueOptions,
@@ -45,12 +46,15 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
   const queueName = options.queueName ?? DEFAULT_QUEUE;
   const maxAttempts = options.retry.maxRetries + 1;
   // The producer gives up quickly while Redis is away (one reconnect per command, and the
-  // enqueue timeout below), so the API can answer 503 instead of hanging.
+  // enqueue timeout below), so the API can keep the job in the outbox instead of hanging, and
+  // it reconnects within a quarter of a second of Redis answering again.
   const producer = new Redis(options.redisUrl, {
     maxRetriesPerRequest: 1,
     connectTimeout: 3000,
+    retryStrategy: reconnectDelayMs,
   });
   producer.on("error", (err) => options.logger.debug("redis producer error", { err }));
+  const availability = trackAvailability(producer);
   const queue = new Queue<QueueMessage>(queueName, {
     connection: producer,
     prefix: options.prefix,
@@ -81,6 +85,7 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
       await withTimeout(queue.addBulk(items.map(jobOf)), enqueueTimeoutMs, timedOut);
       return items.map(() => ({ ok: true as const, value: undefined }));
     } catch (err) {
+      if ((err as Error).message === timedOut || isConnectionLoss(err)) availability.failed();
       if (items.length === 1 || (err as Error).message === timedOut) throw err;
       return await settleEach(items, (item) => {
         const { name, data, opts } = jobOf(item);
@@ -148,7 +153,12 @@ export function createBullmqQueue(options: BullmqOptions): JobQueue {
       await withTimeout(producer.ping(), 2000, "Redis did not answer in time");
     },
 
+    available: () => availability.up(),
+
+    onAvailable: (fn) => availability.onUp(fn),
+
     async close() {
+      availability.close();
       await Promise.all([...listeners].map((l) => l.close()));
       await queue.close();
       producer.disconnect();
@@ -165,7 +175,10 @@ function startWorker(
 ): QueueListener {
   const closing = new AbortController();
   let running = 0;
-  const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const connection = new Redis(options.redisUrl, {
+    maxRetriesPerRequest: null,
+    retryStrategy: reconnectDelayMs,
+  });
   connection.on("error", (err) => options.logger.debug("redis worker error", { err }));
   const worker = new Worker<QueueMessage>(
     queueName,
@@ -198,6 +211,9 @@ function startWorker(
       prefix: options.prefix,
       concurrency: listen.concurrency,
       drainDelay: 1,
+      // After a lost connection BullMQ waits this long before asking for jobs again (15 s by
+      // default): jobs queued when Redis returns would wait for it.
+      runRetryDelay: 250,
       // A limiter far above any real rate: it is what lets pauseAll() (worker.rateLimit) hold
       // every worker off when the provider throttles us.
       limiter: { max: 100_000, duration: 1000 },

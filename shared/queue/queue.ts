@@ -88,6 +88,16 @@ export interface JobQueue {
   stats(): Promise<QueueStats>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
+  /**
+   * False while the backend is known to be unreachable, so an enqueue would only fail (the API
+   * then keeps the job in the outbox at once: shared/jobs/outbox.ts). Absent: always reachable.
+   */
+  available?(): boolean;
+  /**
+   * Calls `fn` each time the backend becomes reachable again (the outbox dispatcher drains then);
+   * returns the function that stops it. Absent: the backend never goes away.
+   */
+  onAvailable?(fn: () => void): () => void;
   close(): Promise<void>;
 }
 

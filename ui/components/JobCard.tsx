@@ -1,6 +1,6 @@
 /** One job in a grid: its image(s) or a placeholder, prompt, model, status, progress and times. */
 import { formatDuration, truncate } from "../state/format.ts";
-import { fallBackToFull, tileSources } from "../state/images.ts";
+import { onImageError, onImageLoad, tileSources } from "../state/images.ts";
 import { isRunning, type Job, jobSize, runSeconds } from "../state/jobs.ts";
 import { openLightbox } from "../state/lightbox.ts";
 import { Icon } from "./Icon.tsx";
@@ -53,7 +53,8 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
                     srcset={tile.srcset}
                     src={tile.src}
                     alt={n > 1 ? `${alt} (${i + 1} of ${n})` : alt}
-                    onError={(e) => fallBackToFull(e.currentTarget, img.url)}
+                    onError={(e) => onImageError(e.currentTarget, img.url)}
+                    onLoad={(e) => onImageLoad(e.currentTarget)}
                   />
                 </button>
               );

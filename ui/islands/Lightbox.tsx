@@ -15,7 +15,7 @@ import {
   formatExact,
   secondsBetween,
 } from "../state/format.ts";
-import { fallBackToFull, thumbnailSize } from "../state/images.ts";
+import { onImageError, onImageLoad, thumbnailSize } from "../state/images.ts";
 import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";
 import { api, receiveJob, sessionReady } from "../state/live.ts";
@@ -178,6 +178,8 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                 width={img.width ?? size.width}
                 height={img.height ?? size.height}
                 alt={job!.prompt}
+                onError={(e) => onImageError(e.currentTarget, img.url)}
+                onLoad={(e) => onImageLoad(e.currentTarget)}
               />
             )
             : (
@@ -235,7 +237,8 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                       height={thumb.height}
                       src={im.thumbnail_url || im.url}
                       alt=""
-                      onError={(e) => fallBackToFull(e.currentTarget, im.url)}
+                      onError={(e) => onImageError(e.currentTarget, im.url)}
+                      onLoad={(e) => onImageLoad(e.currentTarget)}
                     />
                   </button>
                 );

@@ -8,6 +8,9 @@ export interface StatusIndicatorProps {
 export default function StatusIndicator({ class: cls }: StatusIndicatorProps) {
   const feed = feedState.value;
   const h = health.value?.status;
+  const queue = health.value?.checks.queue as { ok?: boolean } | undefined;
+  // Degraded: the queue is away (jobs are still accepted and kept), or no worker is online.
+  const queueAway = h === "degraded" && queue?.ok === false;
   const level = h === "unavailable"
     ? "bad"
     : h === "degraded" || feed === "polling"
@@ -15,6 +18,8 @@ export default function StatusIndicator({ class: cls }: StatusIndicatorProps) {
     : "ok";
   const text = h === "unavailable"
     ? "Service unavailable"
+    : queueAway
+    ? "Queue offline"
     : h === "degraded"
     ? "No worker online"
     : feed === "live"
@@ -22,7 +27,9 @@ export default function StatusIndicator({ class: cls }: StatusIndicatorProps) {
     : feed === "polling"
     ? "Reconnecting"
     : "Connecting";
-  const detail = h === "degraded"
+  const detail = queueAway
+    ? "The job queue cannot be reached: new jobs are accepted and kept, and start when it is back."
+    : h === "degraded"
     ? "Jobs stay queued until a worker runs: start one with `deno task worker`."
     : feed === "polling"
     ? "The live event stream is unavailable; running jobs are polled instead."

@@ -177,6 +177,21 @@ export const draft = signal<Draft>({ ...DEFAULT_DRAFT });
 export const fieldErrors = signal<FieldErrors>({});
 /** False while the model's schema says it takes no negative prompt (the box is then hidden). */
 export const negativeOffered = signal(true);
+/**
+ * True while the form's error says the server could not take the submission (unreachable, or a
+ * 503), rather than anything about the input: it no longer holds once the live feed is back.
+ */
+export const connectionError = signal(false);
+
+/** Clears the form's error if it was about the connection (called when the server is back). */
+export function clearConnectionError(): void {
+  if (!connectionError.value) return;
+  connectionError.value = false;
+  if (!fieldErrors.value.form) return;
+  const { form: _, ...rest } = fieldErrors.value;
+  fieldErrors.value = rest;
+}
+
 /** Set to focus the prompt (e.g. after "reuse settings"); the form bumps it back. */
 export const focusPromptRequest = signal(0);
 

@@ -51,3 +51,57 @@ export function fallBackToFull(el: HTMLImageElement, fullUrl: string): void {
   el.removeAttribute("srcset");
   el.src = fullUrl;
 }
+
+/** Waits before each automatic retry of an image that failed to load (ms); then only on resync. */
+export const IMAGE_RETRY_MS: readonly number[] = [1000, 3000, 10_000, 30_000];
+
+/** `url` with a cache-busting `retry=n`, so the browser asks the server again. */
+export function retryUrl(url: string, n: number): string {
+  const clean = url.replace(/([?&])retry=\d+(&|$)/, (_, lead, tail) => tail ? lead : "")
+    .replace(/[?&]$/, "");
+  return `${clean}${clean.includes("?") ? "&" : "?"}retry=${n}`;
+}
+
+/**
+ * `onError` of an image. A thumbnail falls back to the full image (fallBackToFull). A full image
+ * that fails (the server restarting, a connection dropped) is marked broken (`data-broken`) and
+ * loaded again, with a cache-busting query, after 1 s, 3 s, 10 s and 30 s, and whenever the live
+ * feed comes back (`retryBrokenImages`); `onImageLoad` clears the mark.
+ */
+export function onImageError(
+  el: HTMLImageElement,
+  fullUrl: string,
+  schedule: (fn: () => void, ms: number) => unknown = setTimeout,
+): void {
+  if (!el.dataset.broken && el.getAttribute("src") !== fullUrl) {
+    fallBackToFull(el, fullUrl);
+    return;
+  }
+  el.dataset.broken = fullUrl;
+  const tries = Number(el.dataset.retries ?? "0");
+  if (tries < IMAGE_RETRY_MS.length) schedule(() => retryImage(el), IMAGE_RETRY_MS[tries]);
+}
+
+/** `onLoad` of an image: it is whole again. */
+export function onImageLoad(el: HTMLImageElement): void {
+  if (!el.dataset.broken) return;
+  delete el.dataset.broken;
+  delete el.dataset.retries;
+}
+
+/** Loads a broken image again now (if it is still on the page and still broken). */
+export function retryImage(el: HTMLImageElement): void {
+  const url = el.dataset.broken;
+  if (!url || !el.isConnected) return;
+  const n = Number(el.dataset.retries ?? "0") + 1;
+  el.dataset.retries = String(n);
+  el.removeAttribute("srcset");
+  el.src = retryUrl(url, n);
+}
+
+/** Loads every broken image under `root` again (the live feed came back). */
+export function retryBrokenImages(root: ParentNode = document): number {
+  const broken = [...root.querySelectorAll<HTMLImageElement>("img[data-broken]")];
+  for (const el of broken) retryImage(el);
+  return broken.length;
+}

@@ -14,7 +14,9 @@ import {
   withAccessToken,
 } from "../api_client.ts";
 import { browserKeyStores, createAuth, type Session } from "./auth.ts";
+import { clearConnectionError } from "./form.ts";
 import { truncate } from "./format.ts";
+import { retryBrokenImages } from "./images.ts";
 import { afterAction, isFinished, isRunning, jobsStore } from "./jobs.ts";
 import { closeLightbox, leaveDeletedJob, lightbox } from "./lightbox.ts";
 import { announce, showToast } from "./toasts.ts";
@@ -97,13 +99,37 @@ export function loadModels(): Promise<void> {
 
 /** Loads health (for the header indicator). */
 export async function loadHealth(): Promise<void> {
+  await probeServer();
+}
+
+/**
+ * Loads health; resolves true when the server answered at all (the live feed's probe while its
+ * stream is down: a server answering again after it could not be reached reopens the stream).
+ */
+export async function probeServer(): Promise<boolean> {
   try {
     health.value = await api.health();
+    return true;
   } catch (err) {
     // A refused key says nothing about the service; the key prompt handles it.
-    if (err instanceof ApiError && err.status === 401) return;
+    if (err instanceof ApiError && err.status === 401) return true;
     health.value = { status: "unavailable", checks: {} };
+    return err instanceof ApiError && err.status !== 0;
   }
+}
+
+/**
+ * The live feed is back after a gap: refetch what may have been missed and drop what no longer
+ * holds (the health shown, a form error about the connection, images that failed meanwhile, a
+ * failed model list).
+ */
+export function healAfterOutage(): void {
+  resyncTick.value++;
+  void primeJobs();
+  void loadHealth();
+  clearConnectionError();
+  if (typeof document !== "undefined") retryBrokenImages(document);
+  if (modelsError.value || !models.value) void loadModels();
 }
 
 /** Fetches the recent and the running jobs, so the title count and queue view start right. */
@@ -147,10 +173,10 @@ function followSession(s: Session): void {
     onJobDeleted: forgetJob,
     onState: (state) => feedState.value = state,
     runningIds: () => jobsStore.running.value.filter((j) => !j.local).map((j) => j.id),
-    onResync: () => {
-      resyncTick.value++;
-      void primeJobs();
-    },
+    onResync: healAfterOutage,
+    // While the stream is down, health is asked every 1.5 s: the header says what is wrong, and
+    // the stream reopens as soon as the server answers again.
+    probe: () => document.hidden ? Promise.resolve(false) : probeServer(),
     // EventSource does not say why it was refused: a revoked key shows up on /me.
     onRefused: () => void (auth.key() && api.me().catch(() => {})),
   });

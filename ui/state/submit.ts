@@ -5,6 +5,7 @@
  */
 import { ApiError } from "../api_client.ts";
 import {
+  connectionError,
   draft,
   type ErrorKey,
   type FieldErrors,
@@ -83,6 +84,7 @@ export async function submitDraft(hooks: SubmitHooks): Promise<void> {
     return;
   }
   fieldErrors.value = {};
+  connectionError.value = false;
   if (!draft.value.seedLocked && result.seed !== null) updateDraft({ seed: result.seed });
   const localId = jobsStore.addOptimistic(result.body);
   announce("Job submitted");
@@ -114,6 +116,8 @@ export async function submitDraft(hooks: SubmitHooks): Promise<void> {
       showErrors(errors, hooks);
     } else {
       fieldErrors.value = { form: e?.status === 0 ? message : `Not queued: ${message}` };
+      // Unreachable or unavailable: cleared when the server is back (live.ts).
+      connectionError.value = e?.status === 0 || e?.status === 503;
     }
     showToast({ kind: "error", title: "Not queued", body: message });
   }
