@@ -8,6 +8,7 @@ import { useEffect, useRef } from "preact/hooks";
 import { clearError, FieldError, invalid } from "../components/fields/Shell.tsx";
 import { Icon } from "../components/Icon.tsx";
 import {
+  connectionError,
   draft,
   fieldErrors,
   focusPromptRequest,
@@ -79,6 +80,9 @@ function RateLimitNotice() {
   );
 }
 
+/** The submit code (request building, field errors), loaded once. */
+const loadSubmit = () => import("../state/submit.ts");
+
 export default function GenerateForm({ placeholder }: GenerateFormProps) {
   const promptRef = useRef<HTMLTextAreaElement>(null);
   const negOpen = useSignal(false);
@@ -117,8 +121,21 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
     if (!known && !custom && m.default_model) updateDraft({ model: m.default_model });
   }, [m]);
 
+  // The submit code loads after the first paint, so a submit made while the server is away works.
+  useEffect(() => {
+    const timer = setTimeout(() => void loadSubmit().catch(() => {/* retried on submit */}), 0);
+    return () => clearTimeout(timer);
+  }, []);
+
   const submit = async () => {
-    const { submitDraft } = await import("../state/submit.ts");
+    let submitDraft;
+    try {
+      ({ submitDraft } = await loadSubmit());
+    } catch {
+      fieldErrors.value = { form: "Not queued: Darkroom cannot be reached. Try again shortly." };
+      connectionError.value = true;
+      return;
+    }
     await submitDraft({
       openNegative: () => negOpen.value = true,
       onQueued: () => sent.value++,
