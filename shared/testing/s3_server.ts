@@ -22,6 +22,8 @@ export interface PrivateS3 {
   readonly dir: string;
   /** True while the server process runs. */
   readonly running: boolean;
+  /** The server process's id while it runs (the benchmark reads its CPU time). */
+  readonly pid: number | undefined;
   /** The environment that points a service at this bucket (under `prefix`, if given). */
   env(prefix?: string): Record<string, string>;
   /** Starts the server again on the same port; resolves once it answers. */
@@ -94,6 +96,9 @@ export async function startPrivateS3(
     dir,
     get running() {
       return child !== undefined;
+    },
+    get pid() {
+      return child?.pid;
     },
     env(prefix = "") {
       return {

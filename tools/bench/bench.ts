@@ -1,14 +1,16 @@
 /**
- * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR] [--only=http,small,large]
- * [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`, or `deno task bench --ab [...]`: the
- * entry of the benchmark (options, plan, the scenarios in order, clean-up on Ctrl-C). What it
- * measures and how: docs/benchmarks.md. The stack is started by stack.ts, the scenarios are
- * http.ts and e2e.ts, the report is report.ts; progress goes to stderr, the report to stdout.
+ * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR]
+ * [--only=http,small,large,images] [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`, or
+ * `deno task bench --ab [...]`: the entry of the benchmark (options, plan, the scenarios in
+ * order, clean-up on Ctrl-C). What it measures and how: docs/benchmarks.md. The stack is started
+ * by stack.ts, the scenarios are http.ts, e2e.ts and images.ts, the report is report.ts; progress
+ * goes to stderr, the report to stdout.
  */
 import { parseArgs } from "node:util";
 import { type AbOptions, abReport, parseSetting, runAb, summarize } from "./ab.ts";
 import { largeScenario, smallScenario } from "./e2e.ts";
 import { httpScenario, measureHttp } from "./http.ts";
+import { imagesScenario } from "./images.ts";
 import { hasWrk, round } from "./load.ts";
 import { gitRevision, machineInfo } from "./machine.ts";
 import { clockTicksPerSecond } from "./proc.ts";
@@ -16,6 +18,7 @@ import { markdownTable, printReport, type Results } from "./report.ts";
 import {
   type BenchRun,
   type Closable,
+  DEFAULT_SCENARIOS,
   log,
   type Plan,
   PLANS,
@@ -38,6 +41,7 @@ const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext<Results>) => Promise
   http: httpScenario,
   small: smallScenario,
   large: largeScenario,
+  images: imagesScenario,
 };
 
 function positiveInt(value: string | undefined, name: string, min = 1): number {
@@ -59,8 +63,8 @@ function oneOf<T extends string>(
 
 /**
  * The run's plan, scenarios (in order) and the roles' extra environment, from the command line:
- * `--quick`, `--only=http,small,large`, `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`.
- * Throws a message naming the option on a bad value.
+ * `--quick`, `--only=http,small,large,images` (without it: every scenario but images),
+ * `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`. Throws a message naming the option on a bad value.
  */
 export function runSettings(values: {
   quick?: boolean;
@@ -74,7 +78,7 @@ export function runSettings(values: {
     plan.rssJobs = positiveInt(values["rss-jobs"], "--rss-jobs");
   }
   const only: readonly ScenarioName[] = values.only === undefined
-    ? SCENARIO_NAMES
+    ? DEFAULT_SCENARIOS
     : values.only.split(",").map((name) => oneOf(name.trim(), SCENARIO_NAMES, "--only"));
   return {
     plan,

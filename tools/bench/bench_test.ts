@@ -36,3 +36,9 @@ Deno.test("bench: a bad option value names the option", () => {
   assert.throws(() => runSettings({ "worker-env": "{oops" }), /not JSON/);
   assert.throws(() => runSettings({ "api-env": '{"A":1}' }), /JSON object of strings/);
 });
+
+Deno.test("bench: the image scenario runs only when --only names it", () => {
+  assert.deepEqual(runSettings({ only: "images" }).scenarios, ["images"]);
+  assert.deepEqual(runSettings({ quick: true, only: "images,http" }).scenarios, ["http", "images"]);
+  assert.ok(!runSettings({ quick: true }).scenarios.includes("images"));
+});

@@ -244,8 +244,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       const url = ids.length > 0 ? spec.url.replace("{id}", ids[next++ % ids.length]) : spec.url;
       const t0 = performance.now();
       try {
-        const res = await fetch(url, { method, headers, body: spec.body });
-        const text = await res.text();
+        // Like wrk: one answer per request (a 302 is not followed), read whole; only the ids
+        // of accepted jobs need the body as text (an image's bytes are not decoded).
+        const res = await fetch(url, { method, headers, body: spec.body, redirect: "manual" });
+        const text = spec.idsOut ? await res.text() : (await res.arrayBuffer(), "");
         latencies.push(performance.now() - t0);
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.status >= 400) errors++;

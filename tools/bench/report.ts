@@ -4,9 +4,10 @@
  */
 import type { E2eMeasure, E2eResults } from "./e2e.ts";
 import type { HttpMeasure, HttpResults } from "./http.ts";
+import type { ImagesResults } from "./images.ts";
 import { round } from "./load.ts";
 import type { CpuSplit } from "./proc.ts";
-import { type Plan, type RoleEnv, SCENARIO_NAMES } from "./run.ts";
+import { DEFAULT_SCENARIOS, type Plan, type RoleEnv } from "./run.ts";
 import {
   type BullmqYardstick,
   ISSUE_MACHINE,
@@ -15,7 +16,7 @@ import {
 } from "./yardstick.ts";
 
 /** Everything a run measured, filled in by the scenarios as they go. */
-export interface Results extends HttpResults, E2eResults {
+export interface Results extends HttpResults, E2eResults, ImagesResults {
   plan: Plan;
   /** What the command line chose: the scenarios run and the roles' extra environment. */
   settings: { scenarios: string[]; roleEnv: RoleEnv };
@@ -210,7 +211,25 @@ function cpuRows(r: Results): string[][] {
   add(`${r.plan.smallJobs} jobs, provider 1 s`, r.small?.cpu);
   add(`${r.plan.largeJobs} jobs, provider instant`, r.large?.cpu);
   add(`${r.plan.rssJobs} jobs, provider instant`, r.growth?.cpu);
+  for (const row of r.images?.rows ?? []) add(`GET image, ${row.label}`, row.measure?.cpu);
   return rows;
+}
+
+/** delivery | answer | req/s | p50 | p99 | max | errors: one row per way of serving. */
+function imageRows(images: NonNullable<Results["images"]>): string[][] {
+  return images.rows.map((row) => {
+    const m = row.measure;
+    const ms = (n: number | undefined) => n === undefined ? "–" : `${n.toFixed(1)} ms`;
+    return [
+      row.label,
+      row.status === 302 ? "302 (not followed)" : `200, ${fmtInt(images.bytes)} bytes`,
+      m ? fmtInt(m.rps) : "not measured",
+      ms(m?.latencyMs.p50),
+      ms(m?.latencyMs.p99),
+      ms(m?.latencyMs.max),
+      m ? fmtInt(m.errors) : "–",
+    ];
+  });
 }
 
 /** Prints the report and the JSON line to stdout; `profileDir` adds the profiles' top functions. */
@@ -240,13 +259,31 @@ export async function printReport(r: Results, totalS: number, profileDir?: strin
   );
   // What the command line changed (the RSS run's job count is in its row of the table).
   const { scenarios, roleEnv } = r.settings;
+  const usual = scenarios.length === DEFAULT_SCENARIOS.length &&
+    DEFAULT_SCENARIOS.every((name) => scenarios.includes(name));
   const changed = [
-    ...scenarios.length < SCENARIO_NAMES.length ? [`scenarios ${scenarios.join(", ")}`] : [],
+    ...usual ? [] : [`scenarios ${scenarios.join(", ")}`],
     ...Object.entries(roleEnv).filter(([, env]) => Object.keys(env).length > 0)
       .map(([role, env]) => `${role} ${JSON.stringify(env)}`),
   ];
   if (changed.length > 0) console.log(`settings: ${changed.join("; ")}\n`);
-  console.log(markdownTable(["measure", "measured", "old stack", "target", "met"], rows));
+  // A run of the image scenario alone has nothing for the main table.
+  if (scenarios.some((name) => name !== "images")) {
+    console.log(markdownTable(["measure", "measured", "old stack", "target", "met"], rows));
+  }
+  if (r.images) {
+    const { file, width, height } = r.images;
+    console.log(
+      `\nImage serving through the API: GET /images/${file} (${width}×${height} WebP), ` +
+        `${r.plan.connections} connections, ${r.plan.httpS} s each:\n`,
+    );
+    console.log(
+      markdownTable(
+        ["delivery", "answer", "req/s", "p50", "p99", "max", "errors"],
+        imageRows(r.images),
+      ),
+    );
+  }
   console.log(`\nCPU by process during each scenario (cores busy; the machine has ${m.cores}):\n`);
   console.log(
     markdownTable(["scenario", "wall", "machine busy", "not ours", "cores by process"], cpuRows(r)),
@@ -278,6 +315,7 @@ export async function printReport(r: Results, totalS: number, profileDir?: strin
     },
     accepted_retrievable: r.accepted,
     e2e: { small: r.small, large: r.large },
+    images: r.images,
     rss: {
       apiIdleMb: rss.apiIdle,
       apiPeakMb: peakOf(rss, "apiPeakHttp", "apiPeakLarge"),
