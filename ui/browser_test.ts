@@ -9,16 +9,15 @@
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { JobJson } from "../shared/jobs/json.ts";
-import { launchChromium, pickModel } from "../shared/testing/browser.ts";
-import { deleteQueueKeys } from "../shared/testing/db.ts";
 import {
-  createTestDatabase,
-  runTask,
-  serviceEnv,
-  type ServiceProcess,
-  startService,
-  waitForHttp,
-} from "../shared/testing/processes.ts";
+  launchChromium,
+  pickModel,
+  poll,
+  screenshot,
+  UI_WAIT,
+  uiTest,
+} from "../shared/testing/browser.ts";
+import { runTask, startService, waitForHttp } from "../shared/testing/processes.ts";
 
 const XSS = "<img src=x onerror=alert(1)>";
 const PROMPT = `${XSS} a lighthouse at dusk`;
@@ -28,31 +27,12 @@ const ASPECT_ID = "#f-aspect-16-9";
 const SIZE = { width: 1344, height: 768 };
 const DESKTOP = { width: 1440, height: 900 };
 const PHONE = { width: 390, height: 844 };
-const SCREENSHOTS = new URL("../test-output/screenshots/", import.meta.url);
-/** Generous: this runs on a 2-core machine next to Postgres, Redis, two Deno processes. */
-const WAIT = 30_000;
 
 /** A visible progress bar seen on the job's card: card classes, value (null = indeterminate). */
 interface ProgressSample {
   status: string;
   value: number | null;
   width: number;
-}
-
-/** Polls `fn` until it returns a value (not undefined) or throws after `timeoutMs`. */
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = WAIT) {
-  const until = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < until) {
-    try {
-      const value = await fn();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${last}` : ""}`);
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -69,75 +49,23 @@ async function imagesLoaded(page: Page): Promise<void> {
       return imgs.every((i) => i.complete && i.naturalWidth > 0);
     },
     undefined,
-    { timeout: WAIT },
+    { timeout: UI_WAIT },
   );
 }
 
 /** Waits until the tab's content is there and settled, so a screenshot shows the real page. */
 async function tabReady(page: Page, tab: string): Promise<void> {
-  await page.locator(`#tab-${tab}[aria-selected="true"]`).waitFor({ timeout: WAIT });
-  await page.locator(`#panel-${tab}`).waitFor({ state: "visible", timeout: WAIT });
+  await page.locator(`#tab-${tab}[aria-selected="true"]`).waitFor({ timeout: UI_WAIT });
+  await page.locator(`#panel-${tab}`).waitFor({ state: "visible", timeout: UI_WAIT });
   if (tab === "generate") {
-    await page.locator("#f-prompt").waitFor({ state: "visible", timeout: WAIT });
-    await page.locator("#panel-generate article.card img").first().waitFor({ timeout: WAIT });
+    await page.locator("#f-prompt").waitFor({ state: "visible", timeout: UI_WAIT });
+    await page.locator("#panel-generate article.card img").first().waitFor({ timeout: UI_WAIT });
   } else if (tab === "history") {
-    await page.locator("#panel-history article.card img").first().waitFor({ timeout: WAIT });
+    await page.locator("#panel-history article.card img").first().waitFor({ timeout: UI_WAIT });
   } else {
-    await page.getByText("Live · refreshes every few seconds").waitFor({ timeout: WAIT });
+    await page.getByText("Live · refreshes every few seconds").waitFor({ timeout: UI_WAIT });
   }
   await imagesLoaded(page);
-}
-
-interface UiStack {
-  env: Record<string, string>;
-  base: string;
-  /** A fresh Chromium profile folder. */
-  profile: string;
-  /** Started services: stopped afterwards, their output printed when the test fails. */
-  services: ServiceProcess[];
-}
-
-/**
- * A browser test on a migrated database of its own, temp storage and a Chromium profile; `run`
- * starts the services it needs. Everything is removed afterwards, and the time is printed.
- */
-function uiTest(
-  name: string,
-  label: string,
-  extra: Record<string, string>,
-  run: (stack: UiStack) => Promise<void>,
-): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      const started = Date.now();
-      const database = await createTestDatabase();
-      const storage = await Deno.makeTempDir({ prefix: "darkroom-ui-storage-" });
-      const profile = await Deno.makeTempDir({ prefix: "darkroom-ui-chromium-" });
-      const env = serviceEnv({ databaseUrl: database.url, storagePath: storage, extra });
-      const base = `http://127.0.0.1:${env.PORT}`;
-      const services: ServiceProcess[] = [];
-      try {
-        const migrated = await runTask(["migrate"], env);
-        assert.equal(migrated.code, 0, migrated.output);
-        await run({ env, base, profile, services });
-      } catch (err) {
-        for (const s of services) {
-          console.error(`--- ${s.role} output ---\n${s.output().slice(-4000)}`);
-        }
-        throw err;
-      } finally {
-        for (const s of services.reverse()) await s.stop();
-        await deleteQueueKeys(env.QUEUE_PREFIX);
-        await database.drop();
-        await Deno.remove(storage, { recursive: true }).catch(() => {});
-        await Deno.remove(profile, { recursive: true }).catch(() => {});
-        console.log(`${label}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      }
-    },
-  });
 }
 
 uiTest(
@@ -185,7 +113,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
 
     // 2 + 7. Open the page; its policy only lets this origin's scripts run.
     const meAnswer = page.waitForResponse((r) => r.url() === `${base}/api/v1/me`, {
-      timeout: WAIT,
+      timeout: UI_WAIT,
     });
     const response = await page.goto(`${base}/`, { waitUntil: "load" });
     assert.ok(response, "no response for /");
@@ -195,9 +123,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(scriptSrc, "script-src 'self'", `Content-Security-Policy: ${csp}`);
 
     const prompt = page.locator("#f-prompt");
-    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await prompt.waitFor({ state: "visible", timeout: UI_WAIT });
     await page.waitForFunction(() => document.activeElement?.id === "f-prompt", undefined, {
-      timeout: WAIT,
+      timeout: UI_WAIT,
     });
 
     // AUTH_MODE unset on 127.0.0.1: the API is open, so no key is asked for or shown (and the
@@ -206,7 +134,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(me.status(), 200);
     assert.deepEqual(await me.json(), { auth_required: false, authenticated: true, key: null });
     assert.equal(me.request().headers().authorization, undefined, "no key stored, none sent");
-    await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
+    await page.locator("#f-model:not([disabled])").waitFor({ timeout: UI_WAIT });
     assert.equal(await page.getByRole("dialog").count(), 0, "no key prompt");
     assert.equal(await page.locator("#key-input").count(), 0);
     assert.equal(await page.getByRole("button", { name: "Sign out" }).count(), 0);
@@ -219,7 +147,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     const localIds = modelsJson.models.filter((m) => m.provider === "local").map((m) => m.id);
     assert.ok(localIds.includes(MODEL), `models: ${localIds}`);
     const picker = page.locator("#f-model:not([disabled])");
-    await picker.waitFor({ timeout: WAIT });
+    await picker.waitFor({ timeout: UI_WAIT });
     const optionValues = (os: Element[]) => os.map((o) => (o as HTMLElement).dataset.value);
     const offered = await page.locator('#f-model-list [role="option"]').evaluateAll(optionValues);
     assert.deepEqual(offered.sort(), modelsJson.models.map((m) => m.id).sort());
@@ -268,7 +196,7 @@ async function runBrowser(base: string, profile: string): Promise<void> {
 
     const submitted = page.waitForResponse(
       (r) => r.url() === `${base}/api/v1/generate` && r.request().method() === "POST",
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     await prompt.focus();
     await page.keyboard.press("Control+Enter");
@@ -287,16 +215,16 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     const card = page.locator("#panel-generate article.card").filter({
       has: page.locator(".prompt", { hasText: PROMPT }),
     });
-    await card.locator("progress").waitFor({ state: "visible", timeout: WAIT });
+    await card.locator("progress").waitFor({ state: "visible", timeout: UI_WAIT });
     // ...then its image, stored by the worker and served under /images/.
     const cardImg = card.locator('img[src^="/images/"]');
-    await cardImg.waitFor({ state: "visible", timeout: WAIT });
+    await cardImg.waitFor({ state: "visible", timeout: UI_WAIT });
     await page.waitForFunction(
       (el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0,
       await cardImg.elementHandle(),
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
-    await card.locator("progress").waitFor({ state: "detached", timeout: WAIT });
+    await card.locator("progress").waitFor({ state: "detached", timeout: UI_WAIT });
     const progress = await page.evaluate(() =>
       (globalThis as unknown as { __progress: ProgressSample[] })
         .__progress
@@ -327,9 +255,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
       await cardImg.evaluate((el) => (el as HTMLImageElement).currentSrc),
       `${base}${job.images[0].thumbnail_url}`,
     );
-    await card.locator(".tag-high").waitFor({ timeout: WAIT });
+    await card.locator(".tag-high").waitFor({ timeout: UI_WAIT });
     // A finished job offers delete (and nothing to cancel).
-    await card.getByRole("button", { name: "Delete", exact: true }).waitFor({ timeout: WAIT });
+    await card.getByRole("button", { name: "Delete", exact: true }).waitFor({ timeout: UI_WAIT });
     assert.equal(await card.getByRole("button", { name: "Cancel" }).count(), 0);
 
     // The prompt is text, never markup.
@@ -338,26 +266,26 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     // 4. History by keyboard: the tablist moves with the arrow keys.
     await page.locator("#tab-generate").focus();
     await page.keyboard.press("ArrowRight");
-    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: WAIT });
+    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: UI_WAIT });
     assert.match(page.url(), /[?&]tab=history/);
     const historyCard = page.locator("#panel-history article.card").filter({
       has: page.locator(".prompt", { hasText: PROMPT }),
     });
-    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    await historyCard.waitFor({ state: "visible", timeout: UI_WAIT });
     await historyCard.locator(`img[src="${job.images[0].thumbnail_url}"]`).waitFor({
-      timeout: WAIT,
+      timeout: UI_WAIT,
     });
     await historyCard.getByRole("button", { name: "Open image 1 of 1" }).click();
 
     const dialog = page.getByRole("dialog");
-    await dialog.waitFor({ state: "visible", timeout: WAIT });
+    await dialog.waitFor({ state: "visible", timeout: UI_WAIT });
     const full = dialog.locator("img.lb-img");
-    await full.waitFor({ state: "visible", timeout: WAIT });
+    await full.waitFor({ state: "visible", timeout: UI_WAIT });
     assert.equal(await full.getAttribute("src"), job.images[0].url);
     await page.waitForFunction(
       (el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0,
       await full.elementHandle(),
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     const natural = await full.evaluate((el) => {
       const img = el as HTMLImageElement;
@@ -378,31 +306,31 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     assert.equal(settings["Job id"], job.id, JSON.stringify(settings));
     await screenshot(page, "lightbox", DESKTOP);
     await page.keyboard.press("Escape");
-    await dialog.waitFor({ state: "detached", timeout: WAIT });
+    await dialog.waitFor({ state: "detached", timeout: UI_WAIT });
     assert.doesNotMatch(page.url(), /[?&]job=/);
 
     // 5. A reload still shows the job in History: the state comes from the API.
     await page.reload({ waitUntil: "load" });
-    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: WAIT });
-    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: UI_WAIT });
+    await historyCard.waitFor({ state: "visible", timeout: UI_WAIT });
     const reloadedImg = historyCard.locator(`img[src="${job.images[0].thumbnail_url}"]`);
-    await reloadedImg.waitFor({ state: "visible", timeout: WAIT });
+    await reloadedImg.waitFor({ state: "visible", timeout: UI_WAIT });
     await imagesLoaded(page);
     await assertNoInjection(page, dialogs);
 
     // 6. Architecture: the diagram, with live figures from /stats.
     await page.locator("#tab-history").focus();
     await page.keyboard.press("ArrowRight");
-    await page.locator("#tab-architecture[aria-selected='true']").waitFor({ timeout: WAIT });
+    await page.locator("#tab-architecture[aria-selected='true']").waitFor({ timeout: UI_WAIT });
     const diagram = page.locator('#panel-architecture figure.diagram svg[role="img"]');
-    await diagram.waitFor({ state: "visible", timeout: WAIT });
+    await diagram.waitFor({ state: "visible", timeout: UI_WAIT });
     const stats = await getJson<{ workers: { online: number } }>(`${base}/api/v1/stats`);
     assert.ok(stats.workers.online >= 1, JSON.stringify(stats));
     const workersTitle = diagram.locator(".node-worker .node-title");
     await page.waitForFunction(
       (el) => /Workers × [1-9]/.test(el?.textContent ?? ""),
       await workersTitle.elementHandle(),
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     assert.equal(await workersTitle.textContent(), `Workers × ${stats.workers.online}`);
     const dbLines = await diagram.locator(".node-db .node-line").allTextContents();
@@ -420,10 +348,10 @@ async function runBrowser(base: string, profile: string): Promise<void> {
 
     // 9. Delete the job from History: asked first, then gone from the page and the API.
     await page.locator("#tab-history").click();
-    await historyCard.waitFor({ state: "visible", timeout: WAIT });
+    await historyCard.waitFor({ state: "visible", timeout: UI_WAIT });
     await historyCard.getByRole("button", { name: "Delete", exact: true }).click();
     const confirm = historyCard.getByRole("group", { name: "Confirm delete" });
-    await confirm.waitFor({ timeout: WAIT });
+    await confirm.waitFor({ timeout: UI_WAIT });
     assert.equal(
       await page.evaluate(() => document.activeElement?.textContent?.trim()),
       "Keep",
@@ -431,10 +359,10 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     );
     const deleted = page.waitForResponse(
       (r) => r.url() === `${base}/api/v1/jobs/${jobId}` && r.request().method() === "DELETE",
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     await confirm.getByRole("button", { name: "Yes, delete" }).click();
-    await historyCard.waitFor({ state: "detached", timeout: WAIT });
+    await historyCard.waitFor({ state: "detached", timeout: UI_WAIT });
     assert.equal((await deleted).status(), 204);
     const gone = await fetch(`${base}/api/v1/status/${jobId}`);
     await gone.body?.cancel();
@@ -520,12 +448,12 @@ async function runKeyBrowser(
     // No key yet: the prompt opens, focused on a password field, and says where keys come from.
     await page.goto(`${base}/`, { waitUntil: "load" });
     const prompt = page.getByRole("dialog", { name: "This Darkroom needs an API key" });
-    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await prompt.waitFor({ state: "visible", timeout: UI_WAIT });
     const input = prompt.getByLabel("API key", { exact: true });
     assert.equal(await input.getAttribute("type"), "password");
     assert.equal(await input.getAttribute("autocomplete"), "off");
     await page.waitForFunction(() => document.activeElement?.id === "key-input", undefined, {
-      timeout: WAIT,
+      timeout: UI_WAIT,
     });
     assert.match(await prompt.innerText(), /deno task keys create --name NAME/);
     assert.deepEqual(
@@ -537,7 +465,7 @@ async function runKeyBrowser(
     // A wrong key is refused and not kept.
     await input.fill(`dr_${"x".repeat(32)}`);
     await input.press("Enter");
-    await prompt.getByText("That key is not valid or was revoked").waitFor({ timeout: WAIT });
+    await prompt.getByText("That key is not valid or was revoked").waitFor({ timeout: UI_WAIT });
     assert.ok(await prompt.isVisible());
     assert.deepEqual(await stored(), [null, null]);
 
@@ -547,14 +475,14 @@ async function runKeyBrowser(
     await prompt.getByLabel("Remember on this device").check();
     const events = page.waitForResponse(
       (r) => new URL(r.url()).pathname === "/api/v1/events",
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     await input.press("Enter");
-    await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    await prompt.waitFor({ state: "hidden", timeout: UI_WAIT });
     const stream = await events;
     assert.equal(stream.status(), 200);
     assert.equal(new URL(stream.url()).searchParams.get("access_token"), first.key);
-    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: WAIT });
+    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: UI_WAIT });
     assert.deepEqual(await stored(), [first.key, null]);
     assert.equal(
       await page.locator("#key-input").inputValue(),
@@ -564,8 +492,8 @@ async function runKeyBrowser(
 
     // A reload keeps the key: no prompt; every API call carries it.
     await page.reload({ waitUntil: "load" });
-    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: WAIT });
-    await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
+    await page.locator(".key-status").getByText("ui-browser").waitFor({ timeout: UI_WAIT });
+    await page.locator("#f-model:not([disabled])").waitFor({ timeout: UI_WAIT });
     assert.equal(await prompt.isVisible(), false);
     const sent = apiRequests.filter((r) => new URL(r.url).pathname === "/api/v1/jobs");
     assert.ok(sent.length > 0);
@@ -580,7 +508,7 @@ async function runKeyBrowser(
     const submit = async (text: string) => {
       const answer = page.waitForResponse(
         (r) => r.url() === `${base}/api/v1/generate` && r.request().method() === "POST",
-        { timeout: WAIT },
+        { timeout: UI_WAIT },
       );
       await page.locator("#f-prompt").fill(text);
       await page.getByRole("button", { name: /^Generate/ }).click();
@@ -600,7 +528,7 @@ async function runKeyBrowser(
     }
     assert.ok(refused, "no 429 within 5 submits at 2 a minute");
     const notice = page.locator("#rate-limit");
-    await notice.waitFor({ timeout: WAIT });
+    await notice.waitFor({ timeout: UI_WAIT });
     assert.match(
       await notice.innerText(),
       /Too many submits: at most 2 a minute\. You can submit again in \d+ s\./,
@@ -611,7 +539,7 @@ async function runKeyBrowser(
     const card = page.locator("#panel-generate article.card").filter({
       has: page.locator(".prompt", { hasText: "first queued job" }),
     });
-    await card.locator(".tag-high").waitFor({ timeout: WAIT });
+    await card.locator(".tag-high").waitFor({ timeout: UI_WAIT });
     const status = async () => {
       const res = await fetch(`${base}/api/v1/status/${jobId}`, {
         headers: { authorization: `Bearer ${first.key}` },
@@ -619,31 +547,31 @@ async function runKeyBrowser(
       return res.status === 200 ? (await res.json() as JobJson).status : String(res.status);
     };
     await card.getByRole("button", { name: "Cancel", exact: true }).click();
-    await card.locator(".badge-canceled").waitFor({ timeout: WAIT });
+    await card.locator(".badge-canceled").waitFor({ timeout: UI_WAIT });
     await poll("canceled", async () => await status() === "canceled" ? true : undefined);
     await card.getByRole("button", { name: "Retry", exact: true }).click();
-    await card.locator(".badge-pending").waitFor({ timeout: WAIT });
+    await card.locator(".badge-pending").waitFor({ timeout: UI_WAIT });
     await poll("queued again", async () => await status() === "pending" ? true : undefined);
     await card.getByRole("button", { name: "Delete", exact: true }).click();
     await card.getByRole("button", { name: "Yes, delete" }).click();
-    await card.waitFor({ state: "detached", timeout: WAIT });
+    await card.waitFor({ state: "detached", timeout: UI_WAIT });
     await poll("deleted", async () => await status() === "404" ? true : undefined);
 
     // The key is revoked: its live stream ends at once, the page's next call is refused and the
     // prompt opens again on its own (no click needed, and none possible under it), draft intact.
     const revoked = await runTask(["keys", "revoke", first.id], env);
     assert.equal(revoked.code, 0, revoked.output);
-    await prompt.waitFor({ state: "visible", timeout: WAIT });
-    await prompt.getByText("The key in use was refused").waitFor({ timeout: WAIT });
+    await prompt.waitFor({ state: "visible", timeout: UI_WAIT });
+    await prompt.getByText("The key in use was refused").waitFor({ timeout: UI_WAIT });
     assert.deepEqual(await stored(), [null, null], "the revoked key is forgotten");
     assert.equal(await page.locator("#f-prompt").inputValue(), draftText);
 
     // Esc puts the prompt away; the header offers it again.
     await page.keyboard.press("Escape");
-    await prompt.waitFor({ state: "hidden", timeout: WAIT });
+    await prompt.waitFor({ state: "hidden", timeout: UI_WAIT });
     await page.locator("#tab-history").click();
     await page.getByRole("button", { name: "Enter API key" }).click();
-    await prompt.waitFor({ state: "visible", timeout: WAIT });
+    await prompt.waitFor({ state: "visible", timeout: UI_WAIT });
 
     // Another key, for this tab only: its (empty) history, nothing of the first key's jobs.
     const second = await createKey(env, "ui-second");
@@ -652,10 +580,10 @@ async function runKeyBrowser(
     await remember.uncheck();
     await input.fill(second.key);
     await input.press("Enter");
-    await prompt.waitFor({ state: "hidden", timeout: WAIT });
-    await page.locator(".key-status").getByText("ui-second").waitFor({ timeout: WAIT });
+    await prompt.waitFor({ state: "hidden", timeout: UI_WAIT });
+    await page.locator(".key-status").getByText("ui-second").waitFor({ timeout: UI_WAIT });
     assert.deepEqual(await stored(), [null, second.key]);
-    await page.getByText("No images yet.").waitFor({ timeout: WAIT });
+    await page.getByText("No images yet.").waitFor({ timeout: UI_WAIT });
     assert.equal(await page.locator("article.card").count(), 0);
     await page.setViewportSize(PHONE);
     await screenshot(page, "key-signed-in", PHONE);
@@ -664,8 +592,8 @@ async function runKeyBrowser(
     // Sign out: asked first, then the key is forgotten and the prompt is back.
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.getByRole("button", { name: "Forget key" }).click();
-    await prompt.waitFor({ state: "visible", timeout: WAIT });
-    await prompt.getByText("Signed out").waitFor({ timeout: WAIT });
+    await prompt.waitFor({ state: "visible", timeout: UI_WAIT });
+    await prompt.getByText("Signed out").waitFor({ timeout: UI_WAIT });
     assert.deepEqual(await stored(), [null, null]);
     await screenshot(page, "key-prompt", DESKTOP);
 
@@ -687,12 +615,6 @@ async function assertNoInjection(page: Page, dialogs: string[]): Promise<void> {
   );
   assert.equal(injected, 0, "an <img src=x> element was created from the prompt");
   assert.deepEqual(dialogs, [], "a dialog fired");
-}
-
-async function screenshot(page: Page, name: string, size: { width: number; height: number }) {
-  await Deno.mkdir(SCREENSHOTS, { recursive: true });
-  const path = new URL(`${name}-${size.width}x${size.height}.png`, SCREENSHOTS);
-  await page.screenshot({ path: path.pathname, fullPage: true, animations: "disabled" });
 }
 
 /** Image bytes History may load at 1440×900 with a full page of 1024 px jobs. */
@@ -759,7 +681,7 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
         [...document.querySelectorAll<HTMLImageElement>("#panel-history .thumb img")]
           .every((img) => img.complete && img.naturalWidth > 0),
       undefined,
-      { timeout: WAIT },
+      { timeout: UI_WAIT },
     );
     await page.waitForLoadState("networkidle");
     await Promise.all(reading);
@@ -797,7 +719,7 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
     await card.getByRole("button", { name: "Open image 1 of 2" }).click();
     const dialog = page.getByRole("dialog");
     const main = dialog.locator("img.lb-img");
-    await main.waitFor({ state: "visible", timeout: WAIT });
+    await main.waitFor({ state: "visible", timeout: UI_WAIT });
     assert.equal(await main.getAttribute("src"), pair.images[0].url);
     const strip = dialog.getByRole("group", { name: "Images of this job" });
     const stripImages = await strip.locator("img").evaluateAll((els) =>
@@ -805,7 +727,7 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
     );
     assert.deepEqual(stripImages, pair.images.map((i) => i.thumbnail_url));
     await strip.getByRole("button", { name: "Show image 2 of 2" }).click();
-    await dialog.locator(`img.lb-img[src="${pair.images[1].url}"]`).waitFor({ timeout: WAIT });
+    await dialog.locator(`img.lb-img[src="${pair.images[1].url}"]`).waitFor({ timeout: UI_WAIT });
     assert.equal(
       await strip.getByRole("button", { name: "Show image 2 of 2" }).getAttribute("aria-current"),
       "true",
