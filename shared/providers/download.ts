@@ -5,7 +5,7 @@
  */
 import { ProviderError } from "../errors.ts";
 import { SafeFetchError } from "../http/safe_fetch.ts";
-import { retryAfterHeaderMs, transportError } from "./replicate.ts";
+import { retryAfterHeaderMs, transportError } from "./transport.ts";
 
 export interface OpenOutputOptions {
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;

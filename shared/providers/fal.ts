@@ -36,7 +36,7 @@ import type {
   PredictionStatus,
   Provider,
 } from "./provider.ts";
-import { retryAfterHeaderMs, transportError } from "./replicate.ts";
+import { retryAfterHeaderMs, transportError } from "./transport.ts";
 
 /** Settings of the fal provider. */
 export interface FalProviderOptions {

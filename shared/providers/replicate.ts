@@ -8,7 +8,6 @@
  * is one HTTP request; the caller (the worker) decides when to try again, with `retryAfterMs`.
  */
 import Replicate from "replicate";
-import { SafeFetchError } from "../http/safe_fetch.ts";
 import { PredictionNotFoundError, ProviderError } from "../errors.ts";
 import { canonicalJson } from "../jobs/schemas.ts";
 import type {
@@ -19,11 +18,8 @@ import type {
   PredictionStatus,
   Provider,
 } from "./provider.ts";
-import {
-  describeTransportError,
-  isConnectFailure,
-  ProviderUnreachableError,
-} from "./unreachable.ts";
+import { openOutputUrl } from "./download.ts";
+import { retryAfterHeaderMs, transportError } from "./transport.ts";
 
 /** Settings of the Replicate provider. */
 export interface ReplicateProviderOptions {
@@ -244,46 +240,15 @@ export function createReplicateProvider(options: ReplicateProviderOptions): Prov
       await run(call, (client) => client.predictions.cancel(id));
     },
 
-    async openOutput(ref: string, callOptions: CallOptions = {}): Promise<Response> {
-      const url = URL.canParse(ref) ? new URL(ref) : null;
-      if (!url || (url.protocol !== "https:" && url.protocol !== "http:")) {
-        throw new ProviderError("Cannot download output: not an http(s) URL", false);
-      }
-      // The query is left out of messages: it may hold a signature.
-      const action = `Cannot download output ${url.origin}${url.pathname}`;
+    openOutput(ref: string, callOptions: CallOptions = {}): Promise<Response> {
       // No Authorization header: output URLs are public, and the token must not leave baseUrl.
-      const signal = signalFor(callOptions.signal);
-      let response: Response;
-      try {
-        response = await (options.downloadFetch ?? baseFetch)(url, {
-          signal,
-          headers: { "User-Agent": userAgent },
-        });
-      } catch (error) {
-        if (error instanceof SafeFetchError) {
-          const retryable = error.reason === "dns" || error.reason === "timeout";
-          throw new ProviderError(`${action}: ${error.message}`, retryable);
-        }
-        throw transportError(action, error, signal, callOptions.signal, options.timeoutMs);
-      }
-      if (response.ok) return response;
-      await response.body?.cancel();
-      const status = response.status;
-      if (status === 404 || status === 410) {
-        throw new ProviderError(
-          `${action}: status ${status}: output expired (Replicate deletes outputs after an hour)`,
-          false,
-          undefined,
-          status,
-        );
-      }
-      const retryable = status === 408 || status === 429 || status >= 500;
-      throw new ProviderError(
-        `${action}: status ${status}`,
-        retryable,
-        retryable ? retryAfterHeaderMs(response.headers.get("retry-after")) : undefined,
-        status,
-      );
+      return openOutputUrl(ref, {
+        fetch: options.downloadFetch ?? baseFetch,
+        timeoutMs: options.timeoutMs,
+        userAgent,
+        signal: callOptions.signal,
+        expiryHint: "Replicate deletes outputs after an hour",
+      });
     },
   };
 }
@@ -352,30 +317,6 @@ async function statusError(call: Call, response: Response): Promise<ProviderErro
   return new ProviderError(message, false, undefined, status);
 }
 
-/** A network failure, a timeout or the caller's abort: all worth trying again later. */
-export function transportError(
-  action: string,
-  error: unknown,
-  signal: AbortSignal | undefined,
-  caller: AbortSignal | undefined,
-  timeoutMs: number,
-): ProviderError {
-  if (caller?.aborted) return new ProviderError(`${action}: aborted`, true);
-  const name = error instanceof Error ? error.name : "";
-  const timedOut = name === "TimeoutError" ||
-    (signal?.aborted === true && signal.reason instanceof DOMException &&
-      signal.reason.name === "TimeoutError");
-  if (timedOut) return new ProviderError(`${action}: no answer within ${timeoutMs} ms`, true);
-  const reason = error instanceof Error ? error.message : String(error);
-  // Never sent (refused, no DNS): nothing can have been billed, so a route may move on.
-  if (isConnectFailure(error)) {
-    return new ProviderUnreachableError(
-      `${action}: network error: ${reason} (cannot connect: ${describeTransportError(error)})`,
-    );
-  }
-  return new ProviderError(`${action}: network error: ${reason}`, true);
-}
-
 /** Replicate's `detail` (or `title`), else the start of the body, on one line. */
 function detailOf(text: string): string {
   let detail = text;
@@ -390,15 +331,6 @@ function detailOf(text: string): string {
   }
   const oneLine = detail.trim().split(/\s*\n\s*/).join("; ");
   return oneLine.length > DETAIL_MAX ? `${oneLine.slice(0, DETAIL_MAX)}…` : oneLine;
-}
-
-/** `Retry-After` as seconds or an HTTP date → milliseconds from now. */
-export function retryAfterHeaderMs(value: string | null): number | undefined {
-  if (value === null || value.trim() === "") return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** Replicate's prediction JSON → the provider-neutral Prediction. */

@@ -1,0 +1,43 @@
+/**
+ * Provider-neutral HTTP failure rules shared by the providers and their output downloads: a
+ * transport failure classified, and a `Retry-After` header read.
+ */
+import { ProviderError } from "../errors.ts";
+import {
+  describeTransportError,
+  isConnectFailure,
+  ProviderUnreachableError,
+} from "./unreachable.ts";
+
+/** A network failure, a timeout or the caller's abort: all worth trying again later. */
+export function transportError(
+  action: string,
+  error: unknown,
+  signal: AbortSignal | undefined,
+  caller: AbortSignal | undefined,
+  timeoutMs: number,
+): ProviderError {
+  if (caller?.aborted) return new ProviderError(`${action}: aborted`, true);
+  const name = error instanceof Error ? error.name : "";
+  const timedOut = name === "TimeoutError" ||
+    (signal?.aborted === true && signal.reason instanceof DOMException &&
+      signal.reason.name === "TimeoutError");
+  if (timedOut) return new ProviderError(`${action}: no answer within ${timeoutMs} ms`, true);
+  const reason = error instanceof Error ? error.message : String(error);
+  // Never sent (refused, no DNS): nothing can have been billed, so a route may move on.
+  if (isConnectFailure(error)) {
+    return new ProviderUnreachableError(
+      `${action}: network error: ${reason} (cannot connect: ${describeTransportError(error)})`,
+    );
+  }
+  return new ProviderError(`${action}: network error: ${reason}`, true);
+}
+
+/** `Retry-After` as seconds or an HTTP date → milliseconds from now. */
+export function retryAfterHeaderMs(value: string | null): number | undefined {
+  if (value === null || value.trim() === "") return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
