@@ -3,7 +3,7 @@
  * stop and start again (same port, same data folder) to simulate an outage without touching the
  * machine's shared servers.
  */
-import { freePort } from "./processes.ts";
+import { freePort, stopChild } from "./processes.ts";
 import { withTimeout } from "../timeout.ts";
 
 /** A private `redis-server` without persistence: a restart comes back empty. */
@@ -94,16 +94,7 @@ export async function startPrivateRedis(
       const proc = child;
       if (!proc) return;
       child = undefined;
-      try {
-        proc.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          proc.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, 5000);
-      await proc.status;
-      clearTimeout(timer);
+      await stopChild(proc, 5000);
     },
     async close() {
       await redis.stop();

@@ -133,20 +133,31 @@ export async function startService(
     child,
     output: () => text,
     async stop(graceMs = 10_000) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, graceMs);
-      const status = await child.status;
-      clearTimeout(timer);
+      const status = await stopChild(child, graceMs);
       await done;
       return status;
     },
   };
+}
+
+/** Sends `child` SIGTERM, then SIGKILL if it has not exited within `graceMs`; resolves on exit. */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  graceMs: number,
+): Promise<Deno.CommandStatus> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* already exited */ }
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }, graceMs);
+  try {
+    return await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs `deno task <args>` to completion and returns its exit code and output. */

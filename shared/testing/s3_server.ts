@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort } from "./processes.ts";
+import { freePort, stopChild } from "./processes.ts";
 
 /** s3rver's fixed credentials (not secrets: they only open a test server). */
 export const S3RVER_KEY = "S3RVER";
@@ -118,16 +118,7 @@ export async function startPrivateS3(
       const proc = child;
       if (!proc) return;
       child = undefined;
-      try {
-        proc.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          proc.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, 5000);
-      await proc.status;
-      clearTimeout(timer);
+      await stopChild(proc, 5000);
     },
     async close() {
       await server.stop();
