@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { createBatcher } from "../batcher.ts";
 import { NotFoundError, toError } from "../errors.ts";
-import { checkSaveRequest, receiveImage, writeAll } from "./receive.ts";
+import { checkSaveRequest, receiveImage, storedImage, writeAll } from "./receive.ts";
 import { isSafeFileName, type Storage } from "./storage.ts";
 
 const READ_CHUNK = 64 * 1024;
@@ -58,16 +58,10 @@ export function createLocalStorage(root: string): Storage {
         await file.syncData();
         file.close();
         file = null;
-        const fileName = `${options.name}.${image.type.ext}`;
-        await Deno.rename(tmpPath, join(generatedDir, fileName));
-        await syncGenerated(fileName);
-        return {
-          file: fileName,
-          content_type: image.type.contentType,
-          width: image.width,
-          height: image.height,
-          bytes: image.bytes,
-        };
+        const stored = storedImage(options.name, image);
+        await Deno.rename(tmpPath, join(generatedDir, stored.file));
+        await syncGenerated(stored.file);
+        return stored;
       } catch (error) {
         try {
           file?.close();

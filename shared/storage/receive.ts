@@ -4,6 +4,7 @@
  */
 import { DownloadError, toError } from "../errors.ts";
 import { detectImageType, imageDimensions, type ImageType } from "../media/image_info.ts";
+import type { StoredImage } from "../jobs/repo.ts";
 import { isSafeFileName } from "./storage.ts";
 
 /** What `receiveImage` learnt about a body it passed on whole. */
@@ -19,6 +20,17 @@ export interface ReceiveLimits {
   maxBytes: number;
   signal?: AbortSignal;
   expectedBytes?: number;
+}
+
+/** The record of a received image stored as `<name>.<ext>` (the extension of its detected type). */
+export function storedImage(name: string, image: ReceivedImage): StoredImage {
+  return {
+    file: `${name}.${image.type.ext}`,
+    content_type: image.type.contentType,
+    width: image.width,
+    height: image.height,
+    bytes: image.bytes,
+  };
 }
 
 /** Bytes needed to recognise an image type. */

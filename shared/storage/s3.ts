@@ -17,7 +17,7 @@ import { DownloadError, NotFoundError, toError, UnavailableError } from "../erro
 import type { Logger } from "../logger.ts";
 import { detectImageType } from "../media/image_info.ts";
 import type { ObjectInfo, Storage } from "./storage.ts";
-import { checkSaveRequest, receiveImage, writeAll } from "./receive.ts";
+import { checkSaveRequest, receiveImage, storedImage, writeAll } from "./receive.ts";
 import { isSafeFileName } from "./storage.ts";
 import { formatS3Url, type S3Location } from "./s3_url.ts";
 
@@ -210,20 +210,14 @@ export function createS3Storage(options: S3StorageOptions): S3Storage {
         });
         file.close();
         file = null;
-        const fileName = `${saveOptions.name}.${image.type.ext}`;
-        await putObject(fileName, keyOf(fileName), { path: tmpPath, size: image.bytes }, {
-          contentType: image.type.contentType,
+        const stored = storedImage(saveOptions.name, image);
+        await putObject(stored.file, keyOf(stored.file), { path: tmpPath, size: image.bytes }, {
+          contentType: stored.content_type,
           md5: md5.digest(),
           sha256: sha256.digest("hex"),
           signal: saveOptions.signal,
         });
-        return {
-          file: fileName,
-          content_type: image.type.contentType,
-          width: image.width,
-          height: image.height,
-          bytes: image.bytes,
-        };
+        return stored;
       } catch (error) {
         try {
           file?.close();
