@@ -14,6 +14,7 @@ import { createModelCatalogue, type ModelCatalogue } from "../shared/models/cata
 import { createUploadSigner, type UploadSigner } from "../shared/uploads/signing.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
+import { createJobTimings, type JobTimings } from "../shared/jobs/timing.ts";
 import { cors } from "hono/cors";
 import { requestContext, securityHeaders } from "./middleware.ts";
 import { compressResponses } from "./compression.ts";
@@ -21,6 +22,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { libraryRoutes } from "./routes/library.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { meRoutes } from "./routes/me.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -37,6 +39,8 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   events: JobEventHub;
+  /** ETA and queue place of unfinished jobs (made from `db` when omitted). */
+  timings?: JobTimings;
   /** Model cards and input validators; local models only when omitted. */
   models?: ModelCatalogue;
   /** Signs upload URLs for providers (one from the database's key when omitted). */
@@ -113,9 +117,16 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       `${prefix}/*`,
       cors({
         origin: origins,
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allowHeaders: ["Content-Type", "Authorization", "Idempotency-Key", "X-Request-Id"],
-        exposeHeaders: ["Location", "X-Request-Id", "X-Total-Count"],
+        exposeHeaders: [
+          "Location",
+          "X-Request-Id",
+          "X-Total-Count",
+          "X-Total-Count-Estimated",
+          "X-Next-Cursor",
+          "Link",
+        ],
         maxAge: 600,
       }),
     );
@@ -161,7 +172,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     signer: deps.uploadSigner ??
       createUploadSigner({ db: deps.db, secret: deps.config.UPLOAD_URL_SECRET }),
   };
-  app.route(prefix, jobRoutes({ ...deps, models }));
+  const timings = deps.timings ?? createJobTimings(deps.db, { logger: deps.logger });
+  app.route(prefix, jobRoutes({ ...deps, models, timings }));
+  app.route(prefix, libraryRoutes({ ...deps, timings }));
   app.route(prefix, modelRoutes({ ...deps, models }));
   app.route(prefix, uploadRoutes(uploads));
   app.route(prefix, healthRoutes(deps));

@@ -24,6 +24,7 @@ import { isFinished, type Prediction, type Provider } from "../shared/providers/
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
 import { type DeliveryContext, type QueueMessage, RetryLaterError } from "../shared/queue/queue.ts";
 import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
+import { settingsChunks } from "../shared/media/png_metadata.ts";
 import type { Storage } from "../shared/storage/storage.ts";
 import { type ImageInputDeps, providerParameters } from "../shared/uploads/resolve.ts";
 import {
@@ -317,6 +318,15 @@ async function storeOutputs(
       maxBytes: deps.config.MAX_IMAGE_BYTES,
       signal,
       expectedBytes: Number.isFinite(length) ? length : undefined,
+      // The job's settings travel inside every PNG (JPEG and WebP are stored as made).
+      pngChunks: (size) =>
+        settingsChunks({
+          prompt: job.prompt,
+          negative_prompt: job.negative_prompt,
+          model: job.model,
+          parameters: job.parameters,
+          job_id: job.id,
+        }, size),
     });
     // Stored beside the image; a thumbnail that cannot be made is logged, never fatal.
     return await withThumbnail(deps.storage, image, log);

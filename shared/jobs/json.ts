@@ -3,6 +3,7 @@ import { thumbnailName } from "../media/thumbnails.ts";
 import type { PriorityName } from "../queue/queue.ts";
 import { type InputImage, inputImages } from "../models/image_refs.ts";
 import type { JobRow, JobStatus } from "./repo.ts";
+import { type LiveTiming, NO_TIMING } from "./timing.ts";
 
 export interface ImageJson {
   url: string;
@@ -45,6 +46,15 @@ export interface JobJson {
   webhook_events: string[] | null;
   /** What can be done to the job now (the UI shows buttons for these). */
   actions: { cancel: boolean; retry: boolean; delete: boolean };
+  /**
+   * Starred by its owner. This and the two below are always in the API's answers; optional for
+   * jobs a client makes up before the server answers.
+   */
+  starred?: boolean;
+  /** Seconds until an unfinished job should be done (see shared/jobs/timing.ts); else null. */
+  eta_s?: number | null;
+  /** A pending job's place in the line (1: next to start); else null. */
+  queue_position?: number | null;
 }
 
 /** URL path under which stored images are served. */
@@ -52,8 +62,8 @@ export function imageUrl(file: string): string {
   return `/images/${encodeURIComponent(file)}`;
 }
 
-/** Maps a jobs row to its JSON shape. */
-export function jobToJson(row: JobRow): JobJson {
+/** Maps a jobs row to its JSON shape; `timing` from shared/jobs/timing.ts when known. */
+export function jobToJson(row: JobRow, timing: LiveTiming = NO_TIMING): JobJson {
   const images = row.images.map((img) => ({
     url: imageUrl(img.file),
     thumbnail_url: imageUrl(img.thumbnail ?? thumbnailName(img.file)),
@@ -89,6 +99,9 @@ export function jobToJson(row: JobRow): JobJson {
       retry: row.status === "failed" || row.status === "canceled",
       delete: true,
     },
+    starred: row.starred ?? false,
+    eta_s: timing.eta_s,
+    queue_position: timing.queue_position,
   };
 }
 

@@ -27,6 +27,7 @@ function row(images: JobRow["images"]): JobRow {
     owner_key_id: null,
     webhook_url: null,
     webhook_events: null,
+    starred: false,
   };
 }
 

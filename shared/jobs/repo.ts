@@ -47,6 +47,8 @@ export interface JobRow {
   owner_key_id: string | null;
   webhook_url: string | null;
   webhook_events: string[] | null;
+  /** Starred by its owner (the library's favourites; migration 00011). */
+  starred: boolean;
 }
 
 export interface NewJob {
@@ -65,7 +67,11 @@ export interface NewJob {
 
 const COLUMNS = fragment(sql`id, prompt, negative_prompt, model, parameters, status, progress,
   provider, provider_prediction_id, images, error_message, retry_count, created_at, started_at,
-  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events`);
+  completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
+  starred`);
+
+/** The columns of a JobRow, for statements written elsewhere (shared/jobs/search.ts). */
+export const JOB_COLUMNS = COLUMNS;
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {

@@ -34,6 +34,8 @@ export interface CheckedInputs {
   uploads: string[];
   /** False when the model's schema could not be had (provider down, nothing stored). */
   validated: boolean;
+  /** The model's card the inputs were checked against; null when it could not be had. */
+  card: ModelCard | null;
 }
 
 /**
@@ -69,7 +71,7 @@ export async function checkInputs(
       }
       if (!(err instanceof ModelUnavailableError)) throw err;
       log.warn("model schema unavailable; inputs passed unchecked", { model: req.model, err });
-      return { uploads: uploadIdsIn(req.parameters), validated: false };
+      return { uploads: uploadIdsIn(req.parameters), validated: false, card: null };
     }
   }
   const compiled = catalogue.validators.forCard(card);
@@ -90,7 +92,7 @@ export async function checkInputs(
     );
   }
   // Image inputs are the fields named like an image (the same rule the schema's are found by).
-  return { uploads: uploadIdsIn(params), validated: true };
+  return { uploads: uploadIdsIn(params), validated: true, card };
 }
 
 /**
