@@ -149,8 +149,8 @@ function conditions(f: JobFilters, search: boolean): Parts {
     if (f.model.includes(":")) (search ? s : j).push(sql`${column} = ${f.model}`);
   }
   const at = search ? s : j;
-  if (f.after) at.push(sql`${raw(time)} >= ${f.after.toISOString()}::timestamptz`);
-  if (f.before) at.push(sql`${raw(time)} < ${f.before.toISOString()}::timestamptz`);
+  if (f.after) at.push(sql`${raw(time)} >= ${f.after.toISOString()}::text::timestamptz`);
+  if (f.before) at.push(sql`${raw(time)} < ${f.before.toISOString()}::text::timestamptz`);
   const words = f.q === undefined ? null : searchWords(f.q);
   if (words !== null) s.push(sql`w.words @@ to_tsquery('simple', ${words})`);
   if (f.status) j.push(sql`status = ${f.status}`);
@@ -176,7 +176,7 @@ function where(parts: Query[], keyword = "WHERE"): Query {
  * row comparison would be only a filter on the indexes that do not end with the id).
  */
 function afterCursor(c: PageCursor, time: string, id: string): Query {
-  const at = fragment(sql`(${c.at}::timestamp AT TIME ZONE 'UTC')`);
+  const at = fragment(sql`(${c.at}::text::timestamp AT TIME ZONE 'UTC')`);
   const [t, i] = [raw(time), raw(id)];
   return c.sort === "newest"
     ? sql`${t} <= ${at} AND (${t} < ${at} OR ${i} < ${c.id}::uuid)`
@@ -235,15 +235,23 @@ function matching(parts: Parts, search: boolean): Query {
   return sql`SELECT 1 FROM ${searchFrom(parts)} ${where([...parts.search, ...parts.jobs])}`;
 }
 
-/** One page of matching jobs in the requested order, and the cursor after its last job. */
-export async function searchJobs(db: Db, page: PageRequest): Promise<JobPage> {
+/**
+ * One page of matching jobs in the requested order, and the cursor after its last job.
+ * `gatherMaxRows` (GATHER_MAX_ROWS) is where a word search switches from gathering to walking.
+ */
+export async function searchJobs(
+  db: Db,
+  page: PageRequest,
+  options: { gatherMaxRows?: number } = {},
+): Promise<JobPage> {
   const search = isSearch(page);
   const parts = conditions(page, search);
   let shape: Shape = "jobs";
   if (search) {
     // Only a word search is worth gathering first: a model alone has an index in time order.
     const words = page.q !== undefined && searchWords(page.q) !== null;
-    const few = words && await estimateRows(db, matching(parts, true)) <= GATHER_MAX_ROWS;
+    const few = words &&
+      await estimateRows(db, matching(parts, true)) <= (options.gatherMaxRows ?? GATHER_MAX_ROWS);
     shape = few ? "gather" : "walk";
   }
   const rows = await db.query<JobRow & { page_at: string }>({
