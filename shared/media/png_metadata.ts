@@ -87,7 +87,7 @@ function isLatin1(text: string): boolean {
  * Throws on a keyword PNG does not allow.
  */
 export function textChunk(keyword: string, text: string): Uint8Array {
-  if (!KEYWORD.test(keyword) || /^ | $|  /.test(keyword)) {
+  if (!KEYWORD.test(keyword) || /^ | $| {2}/.test(keyword)) {
     throw new RangeError(`Invalid PNG text keyword ${JSON.stringify(keyword)}`);
   }
   const clean = text.replaceAll("\u0000", "");
