@@ -39,6 +39,9 @@ export const JOB_EXAMPLE = {
   webhook_url: null,
   webhook_events: null,
   actions: { cancel: false, retry: false, delete: true },
+  starred: false,
+  eta_s: null,
+  queue_position: null,
 } satisfies JobJson;
 
 /** The same job, pending. */
@@ -53,4 +56,6 @@ export const PENDING_JOB = {
   started_at: null,
   completed_at: null,
   actions: { cancel: true, retry: false, delete: true },
+  eta_s: 4.5,
+  queue_position: 3,
 } satisfies JobJson;
