@@ -259,13 +259,19 @@ async function waitForPrediction(
         false,
       );
     }
+    // A provider whose progress costs nothing to read is asked at its pace: every step shows.
+    const pace = (ms: number) => Math.min(ms, provider.progressPollMs ?? Infinity);
     if (deps.wakeups) {
       // Webhooks announce the end: poll four times less often, but wake at once when told.
-      await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
+      await deps.wakeups.sleep(
+        prediction.id,
+        pace(Math.min(15_000, pollDelayMs(poll) * 4)),
+        signal,
+      );
     } else if (poll === 0 && createdNow) {
       // Just created: no progress yet, but the last runs of its kind say when it may end.
-      await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job)) ?? null), signal);
-    } else await sleep(nextPollDelayMs(poll, samples), signal);
+      await sleep(pace(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job)) ?? null)), signal);
+    } else await sleep(pace(nextPollDelayMs(poll, samples)), signal);
     prediction = await provider.get(prediction.id, { signal });
     // A finished prediction goes straight to its outputs: the statement that completes the job
     // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.

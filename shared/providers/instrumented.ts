@@ -29,6 +29,7 @@ export function instrumentProvider(provider: Provider, metrics: Metrics): Provid
   };
   return {
     name: provider.name,
+    ...(provider.progressPollMs !== undefined ? { progressPollMs: provider.progressPollMs } : {}),
     create: (input, options) => count("create", () => provider.create(input, options)),
     get: (id, options) => count("get", () => provider.get(id, options)),
     cancel: (id, options) => count("cancel", () => provider.cancel(id, options)),

@@ -65,6 +65,8 @@ interface LocalPrediction {
 
 const DEFAULT_SIDE = 1024;
 const DEFAULT_STEPS = 20;
+/** The local provider's progress is recorded at most this often (ms). */
+const MIN_PROGRESS_POLL_MS = 100;
 
 /** Creates the offline provider; its predictions are kept in memory, bounded in age and count. */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
@@ -91,6 +93,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
 
   return {
     name: "local",
+    // Each simulated step is worth recording; asking costs nothing (the prediction is here).
+    progressPollMs: Math.max(MIN_PROGRESS_POLL_MS, stepMs),
 
     create(input: PredictionInput, callOptions: CreateOptions = {}): Promise<Prediction> {
       return Promise.try(async () => {
