@@ -7,15 +7,21 @@
 --    (migration 00008). A search walks this table newest first, or looks a rare word up in the
 --    word index, and reads only the page's jobs. Postgres full-text search with the `simple`
 --    configuration (no stemming, no stop words, any language): no extension, so it runs unchanged
---    on PGlite. `owner` is the job's owner_key_id when it was made (searches also check the job's).
+--    on PGlite. `owner` is the job's owner_key_id when it was made. No foreign key: checking one
+--    locks the job's row for every row written here (a second write of each new job); a statement
+--    trigger on DELETE removes a deleted job's row instead.
 CREATE TABLE job_search (
-  job_id  uuid PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
+  job_id  uuid PRIMARY KEY,
   owner   uuid,
   made_at timestamptz NOT NULL,
   model   text NOT NULL,
   words   tsvector NOT NULL
 );
-CREATE INDEX job_search_words_idx ON job_search USING gin (words);
+-- New entries wait in the index's pending list and are merged in bulk. A submit that finds the
+-- list full merges it itself, inside the request; workers merge it every few seconds instead
+-- (gin_clean_pending_list, worker/maintenance.ts), and the larger limit leaves them room.
+CREATE INDEX job_search_words_idx ON job_search USING gin (words)
+  WITH (gin_pending_list_limit = 16384);
 CREATE INDEX job_search_owner_idx ON job_search (owner, made_at DESC, job_id DESC)
   WHERE owner IS NOT NULL;
 CREATE INDEX job_search_made_at_idx ON job_search (made_at DESC, job_id DESC);
@@ -38,6 +44,19 @@ CREATE TRIGGER jobs_index_new
   AFTER INSERT ON jobs
   REFERENCING NEW TABLE AS new_jobs
   FOR EACH STATEMENT EXECUTE FUNCTION darkroom_index_new_jobs();
+
+CREATE FUNCTION darkroom_unindex_deleted_jobs() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM job_search s USING old_jobs o WHERE s.job_id = o.id;
+  RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER jobs_unindex_deleted
+  AFTER DELETE ON jobs
+  REFERENCING OLD TABLE AS old_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION darkroom_unindex_deleted_jobs();
 
 -- The jobs made before this migration.
 INSERT INTO job_search (job_id, owner, made_at, model, words)
@@ -69,3 +88,10 @@ CREATE TABLE collection_jobs (
 );
 -- A deleted job leaves its collections (the cascade looks it up by job).
 CREATE INDEX collection_jobs_job_id_idx ON collection_jobs (job_id);
+
+-- 4. No parallel scans of jobs and job_search. A page is a LIMIT query; in a parallel plan each
+--    worker produces rows on its own until it is told to stop, and a search measured at 8 ms
+--    alone took 370 ms with two workers (docs/benchmarks.md, "The library's search"). Under
+--    load, parallel workers would also take the cores the other requests need.
+ALTER TABLE jobs SET (parallel_workers = 0);
+ALTER TABLE job_search SET (parallel_workers = 0);

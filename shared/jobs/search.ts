@@ -106,60 +106,74 @@ function validStamp(stamp: string): boolean {
 }
 
 /**
- * How a page is read. `jobs`: from the jobs table and its indexes (listing, status, star,
- * collection and date filters). `search` (words or a model): from job_search, the narrow table of
- * what never changes once a job is made (migration 00011), joined to jobs; `walk` lets Postgres
- * walk it newest first and stop at the page's end (cheap when many jobs match), `gather` first
- * gathers every match from the word index, then sorts them (cheap when few match).
+ * How a page is read:
+ * - `jobs`: from jobs and its indexes (listing; status, star, collection and date filters).
+ * - `walk` (words or a model, nothing about what changes): job_search, the narrow table of what
+ *   never changes once a job is made (migration 00011), walked newest first to the page's end.
+ * - `probe` (words or a model with a status, star or collection): jobs walked by what narrows
+ *   them most (the status index, the starred index...), each probed in job_search.
+ * - `gather` (words that few jobs have): every match from the word index first, then sorted.
+ * Postgres chooses the plan within a shape; the shape is chosen here. Its own choice between
+ * walking and gathering, made from its cost model, was measured to walk far too long for words in
+ * 0.1–1 % of a million jobs (100–250 ms instead of a few): testing a word costs much more than
+ * the model assumes.
  */
-type Shape = "jobs" | "walk" | "gather";
+type Shape = "jobs" | "walk" | "probe" | "gather";
 
-/**
- * Above this many estimated matches a search walks the history instead of gathering the matches.
- * The planner's own choice between the two, made from its cost model, was measured to walk far
- * too long for words in 0.1–1 % of a million jobs (100–250 ms instead of a few): testing a word
- * costs much more than its cost model assumes.
- */
+/** Up to this many jobs estimated to have the words, a word search gathers them. */
 export const GATHER_MAX_ROWS = 5_000;
 
+/** The filters as conditions, each on the table (and column) of each shape. */
 interface Parts {
-  /** Conditions on job_search `w` (search shapes only). */
+  /** About the job's immutable attributes on job_search `w`: owner, dates, model, words. */
   search: Query[];
-  /** Conditions on jobs. */
+  /** The same attributes on jobs (owner, dates, model; not the words). */
+  same: Query[];
+  /** About what changes: status, star, collection (on jobs). */
   jobs: Query[];
+  /** The words, on job_search `w` (also in `search`); null without words. */
+  words: Query | null;
 }
 
-function isSearch(f: JobFilters): boolean {
-  return Boolean(f.model) || (f.q !== undefined && searchWords(f.q) !== null);
-}
-
-/** The filters as conditions; in a search shape the immutable ones go to job_search. */
-function conditions(f: JobFilters, search: boolean): Parts {
-  const s: Query[] = [];
-  const j: Query[] = [];
-  const time = search ? "w.made_at" : "created_at";
+/** The filters as conditions for every shape. */
+function conditions(f: JobFilters): Parts {
+  const search: Query[] = [];
+  const same: Query[] = [];
+  const jobs: Query[] = [];
   if (f.owner !== undefined) {
-    (search ? s : j).push(search ? sql`w.owner = ${f.owner}` : sql`owner_key_id = ${f.owner}`);
+    search.push(sql`w.owner = ${f.owner}`);
+    same.push(sql`owner_key_id = ${f.owner}`);
   }
   if (f.model) {
     // The name part has an index (job_search_model_idx); a version narrows it further.
-    const column = raw(search ? "w.model" : "model");
     const name = f.model.split(":")[0];
-    (search ? s : j).push(sql`split_part(${column}, ':', 1) = ${name}`);
-    if (f.model.includes(":")) (search ? s : j).push(sql`${column} = ${f.model}`);
+    search.push(sql`split_part(w.model, ':', 1) = ${name}`);
+    same.push(sql`split_part(model, ':', 1) = ${name}`);
+    if (f.model.includes(":")) {
+      search.push(sql`w.model = ${f.model}`);
+      same.push(sql`model = ${f.model}`);
+    }
   }
-  const at = search ? s : j;
-  if (f.after) at.push(sql`${raw(time)} >= ${f.after.toISOString()}::text::timestamptz`);
-  if (f.before) at.push(sql`${raw(time)} < ${f.before.toISOString()}::text::timestamptz`);
-  const words = f.q === undefined ? null : searchWords(f.q);
-  if (words !== null) s.push(sql`w.words @@ to_tsquery('simple', ${words})`);
-  if (f.status) j.push(sql`status = ${f.status}`);
-  if (f.starred !== undefined) j.push(f.starred ? sql`starred` : sql`NOT starred`);
+  for (const [at, op] of [[f.after, ">="], [f.before, "<"]] as const) {
+    if (!at) continue;
+    search.push(sql`w.made_at ${raw(op)} ${at.toISOString()}::text::timestamptz`);
+    same.push(sql`created_at ${raw(op)} ${at.toISOString()}::text::timestamptz`);
+  }
+  const text = f.q === undefined ? null : searchWords(f.q);
+  const words = text === null ? null : sql`w.words @@ to_tsquery('simple', ${text})`;
+  if (words) search.push(words);
+  if (f.status) jobs.push(sql`status = ${f.status}`);
+  if (f.starred !== undefined) jobs.push(f.starred ? sql`starred` : sql`NOT starred`);
   if (f.collection) {
-    j.push(sql`EXISTS (SELECT 1 FROM collection_jobs cj
-                       WHERE cj.job_id = jobs.id AND cj.collection_id = ${f.collection})`);
+    jobs.push(sql`EXISTS (SELECT 1 FROM collection_jobs cj
+                          WHERE cj.job_id = jobs.id AND cj.collection_id = ${f.collection})`);
   }
-  return { search: s, jobs: j };
+  return { search, same, jobs, words };
+}
+
+/** True when the filters need job_search (words or a model). */
+function needsSearch(f: JobFilters): boolean {
+  return Boolean(f.model) || (f.q !== undefined && searchWords(f.q) !== null);
 }
 
 /** A fixed piece of SQL text (never a value). */
@@ -167,8 +181,8 @@ function raw(text: string): Query {
   return fragment({ text, values: [] });
 }
 
-function where(parts: Query[], keyword = "WHERE"): Query {
-  return parts.length ? fragment(sql`${raw(keyword)} ${join(parts, " AND ")}`) : fragment(sql``);
+function where(parts: Query[]): Query {
+  return parts.length ? fragment(sql`WHERE ${join(parts, " AND ")}`) : fragment(sql``);
 }
 
 /**
@@ -186,12 +200,29 @@ function afterCursor(c: PageCursor, time: string, id: string): Query {
 const PAGE_AT = (time: string) =>
   raw(`to_char(${time} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`);
 
+/** job_search, joined to jobs when a condition is about what changes (status, star...). */
+function searchFrom(parts: Parts): Query {
+  return parts.jobs.length === 0
+    ? fragment(sql`job_search w`)
+    : fragment(sql`job_search w JOIN jobs ON jobs.id = w.job_id`);
+}
+
+/** The conditions on jobs; with `probe`, the words as a probe into job_search. */
+function jobsWhere(parts: Parts, probe: boolean): Query[] {
+  const conds = [...parts.same, ...parts.jobs];
+  if (probe && parts.words) {
+    conds.push(sql`EXISTS (SELECT 1 FROM job_search w
+                           WHERE w.job_id = jobs.id AND ${fragment(parts.words)})`);
+  }
+  return conds;
+}
+
 /** The page statement for a shape. */
 function pageStatement(page: PageRequest, shape: Shape, parts: Parts): Query {
   const dir = raw(page.sort === "newest" ? "DESC" : "ASC");
   const range = fragment(sql`OFFSET ${page.skip} LIMIT ${page.limit + 1}`);
-  if (shape === "jobs") {
-    const conds = [...parts.jobs];
+  if (shape === "jobs" || shape === "probe") {
+    const conds = jobsWhere(parts, shape === "probe");
     if (page.cursor) conds.push(afterCursor(page.cursor, "created_at", "id"));
     return sql`
       SELECT ${JOB_COLUMNS}, ${PAGE_AT("created_at")} AS page_at
@@ -200,21 +231,14 @@ function pageStatement(page: PageRequest, shape: Shape, parts: Parts): Query {
   }
   const conds = [...parts.search, ...parts.jobs];
   if (page.cursor) conds.push(afterCursor(page.cursor, "w.made_at", "w.job_id"));
-  // MATERIALIZED: every match first, by the best plan for all of them (the word index, the
-  // status index...), then sorted; NOT MATERIALIZED: Postgres may walk newest first.
+  // MATERIALIZED: every match first, by the best plan for all of them, then sorted; NOT
+  // MATERIALIZED: Postgres may walk job_search newest first.
   const how = raw(shape === "gather" ? "MATERIALIZED" : "NOT MATERIALIZED");
   return sql`
     WITH m AS ${how} (SELECT w.job_id, w.made_at FROM ${searchFrom(parts)} ${where(conds)})
     SELECT ${JOB_COLUMNS}, ${PAGE_AT("m.made_at")} AS page_at
     FROM m JOIN jobs ON jobs.id = m.job_id
     ORDER BY m.made_at ${dir}, m.job_id ${dir} ${range}`;
-}
-
-/** job_search, joined to jobs when a condition is about what changes (status, star...). */
-function searchFrom(parts: Parts): Query {
-  return parts.jobs.length === 0
-    ? fragment(sql`job_search w`)
-    : fragment(sql`job_search w JOIN jobs ON jobs.id = w.job_id`);
 }
 
 /** The planner's estimate of the rows a statement returns (its top plan node's). */
@@ -231,8 +255,18 @@ async function estimateRows(db: Db, statement: Query): Promise<number> {
 
 /** The jobs that match, as one statement without order (for counts and estimates). */
 function matching(parts: Parts, search: boolean): Query {
-  if (!search) return sql`SELECT 1 FROM jobs ${where(parts.jobs)}`;
+  if (!search) return sql`SELECT 1 FROM jobs ${where(jobsWhere(parts, false))}`;
   return sql`SELECT 1 FROM ${searchFrom(parts)} ${where([...parts.search, ...parts.jobs])}`;
+}
+
+/** The shape of a page (see Shape); may ask the planner how many jobs have the words. */
+async function shapeOf(db: Db, f: JobFilters, parts: Parts, gatherMax: number): Promise<Shape> {
+  if (!needsSearch(f)) return "jobs";
+  if (parts.words) {
+    const few = await estimateRows(db, sql`SELECT 1 FROM job_search w ${where(parts.search)}`);
+    if (few <= gatherMax) return "gather";
+  }
+  return parts.jobs.length > 0 ? "probe" : "walk";
 }
 
 /**
@@ -244,20 +278,12 @@ export async function searchJobs(
   page: PageRequest,
   options: { gatherMaxRows?: number } = {},
 ): Promise<JobPage> {
-  const search = isSearch(page);
-  const parts = conditions(page, search);
-  let shape: Shape = "jobs";
-  if (search) {
-    // Only a word search is worth gathering first: a model alone has an index in time order.
-    const words = page.q !== undefined && searchWords(page.q) !== null;
-    const few = words &&
-      await estimateRows(db, matching(parts, true)) <= (options.gatherMaxRows ?? GATHER_MAX_ROWS);
-    shape = few ? "gather" : "walk";
-  }
+  const parts = conditions(page);
+  const shape = await shapeOf(db, page, parts, options.gatherMaxRows ?? GATHER_MAX_ROWS);
   const rows = await db.query<JobRow & { page_at: string }>({
     ...pageStatement(page, shape, parts),
     // Plans that depend on how common a word or a model is are made with the values.
-    customPlan: search,
+    customPlan: shape !== "jobs",
   });
   const more = rows.length > page.limit;
   const shown = more ? rows.slice(0, page.limit) : rows;
@@ -271,7 +297,8 @@ export async function searchJobs(
 /**
  * How many jobs match: exact when the planner expects at most `exactUpTo` (EXACT_COUNT_LIMIT),
  * its estimate otherwise (then `estimated`). Counting a million rows exactly takes longer than
- * the page itself; an estimate is a planning step.
+ * the page itself; an estimate is a planning step. With words, also their matches alone must be
+ * few: counting a common word's jobs that have a rare status means visiting all of them.
  */
 export async function countMatching(
   db: Db,
@@ -279,13 +306,28 @@ export async function countMatching(
   options: { exactUpTo?: number } = {},
 ): Promise<{ total: number; estimated: boolean }> {
   const limit = options.exactUpTo ?? EXACT_COUNT_LIMIT;
-  const search = isSearch(filters);
-  const statement = matching(conditions(filters, search), search);
+  const parts = conditions(filters);
+  const statement = matching(parts, needsSearch(filters));
   const estimate = await estimateRows(db, statement);
   if (estimate > limit) return { total: estimate, estimated: true };
+  if (parts.words && parts.jobs.length > 0) {
+    const words = await estimateRows(db, sql`SELECT 1 FROM job_search w ${where(parts.search)}`);
+    if (words > limit) return { total: estimate, estimated: true };
+  }
   const [row] = await db.query<{ n: number }>({
     ...sql`SELECT count(*)::int AS n FROM (${fragment(statement)}) AS m`,
     customPlan: true,
   });
   return { total: row.n, estimated: false };
+}
+
+/**
+ * Merges the word index's pending entries into the index (migration 00011): done by workers every
+ * few seconds, so that a submit never has to. Returns the pages merged.
+ */
+export async function flushSearchIndex(db: Db): Promise<number> {
+  const [row] = await db.query<{ n: number }>(
+    sql`SELECT gin_clean_pending_list('job_search_words_idx'::regclass)::int AS n`,
+  );
+  return row?.n ?? 0;
 }

@@ -10,6 +10,7 @@ import {
   countMatching,
   decodeCursor,
   encodeCursor,
+  flushSearchIndex,
   type PageRequest,
   searchJobs,
 } from "../jobs/search.ts";
@@ -137,6 +138,11 @@ export async function checkLibrary(db: Db, t: Deno.TestContext): Promise<void> {
         gatherMaxRows,
       });
       assert.deepEqual(old.map((r) => r.id), [...fox].reverse());
+      // Words with a status: walked by the status, each probed for the words.
+      const pending = await allPages(db, { ...base, q: "fox", status: "pending", limit: 4 }, {
+        gatherMaxRows,
+      });
+      assert.deepEqual(pending.map((r) => r.id), fox);
     }
     // skip still works (the old contract), and a cursor of its last row continues it.
     const skipped = await searchJobs(db, { ...base, skip: 10, limit: 5 });
@@ -238,6 +244,14 @@ export async function checkLibrary(db: Db, t: Deno.TestContext): Promise<void> {
       sql`SELECT count(*)::int AS n FROM job_search WHERE job_id = ${mine[9].id}`,
     );
     assert.equal(n, 0, "its search row went with it");
+  });
+
+  await t.step("the word index's pending entries merge; searches find the same", async () => {
+    const before = await searchJobs(db, { ...base, q: "fox", limit: 100 });
+    assert.ok(await flushSearchIndex(db) >= 0);
+    assert.equal(await flushSearchIndex(db), 0, "nothing left to merge");
+    const after = await searchJobs(db, { ...base, q: "fox", limit: 100 });
+    assert.deepEqual(after.rows.map((r) => r.id), before.rows.map((r) => r.id));
   });
 
   await t.step("cursors are opaque and checked", () => {

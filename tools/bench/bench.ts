@@ -1,5 +1,5 @@
 /**
- * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR] [--only=http,small,large]
+ * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR] [--only=http,small,large,search]
  * [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`, or `deno task bench --ab [...]`: the
  * entry of the benchmark (options, plan, the scenarios in order, clean-up on Ctrl-C). What it
  * measures and how: docs/benchmarks.md. The stack is started by stack.ts, the scenarios are
@@ -8,6 +8,7 @@
 import { parseArgs } from "node:util";
 import { type AbOptions, abReport, parseSetting, runAb, summarize } from "./ab.ts";
 import { largeScenario, smallScenario } from "./e2e.ts";
+import { searchScenario } from "./search.ts";
 import { httpScenario, measureHttp } from "./http.ts";
 import { hasWrk, round } from "./load.ts";
 import { gitRevision, machineInfo } from "./machine.ts";
@@ -16,6 +17,7 @@ import { markdownTable, printReport, type Results } from "./report.ts";
 import {
   type BenchRun,
   type Closable,
+  DEFAULT_SCENARIOS,
   log,
   type Plan,
   PLANS,
@@ -38,6 +40,7 @@ const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext<Results>) => Promise
   http: httpScenario,
   small: smallScenario,
   large: largeScenario,
+  search: searchScenario,
 };
 
 function positiveInt(value: string | undefined, name: string, min = 1): number {
@@ -59,7 +62,7 @@ function oneOf<T extends string>(
 
 /**
  * The run's plan, scenarios (in order) and the roles' extra environment, from the command line:
- * `--quick`, `--only=http,small,large`, `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`.
+ * `--quick`, `--only=http,small,large,search` (search only when named), `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`.
  * Throws a message naming the option on a bad value.
  */
 export function runSettings(values: {
@@ -74,7 +77,7 @@ export function runSettings(values: {
     plan.rssJobs = positiveInt(values["rss-jobs"], "--rss-jobs");
   }
   const only: readonly ScenarioName[] = values.only === undefined
-    ? SCENARIO_NAMES
+    ? DEFAULT_SCENARIOS
     : values.only.split(",").map((name) => oneOf(name.trim(), SCENARIO_NAMES, "--only"));
   return {
     plan,
