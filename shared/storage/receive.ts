@@ -4,6 +4,7 @@
  */
 import { DownloadError, toError } from "../errors.ts";
 import { detectImageType, imageDimensions, type ImageType } from "../media/image_info.ts";
+import { createPngInserter } from "../media/png_metadata.ts";
 import { isSafeFileName } from "./storage.ts";
 
 /** What `receiveImage` learnt about a body it passed on whole. */
@@ -11,6 +12,7 @@ export interface ReceivedImage {
   type: ImageType;
   width: number | null;
   height: number | null;
+  /** Bytes handed to `write`: the body's, plus any PNG chunks inserted. */
   bytes: number;
 }
 
@@ -19,6 +21,8 @@ export interface ReceiveLimits {
   maxBytes: number;
   signal?: AbortSignal;
   expectedBytes?: number;
+  /** Chunks to insert after a PNG's IHDR (see `SaveOptions.pngChunks`). */
+  pngChunks?: (size: { width: number; height: number }) => Uint8Array;
 }
 
 /** Bytes needed to recognise an image type. */
@@ -58,7 +62,8 @@ export async function checkSaveRequest(
  * Reads `body` to its end, handing each chunk to `write` as it comes (nothing but the first
  * 256 KiB is kept): refused when over `maxBytes` (not retryable), when its first bytes are no
  * image, when shorter than `expectedBytes` or when `signal` aborts (retryable). On any error the
- * body is cancelled.
+ * body is cancelled. With `pngChunks`, a PNG gets them after its IHDR on the way (the limits
+ * apply to the body as sent).
  */
 export async function receiveImage(
   body: ReadableStream<Uint8Array>,
@@ -66,6 +71,10 @@ export async function receiveImage(
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<ReceivedImage> {
   const { maxBytes, signal, expectedBytes } = limits;
+  const inserter = limits.pngChunks ? createPngInserter(limits.pngChunks) : null;
+  const pass = async (pieces: Uint8Array[]) => {
+    for (const piece of pieces) await write(piece);
+  };
   const reader = body.getReader();
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -97,7 +106,8 @@ export async function receiveImage(
         type = detectImageType(head.bytes());
         if (type === null) throw notAnImage(head.bytes());
       }
-      await write(value);
+      if (inserter) await pass(inserter.push(value));
+      else await write(value);
     }
     // Bodies shorter than MAGIC_BYTES are checked once complete.
     type ??= detectImageType(head.bytes());
@@ -108,8 +118,14 @@ export async function receiveImage(
         true,
       );
     }
+    if (inserter) await pass(inserter.end());
     const dims = imageDimensions(head.bytes());
-    return { type, width: dims?.width ?? null, height: dims?.height ?? null, bytes: total };
+    return {
+      type,
+      width: dims?.width ?? null,
+      height: dims?.height ?? null,
+      bytes: total + (inserter?.added ?? 0),
+    };
   } catch (error) {
     await reader.cancel().catch(() => {});
     throw error;
