@@ -15,6 +15,7 @@ import { createModelCatalogue, type ModelCatalogue } from "../shared/models/cata
 import { createUploadSigner, type UploadSigner } from "../shared/uploads/signing.ts";
 import { errorBody, handleError } from "./http_errors.ts";
 import type { JobEventHub } from "../shared/jobs/events.ts";
+import { createJobTimings, type JobTimings } from "../shared/jobs/timing.ts";
 import { cors } from "hono/cors";
 import { requestContext, securityHeaders } from "./middleware.ts";
 import { compressResponses } from "./compression.ts";
@@ -22,6 +23,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { imageRoutes } from "./routes/images.ts";
 import { jobRoutes } from "./routes/jobs.ts";
+import { libraryRoutes } from "./routes/library.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { meRoutes } from "./routes/me.ts";
 import { webhookRoutes } from "./routes/webhooks.ts";
@@ -40,6 +42,8 @@ export interface AppDeps {
   storage: Storage;
   logger: Logger;
   events: JobEventHub;
+  /** ETA and queue place of unfinished jobs (made from `db` when omitted). */
+  timings?: JobTimings;
   /** Model cards and input validators; local models only when omitted. */
   models?: ModelCatalogue;
   /** Signs upload URLs for providers (one from the database's key when omitted). */
@@ -136,7 +140,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       `${prefix}/*`,
       cors({
         origin: origins,
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
         allowHeaders: [
           "Content-Type",
           "Authorization",
@@ -150,6 +154,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
           "X-Total-Count",
           "Preference-Applied",
           "Deduplicated",
+          "X-Total-Count-Estimated",
+          "X-Next-Cursor",
+          "Link",
         ],
         maxAge: 600,
       }),
@@ -204,7 +211,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     signer: deps.uploadSigner ??
       createUploadSigner({ db: deps.db, secret: deps.config.UPLOAD_URL_SECRET }),
   };
-  app.route(prefix, jobRoutes({ ...deps, models }));
+  const timings = deps.timings ?? createJobTimings(deps.db, { logger: deps.logger });
+  app.route(prefix, jobRoutes({ ...deps, models, timings }));
+  app.route(prefix, libraryRoutes({ ...deps, timings }));
   app.route(prefix, modelRoutes({ ...deps, models }));
   app.route(prefix, uploadRoutes(uploads));
   app.route(prefix, healthRoutes(deps));

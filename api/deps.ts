@@ -14,6 +14,8 @@ import {
 import { authMode, type Config } from "../shared/config.ts";
 import type { Db } from "../shared/db/db.ts";
 import { createJobEventHub, type JobEventHub } from "../shared/jobs/events.ts";
+import { jobToJson } from "../shared/jobs/json.ts";
+import { createJobTimings, type JobTimings } from "../shared/jobs/timing.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import type { ProviderRegistry } from "../shared/providers/registry.ts";
@@ -26,6 +28,8 @@ import { adminQueueRoutes, kvQueueRoutes } from "./routes/admin_queues.ts";
 export interface ApiServices {
   /** The live job feed, listening already. */
   events: JobEventHub;
+  /** ETA and queue place of unfinished jobs, for the job JSON (reads and the feed share it). */
+  timings: JobTimings;
   security: Security;
   /** Model cards (local, Replicate's and fal's when configured) with their input validators. */
   models: ModelCatalogue;
@@ -62,7 +66,10 @@ export async function openApiServices(
   const board = runtime.queue.backend === "bullmq" && config.REDIS_URL
     ? adminQueueRoutes({ redisUrl: config.REDIS_URL, prefix: config.QUEUE_PREFIX })
     : kvQueueRoutes(runtime.queue);
-  const events = createJobEventHub(runtime.db, runtime.logger);
+  const timings = createJobTimings(runtime.db, { logger: runtime.logger });
+  const events = createJobEventHub(runtime.db, runtime.logger, {
+    toJson: (row) => jobToJson(row, timings.of(row)),
+  });
   try {
     await events.start();
   } catch (err) {
@@ -72,6 +79,7 @@ export async function openApiServices(
   }
   return {
     events,
+    timings,
     models: openModelCatalogue(config, runtime),
     security: {
       authMode: authMode(config),

@@ -190,7 +190,13 @@ fuzzTest("fuzz: POST /generate stores valid-looking bodies exactly as sent", asy
           assert.equal(job.prompt, sent.prompt);
           assert.equal(job.model, sent.model.trim());
           assert.equal(job.negative_prompt, sent.negative_prompt ?? null);
-          assert.deepStrictEqual(job.parameters, sent.parameters ?? {});
+          // As sent, but for the seed picked when none was (issue 21: the seed is always known).
+          const sentParameters = sent.parameters ?? {};
+          if (sentParameters.seed === undefined) {
+            const { seed, ...rest } = job.parameters as Record<string, unknown>;
+            assert.ok(Number.isInteger(seed), `${describe(req)}: a seed was picked`);
+            assert.deepStrictEqual(rest, sentParameters);
+          } else assert.deepStrictEqual(job.parameters, sentParameters);
           assert.equal(job.priority, sent.priority ?? "normal");
           assert.equal(job.status, "pending");
         },

@@ -57,7 +57,7 @@ export type JobJson =
     provider?: ApiJobJson["provider"];
     provider_model?: ApiJobJson["provider_model"];
     route?: ApiJobJson["route"];
-    /** Place in the provider's own queue while the job waits there. */
+    /** Place in line: in the provider's own queue while processing there, else among the pending. */
     queue_position?: ApiJobJson["queue_position"];
     predictions?: ApiJobJson["predictions"];
     predict_time_s?: ApiJobJson["predict_time_s"];

@@ -4,6 +4,7 @@
  * Postgres, storage and the fake Replicate (api/routes/uploads_test.ts serves signed URLs).
  */
 import assert from "node:assert/strict";
+import { decode as decodePng } from "fast-png";
 import { getJob, insertJob } from "../shared/jobs/repo.ts";
 import { decodeDataUri } from "../shared/models/image_refs.ts";
 import { createReplicateProvider } from "../shared/providers/replicate.ts";
@@ -78,11 +79,13 @@ async function run(deps: TestDeps, jobId: string, extra: Partial<ProcessDeps> = 
   return job!;
 }
 
+/** The pixels of a job's first stored image (its settings chunks differ from job to job). */
 async function outputBytes(deps: TestDeps, jobId: string): Promise<Uint8Array> {
   const job = await getJob(deps.db, jobId);
-  return new Uint8Array(
+  const png = new Uint8Array(
     await new Response(await deps.storage.read(job!.images[0].file)).arrayBuffer(),
   );
+  return decodePng(png).data as Uint8Array;
 }
 
 Deno.test({

@@ -8,6 +8,7 @@ import { deleteJobReturning, expiredJobs } from "../shared/jobs/repo.ts";
 import type { Logger } from "../shared/logger.ts";
 import type { JobQueue } from "../shared/queue/queue.ts";
 import { requeueUnfinished } from "../shared/jobs/reconcile.ts";
+import { flushSearchIndex } from "../shared/jobs/search.ts";
 import { removeImages } from "../shared/media/thumbnails.ts";
 import type { Storage } from "../shared/storage/storage.ts";
 import { sweepExpiredUploads } from "../shared/uploads/store.ts";
@@ -51,6 +52,29 @@ export function startWebhookDispatcher(deps: DispatchDeps, everyMs = 1000): () =
       while (await dispatchDue(deps) > 0) { /* drain what is due */ }
     } catch (err) {
       deps.logger.warn("webhook dispatch failed; will try again", { err });
+    } finally {
+      running = false;
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Merges the search word index's pending entries every `everyMs` (see flushSearchIndex), so the
+ * submits that add them never pay for the merge; returns a function that stops it.
+ */
+export function startSearchIndexFlush(
+  deps: { db: Db; logger: Logger },
+  everyMs = 2000,
+): () => void {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await flushSearchIndex(deps.db);
+    } catch (err) {
+      deps.logger.warn("cannot merge the search index's pending entries; will try again", { err });
     } finally {
       running = false;
     }

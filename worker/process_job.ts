@@ -29,6 +29,7 @@ import { removeImages, withThumbnail } from "../shared/media/thumbnails.ts";
 import { findOrphanPrediction } from "../shared/spend/orphans.ts";
 import { countSpend, predictionSpend } from "../shared/spend/job_spend.ts";
 import { createPricing, type Pricing } from "../shared/spend/pricing.ts";
+import { settingsChunks } from "../shared/media/png_metadata.ts";
 import type { Storage } from "../shared/storage/storage.ts";
 import { type ImageInputDeps, providerParameters } from "../shared/uploads/resolve.ts";
 import {
@@ -369,13 +370,22 @@ async function waitForPrediction(
         false,
       );
     }
+    // A provider whose progress costs nothing to read is asked at its pace: every step shows.
+    const pace = (ms: number) => Math.min(ms, provider.progressPollMs ?? Infinity);
     if (deps.wakeups && (deps.wakeups.providers?.has(provider.name) ?? true)) {
       // Webhooks announce the end: poll four times less often, but wake at once when told.
-      await deps.wakeups.sleep(prediction.id, Math.min(15_000, pollDelayMs(poll) * 4), signal);
+      await deps.wakeups.sleep(
+        prediction.id,
+        pace(Math.min(15_000, pollDelayMs(poll) * 4)),
+        signal,
+      );
     } else if (poll === 0 && createdNow) {
       // Just created: no progress yet, but the last runs of its kind say when it may end.
-      await sleep(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job, holder)) ?? null), signal);
-    } else await sleep(nextPollDelayMs(poll, samples), signal);
+      await sleep(
+        pace(firstPollDelayMs(deps.runTimes?.expectedMs(kindOf(job, holder)) ?? null)),
+        signal,
+      );
+    } else await sleep(pace(nextPollDelayMs(poll, samples)), signal);
     prediction = await provider.get(prediction.id, { signal, model });
     // A finished prediction goes straight to its outputs: the statement that completes the job
     // (progress 100) or fails it tells whether it is still wanted (see `run`); no check-in first.
@@ -429,6 +439,15 @@ async function storeOutputs(
       maxBytes: deps.config.MAX_IMAGE_BYTES,
       signal,
       expectedBytes: Number.isFinite(length) ? length : undefined,
+      // The job's settings travel inside every PNG (JPEG and WebP are stored as made).
+      pngChunks: (size) =>
+        settingsChunks({
+          prompt: job.prompt,
+          negative_prompt: job.negative_prompt,
+          model: job.model,
+          parameters: job.parameters,
+          job_id: job.id,
+        }, size),
     });
     // Stored beside the image; a thumbnail that cannot be made is logged, never fatal.
     return await withThumbnail(deps.storage, image, log);

@@ -10,6 +10,7 @@ import type { DispatchDeps } from "../shared/webhooks/deliveries.ts";
 import {
   type MaintenanceOptions,
   startMaintenance,
+  startSearchIndexFlush,
   startWebhookDispatcher,
 } from "./maintenance.ts";
 import { createRunTimes } from "./poll_schedule.ts";
@@ -110,6 +111,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const stopWebhooks = deps.webhooks
     ? startWebhookDispatcher({ db: deps.db, logger: log, ...deps.webhooks })
     : () => {};
+  // New jobs' words are merged into the search index here, not by the submits that add them.
+  const stopFlush = deps.maintenance
+    ? startSearchIndexFlush({ db: deps.db, logger: log })
+    : () => {};
   log.info("worker started", { concurrency: deps.concurrency, queue: deps.queue.backend });
   return {
     id,
@@ -117,6 +122,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       clearInterval(timer);
       stopMaintenance();
       stopWebhooks();
+      stopFlush();
       log.info("worker draining", { active: listener.active() });
       await listener.close();
       stopCircuits();

@@ -10,6 +10,7 @@ import { docsPaths } from "./docs.ts";
 import { eventPaths } from "./events.ts";
 import { imagePaths } from "./images.ts";
 import { jobHeaders, jobParameters, jobPaths, jobResponses, jobSchemas } from "./jobs.ts";
+import { libraryPaths, librarySchemas } from "./library.ts";
 import { mePaths } from "./me.ts";
 import { modelPaths, modelSchemas } from "./models.ts";
 import { adminQueuesPaths, healthPaths, metricsPaths, opsSchemas } from "./ops.ts";
@@ -47,6 +48,10 @@ export function openApiDocument(options: OpenApiOptions): Json {
     },
     tags: [
       { name: "Jobs", description: "Submit, follow and control image generation jobs." },
+      {
+        name: "Library",
+        description: "Stars, collections and actions on many jobs (search: GET /jobs).",
+      },
       { name: "Models", description: "What this deployment can run, and each model's inputs." },
       { name: "Uploads", description: "Images for image inputs." },
       { name: "Usage", description: "Estimated spend, usage per key and budgets." },
@@ -59,6 +64,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
     // The order of the paths is the order Swagger UI lists the operations in within a tag.
     paths: {
       ...jobPaths(prefix),
+      ...libraryPaths(prefix),
       ...modelPaths(prefix),
       ...uploadPaths(prefix),
       ...usagePaths(prefix),
@@ -85,6 +91,7 @@ export function openApiDocument(options: OpenApiOptions): Json {
       },
       schemas: {
         ...jobSchemas(),
+        ...librarySchemas(),
         ...errorSchemas(),
         ...modelSchemas(),
         ...opsSchemas(),

@@ -42,11 +42,13 @@ export const JOB_EXAMPLE = {
   provider_model: "local/aurora",
   route: null,
   inputs_validated: true,
-  queue_position: null,
   predictions: 1,
   predict_time_s: 0.812,
   cost_usd: 0,
   actions: { cancel: false, retry: false, delete: true },
+  starred: false,
+  eta_s: null,
+  queue_position: null,
 } satisfies JobJson;
 
 /** The same job, pending. */
@@ -64,4 +66,6 @@ export const PENDING_JOB = {
   predict_time_s: null,
   cost_usd: null,
   actions: { cancel: true, retry: false, delete: true },
+  eta_s: 4.5,
+  queue_position: 3,
 } satisfies JobJson;

@@ -75,10 +75,24 @@ function listParameters(): Json[] {
   const schema = fromZod(listQuery);
   const required = new Set((schema.required as string[] | undefined) ?? []);
   const descriptions: Record<string, string> = {
-    skip: "Jobs to skip (newest first).",
+    skip: "Jobs to skip (in the page order). Paging by `cursor` stays fast deep into the " +
+      "history; `skip` cannot be combined with it.",
     limit: "Jobs to return.",
     status: "Only jobs with this status.",
     provider: "Only jobs held by this provider (a route's job once a target took it).",
+    q: "Words of the prompt or negative prompt, over the whole history: every word (a run of " +
+      "letters and digits, any case) must start a word of the job's prompts (`light` finds " +
+      "`lighthouse`). Text without a letter or digit filters nothing.",
+    model: "Only jobs of this model; `owner/name` also matches its versions " +
+      "`owner/name:<version>`.",
+    starred: "`true`: only starred jobs; `false`: only the others.",
+    collection: "Only jobs in this collection (one of the caller's; another id is 422).",
+    after: "Only jobs made at or after this moment: `2025-06-01` (midnight UTC) or an RFC 3339 " +
+      "date-time with its offset.",
+    before: "Only jobs made before this moment (same forms as `after`).",
+    sort: "`newest` (the default) or `oldest` first.",
+    cursor: "Where the page starts: the `X-Next-Cursor` of the page before (opaque; it " +
+      "belongs to one `sort`).",
   };
   return Object.entries(schema.properties as Record<string, Json>).map(([name, s]) => ({
     name,
@@ -215,8 +229,11 @@ export function jobSchemas(): Json {
         },
         queue_position: {
           ...nullable({ type: "integer", minimum: 0 }),
-          description: "The job's place in the provider's own queue while it waits there " +
-            "(fal's IN_QUEUE; the job is `processing` here), else null.",
+          description: "The job's place in a line. `pending`: its place among the waiting " +
+            "jobs (1: next to start), by priority then age, among the first 1,000 waiting jobs " +
+            "(read at most once a second). `processing` at a provider with a queue of its own " +
+            "(fal's IN_QUEUE): its place in that queue as the provider said it (fal counts " +
+            "from 0). Null otherwise.",
         },
         predictions: {
           type: "integer",
@@ -245,6 +262,18 @@ export function jobSchemas(): Json {
             retry: { type: "boolean" },
             delete: { type: "boolean" },
           },
+        },
+        starred: {
+          type: "boolean",
+          description: "Starred by its owner (POST/DELETE /jobs/{job_id}/star).",
+        },
+        eta_s: {
+          ...nullable({ type: "number", minimum: 0 }),
+          description: "Seconds until an unfinished job should be done, from its model's " +
+            "recent runs (the median run of the model among the last 500 completed jobs, at " +
+            "least three of them): a running job's median run minus the time it has run, or " +
+            "what its progress says once it runs longer; a waiting job's median run times its " +
+            "turn among the workers' slots. Null when unknown or finished.",
         },
       }),
     },
@@ -334,7 +363,9 @@ export function jobHeaders(prefix: string): Json {
       schema: { const: "true" },
     },
     XTotalCount: {
-      description: "Jobs matching the filter, ignoring skip and limit.",
+      description: "Jobs matching the filters, ignoring skip, cursor and limit: exact when " +
+        "Postgres expects at most 10,000, its planner's estimate above (then " +
+        "`X-Total-Count-Estimated: true`).",
       schema: { type: "integer", minimum: 0 },
     },
     PreferenceApplied: {
@@ -344,6 +375,19 @@ export function jobHeaders(prefix: string): Json {
     Deduplicated: {
       description: '`true`: the answer is an earlier identical job (`"dedupe": true`).',
       schema: { const: "true" },
+    },
+    XTotalCountEstimated: {
+      description: "`true` when X-Total-Count is an estimate (more than 10,000 expected).",
+      schema: { const: "true" },
+    },
+    XNextCursor: {
+      description: "The `cursor` of the next page; absent on the last page.",
+      schema: { type: "string" },
+    },
+    Link: {
+      description: 'The next page, as `<path?…&cursor=…>; rel="next"`; absent on the last ' +
+        "page.",
+      schema: { type: "string" },
     },
   };
 }
@@ -470,12 +514,20 @@ export function jobPaths(prefix: string): Json {
       get: {
         tags: ["Jobs"],
         operationId: "listJobs",
-        summary: "List jobs, newest first",
+        summary: "List and search jobs, newest first",
+        description: "A page of the caller's jobs (every job for an admin key), searched and " +
+          "filtered over the whole history. Page with `cursor` (from `X-Next-Cursor` or the " +
+          "`Link` header); `skip` still works.",
         parameters: listParameters(),
         responses: {
           200: json("A page of jobs.", { type: "array", items: ref("schemas", "Job") }, [
             JOB_EXAMPLE,
-          ], { "X-Total-Count": ref("headers", "XTotalCount") }),
+          ], {
+            "X-Total-Count": ref("headers", "XTotalCount"),
+            "X-Total-Count-Estimated": ref("headers", "XTotalCountEstimated"),
+            "X-Next-Cursor": ref("headers", "XNextCursor"),
+            Link: ref("headers", "Link"),
+          }),
           422: ref("responses", "ValidationFailed"),
           503: ref("responses", "Unavailable"),
           500: ref("responses", "InternalError"),
@@ -538,6 +590,8 @@ function jobIdPaths(prefix: string): Json {
           200: json("The canceled job.", ref("schemas", "Job"), {
             ...PENDING_JOB,
             status: "canceled",
+            eta_s: null,
+            queue_position: null,
             actions: { cancel: false, retry: true, delete: true },
           }),
           404: ref("responses", "NotFound"),

@@ -258,7 +258,21 @@ Deno.test("openapi: a well-formed OpenAPI 3.1 document", () => {
   assert.equal(params.width.maximum, LIMITS.maxSide);
   assert.equal(params.num_outputs.maximum, LIMITS.maxOutputs);
   const list = doc.paths[`${PREFIX}/jobs`].get.parameters;
-  assert.deepEqual(list.map((p: Json) => p.name), ["skip", "limit", "status", "provider"]);
+  assert.deepEqual(list.map((p: Json) => p.name), [
+    "skip",
+    "limit",
+    "status",
+    "provider",
+    // The library's search and filters (issue 21).
+    "q",
+    "model",
+    "starred",
+    "collection",
+    "after",
+    "before",
+    "sort",
+    "cursor",
+  ]);
   assert.equal(list.find((p: Json) => p.name === "limit").schema.maximum, 100);
   // Request examples pass the real validator.
   const examples = doc.paths[`${PREFIX}/generate`].post.requestBody.content["application/json"]
@@ -303,6 +317,98 @@ withDeps("openapi: every route the app serves is documented, and only those", (_
     !servedKeys.has(key) && !MAY_BE_MOUNTED_ELSEWHERE.has(key)
   );
   assert.deepEqual(phantom, [], "documented but not served");
+});
+
+withDeps("openapi: the library's answers match the documented statuses and schemas", async (
+  _deps,
+  app,
+) => {
+  const send = (method: string, path: string, body?: unknown) =>
+    app.request(`${PREFIX}${path}`, {
+      method,
+      headers: body === undefined ? {} : { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const made = await send("POST", "/generate", { prompt: "a fox", model: "local/abstract" });
+  const { job_id } = await made.json();
+  await send("POST", "/generate", { prompt: "a hare", model: "local/abstract" });
+  const page = await send("GET", "/jobs?q=fox&limit=1&sort=oldest");
+  await assertConforms("get", `${PREFIX}/jobs`, page);
+  const first = await send("GET", "/jobs?limit=1");
+  assert.ok(first.headers.get("x-next-cursor"));
+  await assertConforms("get", `${PREFIX}/jobs`, first);
+  await assertConforms("get", `${PREFIX}/jobs`, await send("GET", "/jobs?cursor=nope"));
+  await assertConforms(
+    "post",
+    `${PREFIX}/jobs/{job_id}/star`,
+    await send("POST", `/jobs/${job_id}/star`),
+  );
+  await assertConforms(
+    "delete",
+    `${PREFIX}/jobs/{job_id}/star`,
+    await send("DELETE", `/jobs/${job_id}/star`),
+  );
+  await assertConforms("post", `${PREFIX}/jobs/{job_id}/star`, await send("POST", "/jobs/x/star"));
+  const created = await send("POST", "/collections", { name: "Foxes" });
+  const { id } = await created.clone().json();
+  await assertConforms("post", `${PREFIX}/collections`, created);
+  await assertConforms(
+    "post",
+    `${PREFIX}/collections`,
+    await send("POST", "/collections", { name: "foxes" }),
+  );
+  await assertConforms(
+    "post",
+    `${PREFIX}/collections`,
+    await send("POST", "/collections", { name: "" }),
+  );
+  await assertConforms("post", `${PREFIX}/collections`, await send("POST", "/collections", "x"));
+  await assertConforms("get", `${PREFIX}/collections`, await send("GET", "/collections"));
+  await assertConforms(
+    "get",
+    `${PREFIX}/collections/{collection_id}`,
+    await send("GET", `/collections/${id}`),
+  );
+  await assertConforms(
+    "get",
+    `${PREFIX}/collections/{collection_id}`,
+    await send("GET", "/collections/x"),
+  );
+  await assertConforms(
+    "patch",
+    `${PREFIX}/collections/{collection_id}`,
+    await send("PATCH", `/collections/${id}`, { name: "Hares" }),
+  );
+  await assertConforms(
+    "post",
+    `${PREFIX}/collections/{collection_id}/jobs`,
+    await send("POST", `/collections/${id}/jobs`, { ids: [job_id, "nope"] }),
+  );
+  await assertConforms(
+    "delete",
+    `${PREFIX}/collections/{collection_id}/jobs/{job_id}`,
+    await send("DELETE", `/collections/${id}/jobs/${job_id}`),
+  );
+  await assertConforms(
+    "post",
+    `${PREFIX}/jobs/bulk`,
+    await send("POST", "/jobs/bulk", { ids: [job_id, crypto.randomUUID()], action: "star" }),
+  );
+  await assertConforms(
+    "post",
+    `${PREFIX}/jobs/bulk`,
+    await send("POST", "/jobs/bulk", { ids: [job_id], action: "add_to" }),
+  );
+  await assertConforms(
+    "delete",
+    `${PREFIX}/collections/{collection_id}`,
+    await send("DELETE", `/collections/${id}`),
+  );
+  await assertConforms(
+    "delete",
+    `${PREFIX}/collections/{collection_id}`,
+    await send("DELETE", `/collections/${id}`),
+  );
 });
 
 withDeps("openapi: real answers match the documented statuses and schemas", async (deps, app) => {

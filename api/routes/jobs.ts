@@ -12,12 +12,10 @@ import {
   batchedGetJob,
   cancelJob,
   countActiveJobs,
-  countJobs,
   deleteJob,
   deleteJobReturning,
   insertJobOnce,
   isTerminal,
-  listJobs,
   type NewJob,
   resetForRetry,
 } from "../../shared/jobs/repo.ts";
@@ -28,16 +26,17 @@ import {
   issueDetails,
   isUuid,
   LIMITS,
-  listQuery,
 } from "../../shared/jobs/schemas.ts";
 import { listDeliveries } from "../../shared/webhooks/deliveries.ts";
 import { webhookUrlProblem } from "../../shared/webhooks/target.ts";
 import type { ModelCatalogue } from "../../shared/models/catalogue.ts";
 import { checkInputs, claimInputUploads, linkInputUploads } from "../../shared/models/inputs.ts";
-import { createSharedReads } from "../../shared/batcher.ts";
 import { budgetErrorOf } from "../../shared/spend/budgets.ts";
 import { createPricing, estimateUsd } from "../../shared/spend/pricing.ts";
 import { planSubmitSpend } from "../../shared/spend/submit.ts";
+import { createJobListing } from "../../shared/jobs/listing.ts";
+import type { JobTimings } from "../../shared/jobs/timing.ts";
+import { withSeed } from "../../shared/models/seed.ts";
 import type { AppDeps, AppEnv } from "../app.ts";
 import { canSee, enforceRate, principalOf } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
@@ -45,15 +44,18 @@ import { createJobWaiters, parsePreferWait } from "../wait_for_job.ts";
 import { createJobStore } from "../job_store.ts";
 
 /** Routes mounted under the API prefix. */
-export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppEnv> {
+export function jobRoutes(
+  deps: AppDeps & { models: ModelCatalogue; timings: JobTimings },
+): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const prefix = deps.config.API_V1_PREFIX;
-  // count(*) grows with the table; under load one count a second per filter is plenty.
-  const totals = createShortCache<number>(1000);
-  // Concurrent reads by id share one SELECT in the same way.
+  const timings = deps.timings;
+  /** The job JSON with what is known of its timing. */
+  const shown = (row: Parameters<typeof jobToJson>[0]) => jobToJson(row, timings.of(row));
+  // Concurrent reads by id share one SELECT.
   const readJob = batchedGetJob(deps.db);
-  // Identical list requests made while one is being read share the next read and its JSON.
-  const listReads = createSharedReads<string>();
+  // GET /jobs: search, filters, cursors; identical requests share a read, totals cached 1 s.
+  const list = createJobListing(deps.db, timings);
   const pricing = deps.pricing ?? createPricing();
   // Submits with `Prefer: wait=N` wait for their job on the live feed, without a connection.
   const waiters = createJobWaiters(deps.events, deps.config.MAX_WAITING_SUBMITS ?? 1000);
@@ -205,7 +207,8 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       prompt: input.prompt,
       negative_prompt: input.negative_prompt ?? null,
       model: input.model,
-      parameters: input.parameters,
+      // A model with a seed input always gets one, so the image can be made again.
+      parameters: withSeed(input.parameters, checked.card),
       provider: resolved.provider.name,
       // A route's job is placed by the worker (the first target that takes it).
       provider_model: resolved.route ? null : input.model,
@@ -273,30 +276,31 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     return row;
   };
 
-  app.get("/status/:id", async (c) => c.json(jobToJson(await findJob(c, c.req.param("id")))));
-  app.get("/jobs/:id", async (c) => c.json(jobToJson(await findJob(c, c.req.param("id")))));
+  /** One job for a read, with its ETA and place in the line. */
+  const readShown = async (c: Context<AppEnv>, id: string) => {
+    const row = await findJob(c, id);
+    await timings.ready([row]);
+    return shown(row);
+  };
+  app.get("/status/:id", async (c) => c.json(await readShown(c, c.req.param("id"))));
+  app.get("/jobs/:id", async (c) => c.json(await readShown(c, c.req.param("id"))));
 
   app.get("/jobs", async (c) => {
-    const parsed = listQuery.safeParse(c.req.query());
-    if (!parsed.success) {
-      throw new ValidationError("Query is invalid", issueDetails(parsed.error));
-    }
     const principal = principalOf(c);
-    const owner = principal.admin ? undefined : principal.key?.id;
-    const filters = { ...parsed.data, owner };
-    // The owner is the only thing about the caller that changes the answer: it is in the key.
-    const [body, total] = await Promise.all([
-      listReads(
-        JSON.stringify(filters),
-        async () => JSON.stringify((await listJobs(deps.db, filters)).map(jobToJson)),
-      ),
-      totals.get(
-        `${parsed.data.status ?? ""}:${owner ?? ""}:${parsed.data.provider ?? ""}`,
-        () => countJobs(deps.db, parsed.data.status, owner, parsed.data.provider),
-      ),
-    ]);
-    c.header("X-Total-Count", String(total));
-    return c.body(body, 200, { "Content-Type": "application/json" });
+    const page = await list(c.req.query(), {
+      owner: principal.admin ? undefined : principal.key?.id,
+      collectionOwner: principal.key?.id ?? null,
+    });
+    c.header("X-Total-Count", String(page.total));
+    if (page.estimated) c.header("X-Total-Count-Estimated", "true");
+    if (page.next !== null) {
+      const next = new URL(c.req.url);
+      next.searchParams.delete("skip");
+      next.searchParams.set("cursor", page.next);
+      c.header("X-Next-Cursor", page.next);
+      c.header("Link", `<${next.pathname}${next.search}>; rel="next"`);
+    }
+    return c.body(page.body, 200, { "Content-Type": "application/json" });
   });
 
   app.post("/jobs/:id/cancel", async (c) => {
@@ -309,7 +313,7 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
     // cancels the prediction at the provider.
     await deps.queue.remove(job.id).catch(() => false);
     c.get("logger").info("job canceled", { jobId: job.id });
-    return c.json(jobToJson(canceled));
+    return c.json(shown(canceled));
   });
 
   app.post("/jobs/:id/retry", async (c) => {
@@ -343,7 +347,7 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
       throw err;
     }
     c.get("logger").info("job retried", { jobId: job.id });
-    return c.json(jobToJson(reset), 202);
+    return c.json(shown(reset), 202);
   });
 
   app.get("/jobs/:id/webhooks", async (c) => {
@@ -374,21 +378,4 @@ export function jobRoutes(deps: AppDeps & { models: ModelCatalogue }): Hono<AppE
   });
 
   return app;
-}
-
-/** Caches values for `ttlMs` (sharing one in-flight computation per key). */
-function createShortCache<T>(ttlMs: number) {
-  const entries = new Map<string, { at: number; value: Promise<T> }>();
-  return {
-    get(key: string, compute: () => Promise<T>): Promise<T> {
-      const now = Date.now();
-      const hit = entries.get(key);
-      if (hit && now - hit.at < ttlMs) return hit.value;
-      const value = compute();
-      entries.set(key, { at: now, value });
-      value.catch(() => entries.delete(key));
-      if (entries.size > 10_000) entries.clear();
-      return value;
-    },
-  };
 }

@@ -11,6 +11,12 @@ export interface Query {
   values: unknown[];
   /** This statement's own deadline (ms), instead of the pool's (postgres.js only). */
   timeoutMs?: number;
+  /**
+   * Plan with this call's values every time (an unnamed statement), never a cached generic plan:
+   * for searches, whose best plan depends on how common the searched words are. PGlite always
+   * plans this way.
+   */
+  customPlan?: boolean;
 }
 
 export type Row = Record<string, unknown>;
@@ -212,7 +218,9 @@ function wrapPostgres(pools: Pools, timeoutMs: number): Db {
       const deadline = performance.now() + ms;
       const run = (left: number) => {
         // deno-lint-ignore no-explicit-any
-        const pending = pools.current().unsafe(q.text, q.values as any[], { prepare: true });
+        const pending = pools.current().unsafe(q.text, q.values as any[], {
+          prepare: !q.customPlan,
+        });
         // Past its deadline the statement is canceled in Postgres too: a caller told "failed"
         // must not find it committed later (a submit answered 503 whose row appears afterwards).
         return withTimeout(pending, left, () => {

@@ -10,7 +10,7 @@
  */
 import { type Db, sql } from "../db/db.ts";
 import { type JobJson, jobToJson } from "./json.ts";
-import { jobsChangedSince, type JobWithCursor } from "./repo.ts";
+import { type JobRow, jobsChangedSince, type JobWithCursor } from "./repo.ts";
 import type { Logger } from "../logger.ts";
 
 /** A change to one job; `owner` is the key that owns the job (null: made while the API was open). */
@@ -50,6 +50,8 @@ export interface JobEventHub {
 export interface HubOptions {
   /** How often changes are polled while someone is subscribed (ms). */
   pollMs?: number;
+  /** The job JSON of a row (adds what the row alone does not say, like `eta_s`). */
+  toJson?: (row: JobRow) => JobJson;
 }
 
 const CHANNEL = "darkroom_jobs";
@@ -59,13 +61,14 @@ const CURSOR = /^\d{1,20}$/;
 /** Commits can land out of timestamp order: each poll looks this far back and de-duplicates. */
 const SLACK_MS = 2000;
 
-function toEvent(row: JobWithCursor): JobEvent {
-  return { type: "job", cursor: row.cursor, job: jobToJson(row), owner: row.owner_key_id };
+function toEvent(row: JobWithCursor, toJson: (row: JobRow) => JobJson): JobEvent {
+  return { type: "job", cursor: row.cursor, job: toJson(row), owner: row.owner_key_id };
 }
 
 /** Creates the hub for one process. */
 export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = {}): JobEventHub {
   const pollMs = options.pollMs ?? 150;
+  const toJson = options.toJson ?? ((row: JobRow) => jobToJson(row));
   const listeners = new Map<JobEventListener, SubscribeOptions>();
   /** Last cursor emitted per job, for de-duplication inside the slack window. */
   const seen = new Map<string, bigint>();
@@ -114,7 +117,7 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
         const last = seen.get(row.id);
         if (last !== undefined && last >= at) continue;
         seen.set(row.id, at);
-        emit(toEvent(row));
+        emit(toEvent(row, toJson));
       }
       cursor = next;
       const horizon = next - BigInt(SLACK_MS * 2000);
@@ -196,7 +199,7 @@ export function createJobEventHub(db: Db, logger: Logger, options: HubOptions = 
       // A cursor from the future (or absurdly large) has nothing to replay.
       if (since > BigInt(Date.now() + 86_400_000) * 1000n) return [];
       try {
-        return (await jobsChangedSince(db, since)).map(toEvent);
+        return (await jobsChangedSince(db, since)).map((row) => toEvent(row, toJson));
       } catch (err) {
         logger.warn("cannot replay events", { err });
         return [];

@@ -3,6 +3,7 @@ import { thumbnailName } from "../media/thumbnails.ts";
 import type { PriorityName } from "../queue/queue.ts";
 import { type InputImage, inputImages } from "../models/image_refs.ts";
 import type { JobRow, JobStatus } from "./repo.ts";
+import { type LiveTiming, NO_TIMING } from "./timing.ts";
 
 export interface ImageJson {
   url: string;
@@ -56,7 +57,11 @@ export interface JobJson {
    * makes up before the server answers.
    */
   inputs_validated?: boolean | null;
-  /** The job's place in the provider's own queue while it waits there (fal), else null. */
+  /**
+   * The job's place in a line, else null: while it is processing at a provider with a queue of
+   * its own (fal), its place in that queue as the provider last said it (fal counts from 0);
+   * while it is pending, its place among the pending jobs here (1: next; shared/jobs/timing.ts).
+   */
   queue_position: number | null;
   /** Provider predictions made for the job (more than 1 only after a lost prediction). */
   predictions: number;
@@ -66,6 +71,13 @@ export interface JobJson {
   cost_usd: number | null;
   /** What can be done to the job now (the UI shows buttons for these). */
   actions: { cancel: boolean; retry: boolean; delete: boolean };
+  /**
+   * Starred by its owner. This and `eta_s` are always in the API's answers; optional for
+   * jobs a client makes up before the server answers.
+   */
+  starred?: boolean;
+  /** Seconds until an unfinished job should be done (see shared/jobs/timing.ts); else null. */
+  eta_s?: number | null;
 }
 
 /** URL path under which stored images are served. */
@@ -73,8 +85,8 @@ export function imageUrl(file: string): string {
   return `/images/${encodeURIComponent(file)}`;
 }
 
-/** Maps a jobs row to its JSON shape. */
-export function jobToJson(row: JobRow): JobJson {
+/** Maps a jobs row to its JSON shape; `timing` from shared/jobs/timing.ts when known. */
+export function jobToJson(row: JobRow, timing: LiveTiming = NO_TIMING): JobJson {
   const images = row.images.map((img) => ({
     url: imageUrl(img.file),
     thumbnail_url: imageUrl(img.thumbnail ?? thumbnailName(img.file)),
@@ -109,7 +121,10 @@ export function jobToJson(row: JobRow): JobJson {
     provider_model: row.provider_model ?? (row.route ? null : row.model),
     route: row.route ?? null,
     inputs_validated: row.inputs_validated ?? null,
-    queue_position: row.status === "processing" ? row.provider_queue_position ?? null : null,
+    // One place in line: the provider's queue while processing there, else among the pending.
+    queue_position: row.status === "processing" && row.provider_queue_position != null
+      ? row.provider_queue_position
+      : timing.queue_position,
     predictions: row.predictions ?? 0,
     predict_time_s: row.predict_time_s === null || row.predict_time_s === undefined
       ? null
@@ -120,6 +135,8 @@ export function jobToJson(row: JobRow): JobJson {
       retry: row.status === "failed" || row.status === "canceled",
       delete: true,
     },
+    starred: row.starred ?? false,
+    eta_s: timing.eta_s,
   };
 }
 

@@ -31,6 +31,7 @@ function row(images: JobRow["images"]): JobRow {
     route: null,
     provider_queue_position: null,
     inputs_validated: null,
+    starred: false,
   };
 }
 

@@ -55,6 +55,8 @@ export interface JobRow {
   provider_queue_position: number | null;
   /** Whether the inputs were checked against the model's schema (null on older rows). */
   inputs_validated: boolean | null;
+  /** Starred by its owner (the library's favourites; migration 00011). */
+  starred: boolean;
   /** Predictions made for the job (spend; absent on rows older than migration 00012). */
   predictions?: number;
   /** The provider's predict time summed over its predictions (seconds), once known. */
@@ -103,7 +105,7 @@ function columnsOf(alias: string) {
     provider_prediction_id, images, error_message, retry_count, created_at, started_at,
     completed_at, updated_at, priority, request_id, owner_key_id, webhook_url, webhook_events,
     predictions, predict_time_s, provider_model, route, provider_queue_position,
-    inputs_validated`.split(",").map((
+    inputs_validated, starred`.split(",").map((
     name,
   ) => `${alias}${name.trim()}`);
   const numeric = ["cost_usd", "reserved_usd"].map((n) => `${alias}${n}::float8 AS ${n}`);
@@ -113,6 +115,9 @@ function columnsOf(alias: string) {
 const COLUMNS = columnsOf("");
 /** COLUMNS of `jobs j` in a statement that joins another relation (UPDATE ... FROM). */
 const RETURNED = columnsOf("j.");
+
+/** The columns of a JobRow, for statements written elsewhere (shared/jobs/search.ts). */
+export const JOB_COLUMNS = COLUMNS;
 
 /** True for completed, failed and canceled. */
 export function isTerminal(status: JobStatus): boolean {

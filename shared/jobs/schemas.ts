@@ -13,7 +13,7 @@ export const LIMITS = {
 } as const;
 
 /** Text that Postgres can store and JSON can round-trip: no NUL, no lone surrogates. */
-function cleanText(label: string, max: number) {
+export function cleanText(label: string, max: number) {
   return z.string({ error: `${label} must be a string` })
     .max(max, { error: `${label} must be at most ${max} characters` })
     .refine((s) => !s.includes("\u0000"), { error: `${label} must not contain NUL characters` })
@@ -126,7 +126,36 @@ export const generateRequest = z.object({
 
 export type GenerateRequest = z.infer<typeof generateRequest>;
 
-/** GET /jobs query. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `YYYY-MM-DD` (midnight UTC) or an RFC 3339 date-time with its offset (`…T10:00:00Z`). */
+const DATE_PARAM =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2}))?$/;
+
+/** A query parameter holding a moment (see DATE_PARAM); a date that does not exist is refused. */
+function dateParam(label: string) {
+  return z.string({ error: `${label} must be a date` }).max(40, {
+    error: `${label} must be a date like 2025-06-01 or 2025-06-01T12:00:00Z`,
+  }).transform((value, ctx) => {
+    const m = DATE_PARAM.exec(value);
+    const [y, mo, d, h = "0", mi = "0", sec = "0"] = m ? m.slice(1, 7) : [];
+    const day = m ? new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d))) : null;
+    const real = day !== null && day.getUTCFullYear() === Number(y) && Number(y) >= 1970 &&
+      day.getUTCMonth() === Number(mo) - 1 && day.getUTCDate() === Number(d) &&
+      Number(h) < 24 && Number(mi) < 60 && Number(sec) < 60;
+    const at = real ? new Date(m![4] === undefined ? `${y}-${mo}-${d}T00:00:00Z` : value) : null;
+    if (!at || Number.isNaN(at.getTime())) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${label} must be a date like 2025-06-01 or 2025-06-01T12:00:00Z`,
+      });
+      return z.NEVER;
+    }
+    return at;
+  });
+}
+
+/** GET /jobs query: the old stack's skip/limit/status, and the library's search and filters. */
 export const listQuery = z.object({
   skip: z.coerce.number({ error: "skip must be a number" }).int({
     error: "skip must be an integer",
@@ -142,7 +171,33 @@ export const listQuery = z.object({
   provider: z.enum(["local", "replicate", "fal"], {
     error: "provider must be local, replicate or fal",
   }).optional(),
+  q: cleanText("q", 200).optional(),
+  model: z.string({ error: "model must be a string" }).max(300).regex(MODEL_PATTERN, {
+    error:
+      "model must look like owner/name, owner/name:<64-hex version>, fal:owner/app, local/<style> or an alias",
+  }).optional(),
+  starred: z.enum(["true", "false"], { error: "starred must be true or false" })
+    .transform((v) => v === "true").optional(),
+  collection: z.string({ error: "collection must be a collection id" }).regex(UUID, {
+    error: "collection must be a collection id",
+  }).transform((v) => v.toLowerCase()).optional(),
+  after: dateParam("after").optional(),
+  before: dateParam("before").optional(),
+  /** newest (the default) or oldest first. */
+  sort: z.enum(["newest", "oldest"], { error: "sort must be newest or oldest" }).optional(),
+  cursor: z.string({ error: "cursor must be a cursor from X-Next-Cursor" }).max(200, {
+    error: "cursor must be a cursor from X-Next-Cursor",
+  }).optional(),
+}).superRefine((v, ctx) => {
+  if (v.cursor !== undefined && v.skip > 0) {
+    ctx.addIssue({ code: "custom", path: ["skip"], message: "skip cannot be used with cursor" });
+  }
+  if (v.after && v.before && v.after >= v.before) {
+    ctx.addIssue({ code: "custom", path: ["after"], message: "after must be before before" });
+  }
 });
+
+export type ListQuery = z.infer<typeof listQuery>;
 
 /** Turns zod issues into the API's `details` list. */
 export function issueDetails(error: z.ZodError): { field: string; message: string }[] {
@@ -151,8 +206,6 @@ export function issueDetails(error: z.ZodError): { field: string; message: strin
     message: i.message,
   }));
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** True for a canonical UUID (anything else is answered 404 without touching SQL). */
 export function isUuid(value: string): boolean {

@@ -1,6 +1,6 @@
 /** What the catalogue says about one model version: the shape of GET /models/{owner}/{name}. */
 import { LIMITS } from "../jobs/schemas.ts";
-import { LOCAL_STYLES } from "../providers/local_render.ts";
+import { LOCAL_MAX_STEPS, LOCAL_STYLES } from "../providers/local_render.ts";
 import type { InputSchema } from "./schema.ts";
 
 /** One model version and its inputs, whatever the provider. */
@@ -102,9 +102,9 @@ export function localInputSchema(): InputSchema {
       num_inference_steps: {
         type: "integer",
         title: "Steps",
-        description: "Simulated denoising steps (the progress bar); more than 100 count as 100.",
+        description: "Simulated denoising steps (the progress bar).",
         minimum: 1,
-        maximum: 500,
+        maximum: LOCAL_MAX_STEPS,
         default: 20,
         "x-order": 6,
       },

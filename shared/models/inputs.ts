@@ -52,6 +52,8 @@ export interface CheckedInputs {
    * schemas, a model whose provider publishes none, or a schema that could not be had.
    */
   validated: boolean;
+  /** The model's card the inputs were checked against; null when it could not be had. */
+  card: ModelCard | null;
 }
 
 /**
@@ -79,7 +81,7 @@ export async function checkInputs(
   const log = options.log;
   // A route's inputs are mapped per target; a provider with no schema source passes them on.
   if (options.route !== undefined || !catalogue.describes(options.provider ?? "replicate")) {
-    return { uploads: uploadIdsIn(req.parameters), validated: false };
+    return { uploads: uploadIdsIn(req.parameters), validated: false, card: null };
   }
   let card: ModelCard | undefined = catalogue.peek(req.model);
   if (!card) {
@@ -92,10 +94,10 @@ export async function checkInputs(
       if (!(err instanceof ModelUnavailableError)) throw err;
       if (err instanceof InputSchemaMissingError) {
         log.debug("no published input schema; inputs passed unchecked", { model: req.model });
-        return { uploads: uploadIdsIn(req.parameters), validated: false };
+        return { uploads: uploadIdsIn(req.parameters), validated: false, card: null };
       }
       log.warn("model schema unavailable; inputs passed unchecked", { model: req.model, err });
-      return { uploads: uploadIdsIn(req.parameters), validated: false };
+      return { uploads: uploadIdsIn(req.parameters), validated: false, card: null };
     }
   }
   const compiled = catalogue.validators.forCard(card);
@@ -119,7 +121,7 @@ export async function checkInputs(
     );
   }
   // Image inputs are the fields named like an image (the same rule the schema's are found by).
-  return { uploads: uploadIdsIn(req.parameters), validated: true };
+  return { uploads: uploadIdsIn(req.parameters), validated: true, card };
 }
 
 /**

@@ -95,7 +95,7 @@ Deno.test("validate: local models keep accepting what they always did, extras in
     height: 64,
     num_outputs: 4,
     seed: 2 ** 32 - 1,
-    num_inference_steps: 500,
+    num_inference_steps: 100,
     guidance_scale: 7.5,
     output_format: "jpg",
     disable_safety_checker: true,
@@ -104,6 +104,10 @@ Deno.test("validate: local models keep accepting what they always did, extras in
   assert.deepEqual(local.check(input, { strict: true }), []);
   assert.equal(local.check({ prompt: "p", width: 4096 }, { strict: true }).length, 1);
   assert.equal(local.check({ prompt: "p", image: "nope" }, { strict: true }).length, 1);
+  // Issue 21: more steps than the local provider runs (100) are refused, not silently capped.
+  assert.deepEqual(local.check({ prompt: "p", num_inference_steps: 250 }, { strict: true }), [
+    { field: "parameters.num_inference_steps", message: "must be from 1 to 100 (got 250)" },
+  ]);
 });
 
 Deno.test("validate: compiled once per version; a check costs well under 20 µs", () => {

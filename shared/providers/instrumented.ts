@@ -33,6 +33,7 @@ export function instrumentProvider(provider: Provider, metrics: Metrics): Provid
   };
   const counted: Provider = {
     name: provider.name,
+    ...(provider.progressPollMs !== undefined ? { progressPollMs: provider.progressPollMs } : {}),
     create: (input, options) => count("create", () => provider.create(input, options)),
     get: (id, options) => count("get", () => provider.get(id, options)),
     cancel: (id, options) => count("cancel", () => provider.cancel(id, options)),

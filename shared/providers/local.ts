@@ -10,6 +10,7 @@ import { decodeDataUri } from "../models/image_refs.ts";
 import {
   hashString,
   isLocalModel,
+  LOCAL_MAX_STEPS,
   LOCAL_STYLES,
   type RenderOptions,
   renderPng,
@@ -64,7 +65,8 @@ interface LocalPrediction {
 
 const DEFAULT_SIDE = 1024;
 const DEFAULT_STEPS = 20;
-const MAX_STEPS = 100;
+/** The local provider's progress is recorded at most this often (ms). */
+const MIN_PROGRESS_POLL_MS = 100;
 
 /** Creates the offline provider; its predictions are kept in memory, bounded in age and count. */
 export function createLocalProvider(options: LocalProviderOptions): Provider {
@@ -91,6 +93,8 @@ export function createLocalProvider(options: LocalProviderOptions): Provider {
 
   return {
     name: "local",
+    // Each simulated step is worth recording; asking costs nothing (the prediction is here).
+    progressPollMs: Math.max(MIN_PROGRESS_POLL_MS, stepMs),
 
     create(input: PredictionInput, callOptions: CreateOptions = {}): Promise<Prediction> {
       return Promise.try(async () => {
@@ -207,11 +211,29 @@ function readSettings(input: PredictionInput): Settings {
     negativePrompt: input.negative_prompt ?? null,
     width: side("width"),
     height: side("height"),
-    numOutputs: clamp(intParam(params, "num_outputs", 1), 1, LIMITS.maxOutputs),
+    numOutputs: inRange(params, "num_outputs", 1, 1, LIMITS.maxOutputs),
     // Without a seed the same prompt gives the same image, as the offline look promises.
     seed: intParam(params, "seed", hashString(input.prompt)),
-    steps: clamp(intParam(params, "num_inference_steps", DEFAULT_STEPS), 1, MAX_STEPS),
+    steps: inRange(params, "num_inference_steps", DEFAULT_STEPS, 1, LOCAL_MAX_STEPS),
   };
+}
+
+/**
+ * An integer parameter within its range; out of range is refused (not made to fit: the job
+ * would record what did not run).
+ */
+function inRange(
+  params: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const value = intParam(params, name, fallback);
+  if (value < min || value > max) {
+    throw new ProviderError(`Invalid ${name} ${value}: must be from ${min} to ${max}`, false);
+  }
+  return value;
 }
 
 /**

@@ -22,6 +22,12 @@ export const LOCAL_STYLES: readonly LocalStyle[] = [
   { id: "local/marble", description: "Offline: domain-warped marbled ink" },
 ];
 
+/**
+ * Most simulated steps a local prediction takes: the local models' input schema says so, so a
+ * submit asking for more is refused (422) instead of silently run with fewer.
+ */
+export const LOCAL_MAX_STEPS = 100;
+
 /** True when `model` is one of LOCAL_STYLES. */
 export function isLocalModel(model: string): boolean {
   return LOCAL_STYLES.some((s) => s.id === model);

@@ -151,12 +151,14 @@ Deno.test("defaults: 20 steps, one 1024x1024 output, seed from the prompt's hash
   assert.deepEqual(pngA, pngB, "the same prompt without a seed gives the same image");
 });
 
-Deno.test("num_outputs and num_inference_steps are clamped", async () => {
+Deno.test("num_outputs and num_inference_steps are used as given; out of range is refused", async () => {
+  // Issue 21: a value the provider cannot honour is refused, never silently changed (the job
+  // would record 250 steps while 100 ran). The API refuses them first, from the model's schema.
   const { provider } = setup(0);
   const cases: [Record<string, unknown>, number, number][] = [
     [{ num_outputs: 3 }, 3, 20],
-    [{ num_outputs: 9, num_inference_steps: 500 }, 4, 100],
-    [{ num_outputs: 0, num_inference_steps: 0 }, 1, 1],
+    [{ num_outputs: 4, num_inference_steps: 100 }, 4, 100],
+    [{ num_outputs: 1, num_inference_steps: 1 }, 1, 1],
   ];
   for (const [parameters, outputs, steps] of cases) {
     const done = await provider.get((await provider.create(input(parameters))).id);
@@ -164,6 +166,20 @@ Deno.test("num_outputs and num_inference_steps are clamped", async () => {
     assert.deepEqual(done.output, done.output.map((_, i) => `local://${done.id}/${i}`));
     assert.ok(
       lines(done.logs).at(-1)?.includes(`| ${steps}/${steps} [`),
+      JSON.stringify(parameters),
+    );
+  }
+  for (
+    const parameters of [
+      { num_inference_steps: 250 },
+      { num_inference_steps: 0 },
+      { num_outputs: 9 },
+      { num_outputs: 0 },
+    ]
+  ) {
+    await assert.rejects(
+      provider.create(input(parameters)),
+      (err: unknown) => err instanceof ProviderError && !err.retryable,
       JSON.stringify(parameters),
     );
   }

@@ -55,6 +55,12 @@ export interface CreateOptions extends CallOptions {
  */
 export interface Provider {
   readonly name: string;
+  /**
+   * How often a running prediction may be asked for its progress at no cost (ms): the worker
+   * then asks at least this often and records each step (the local provider, in memory).
+   * Unset: the worker's own schedule, which sleeps until the expected end (remote providers).
+   */
+  readonly progressPollMs?: number;
   create(input: PredictionInput, options?: CreateOptions): Promise<Prediction>;
   get(id: string, options?: CallOptions): Promise<Prediction>;
   cancel(id: string, options?: CallOptions): Promise<void>;

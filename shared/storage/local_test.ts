@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { encode } from "fast-png";
+import { decode, encode } from "fast-png";
+import { readPngText, textChunk } from "../media/png_metadata.ts";
+import { GIF_1X1 } from "../testing/image_fixtures.ts";
 import { DownloadError, NotFoundError } from "../errors.ts";
 import { createLocalStorage } from "./local.ts";
 import type { Storage } from "./storage.ts";
@@ -103,6 +105,40 @@ Deno.test("save streams a chunked PNG into generated/ with exact bytes and dimen
       await readAll(await storage.read("job1-0.png", { start: 10, end: 19 })),
       image.slice(10, 20),
     );
+  });
+});
+
+Deno.test("save puts settings chunks into a PNG as it streams; other types stay as sent", async () => {
+  await withStorage(async (storage, root) => {
+    const image = png(40, 24);
+    const seen: { width: number; height: number }[] = [];
+    const pngChunks = (size: { width: number; height: number }) => {
+      seen.push(size);
+      return textChunk("darkroom", JSON.stringify({ prompt: "p", model: "local/aurora" }));
+    };
+    for (const chunks of [1, 3, image.length]) {
+      const stored = await storage.save(streamOf(image, chunks), {
+        name: `p${chunks}`,
+        maxBytes: 1_000_000,
+        expectedBytes: image.length,
+        pngChunks,
+      });
+      const kept = await Deno.readFile(join(root, "generated", stored.file));
+      assert.equal(stored.bytes, kept.length);
+      assert.deepEqual(kept.subarray(0, 33), image.subarray(0, 33), "signature and IHDR first");
+      assert.deepEqual(kept.subarray(kept.length - (image.length - 33)), image.subarray(33));
+      const decoded = decode(kept, { checkCrc: true });
+      assert.deepEqual([decoded.width, decoded.height], [40, 24]);
+      assert.equal(
+        (await readPngText(kept)).get("darkroom"),
+        '{"prompt":"p","model":"local/aurora"}',
+      );
+    }
+    assert.deepEqual(seen, [1, 2, 3].map(() => ({ width: 40, height: 24 })));
+    // A GIF is stored byte for byte.
+    const gif = await storage.save(streamOf(GIF_1X1), { name: "g", maxBytes: 1000, pngChunks });
+    assert.deepEqual(await Deno.readFile(join(root, "generated", gif.file)), GIF_1X1);
+    assert.equal(gif.bytes, GIF_1X1.length);
   });
 });
 

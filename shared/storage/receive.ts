@@ -5,6 +5,7 @@
 import { DownloadError, toError } from "../errors.ts";
 import { detectImageType, imageDimensions, type ImageType } from "../media/image_info.ts";
 import type { StoredImage } from "../jobs/repo.ts";
+import { createPngInserter } from "../media/png_metadata.ts";
 import { isSafeFileName } from "./storage.ts";
 
 /** What `receiveImage` learnt about a body it passed on whole. */
@@ -12,6 +13,7 @@ export interface ReceivedImage {
   type: ImageType;
   width: number | null;
   height: number | null;
+  /** Bytes handed to `write`: the body's, plus any PNG chunks inserted. */
   bytes: number;
 }
 
@@ -20,6 +22,8 @@ export interface ReceiveLimits {
   maxBytes: number;
   signal?: AbortSignal;
   expectedBytes?: number;
+  /** Chunks to insert after a PNG's IHDR (see `SaveOptions.pngChunks`). */
+  pngChunks?: (size: { width: number; height: number }) => Uint8Array;
 }
 
 /** The record of a received image stored as `<name>.<ext>` (the extension of its detected type). */
@@ -70,7 +74,8 @@ export async function checkSaveRequest(
  * Reads `body` to its end, handing each chunk to `write` as it comes (nothing but the first
  * 256 KiB is kept): refused when over `maxBytes` (not retryable), when its first bytes are no
  * image, when shorter than `expectedBytes` or when `signal` aborts (retryable). On any error the
- * body is cancelled.
+ * body is cancelled. With `pngChunks`, a PNG gets them after its IHDR on the way (the limits
+ * apply to the body as sent).
  */
 export async function receiveImage(
   body: ReadableStream<Uint8Array>,
@@ -78,6 +83,10 @@ export async function receiveImage(
   write: (chunk: Uint8Array) => Promise<void>,
 ): Promise<ReceivedImage> {
   const { maxBytes, signal, expectedBytes } = limits;
+  const inserter = limits.pngChunks ? createPngInserter(limits.pngChunks) : null;
+  const pass = async (pieces: Uint8Array[]) => {
+    for (const piece of pieces) await write(piece);
+  };
   const reader = body.getReader();
   const onAbort = () => void reader.cancel(signal?.reason).catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -109,7 +118,8 @@ export async function receiveImage(
         type = detectImageType(head.bytes());
         if (type === null) throw notAnImage(head.bytes());
       }
-      await write(value);
+      if (inserter) await pass(inserter.push(value));
+      else await write(value);
     }
     // Bodies shorter than MAGIC_BYTES are checked once complete.
     type ??= detectImageType(head.bytes());
@@ -120,8 +130,14 @@ export async function receiveImage(
         true,
       );
     }
+    if (inserter) await pass(inserter.end());
     const dims = imageDimensions(head.bytes());
-    return { type, width: dims?.width ?? null, height: dims?.height ?? null, bytes: total };
+    return {
+      type,
+      width: dims?.width ?? null,
+      height: dims?.height ?? null,
+      bytes: total + (inserter?.added ?? 0),
+    };
   } catch (error) {
     await reader.cancel().catch(() => {});
     throw error;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readImageSettings, readPngText, settingsChunks } from "../media/png_metadata.ts";
 import { encode } from "fast-png";
 import { DownloadError, NotFoundError, UnavailableError } from "../errors.ts";
 import { startPrivateS3 } from "../testing/s3_server.ts";
@@ -101,6 +102,37 @@ Deno.test("s3 storage against a real S3-protocol server (s3rver)", async (t) => 
       assert.deepEqual(new Uint8Array(await direct.arrayBuffer()), image);
       assert.deepEqual(await filesUnder(tmpDir), [], "the temp file is gone");
     });
+
+    await t.step(
+      "a PNG gets its settings chunks on the way; size and ETag are what is stored",
+      async () => {
+        const stored = await storage.save(chunked(image, 13), {
+          name: "job2-0",
+          maxBytes: 1_000_000,
+          expectedBytes: image.length,
+          pngChunks: ({ width, height }) =>
+            settingsChunks({
+              prompt: "a fox",
+              negative_prompt: null,
+              model: "local/aurora",
+              parameters: { seed: 9 },
+            }, { width, height }),
+        });
+        const kept = await bytesOf(await storage.read("job2-0.png"));
+        assert.equal(stored.bytes, kept.length);
+        assert.ok(kept.length > image.length);
+        const info = await storage.stat("job2-0.png");
+        assert.equal(info?.size, kept.length);
+        assert.equal(info?.etag, `"${createHash("md5").update(kept).digest("hex")}"`);
+        const settings = await readImageSettings(kept);
+        assert.deepEqual(settings?.parameters, { seed: 9 });
+        assert.match(
+          (await readPngText(kept)).get("parameters") ?? "",
+          /Seed: 9, Size: 48x32, Model: local\/aurora$/,
+        );
+        await storage.remove("job2-0.png");
+      },
+    );
 
     await t.step("missing objects: stat null, read NotFoundError, remove is fine", async () => {
       assert.equal(await storage.stat("nope-0.png"), null);

@@ -21,6 +21,12 @@ export interface SaveOptions {
   signal?: AbortSignal;
   /** The announced length (Content-Length); a shorter body is a retryable truncation. */
   expectedBytes?: number;
+  /**
+   * Whole PNG chunks to put right after a PNG's IHDR as it is stored (the job's settings, see
+   * shared/media/png_metadata.ts), made from the image's size; other types are stored as sent.
+   * The stored size, hash and ETag are those of what is stored.
+   */
+  pngChunks?: (size: { width: number; height: number }) => Uint8Array;
 }
 
 /** Where generated images live; a bucket backend can implement the same interface. */

@@ -1,14 +1,15 @@
 /**
  * `deno task bench [--quick] [--loadgen=wrk|deno] [--cpu-prof=DIR]
- * [--only=http,small,large,images] [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`, or
- * `deno task bench --ab [...]`: the entry of the benchmark (options, plan, the scenarios in
+ * [--only=http,small,large,images,search] [--rss-jobs=N] [--api-env=JSON] [--worker-env=JSON]`,
+ * or `deno task bench --ab [...]`: the entry of the benchmark (options, plan, the scenarios in
  * order, clean-up on Ctrl-C). What it measures and how: docs/benchmarks.md. The stack is started
- * by stack.ts, the scenarios are http.ts, e2e.ts and images.ts, the report is report.ts; progress
- * goes to stderr, the report to stdout.
+ * by stack.ts, the scenarios are http.ts, e2e.ts, images.ts and search.ts, the report is
+ * report.ts; progress goes to stderr, the report to stdout.
  */
 import { parseArgs } from "node:util";
 import { type AbOptions, abReport, parseSetting, runAb, summarize } from "./ab.ts";
 import { largeScenario, smallScenario } from "./e2e.ts";
+import { searchScenario } from "./search.ts";
 import { httpScenario, measureHttp } from "./http.ts";
 import { imagesScenario } from "./images.ts";
 import { hasWrk, round } from "./load.ts";
@@ -42,6 +43,7 @@ const SCENARIOS: Record<ScenarioName, (ctx: ScenarioContext<Results>) => Promise
   small: smallScenario,
   large: largeScenario,
   images: imagesScenario,
+  search: searchScenario,
 };
 
 function positiveInt(value: string | undefined, name: string, min = 1): number {
@@ -63,8 +65,9 @@ function oneOf<T extends string>(
 
 /**
  * The run's plan, scenarios (in order) and the roles' extra environment, from the command line:
- * `--quick`, `--only=http,small,large,images` (without it: every scenario but images),
- * `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`. Throws a message naming the option on a bad value.
+ * `--quick`, `--only=http,small,large,images,search` (without it: every scenario but images and
+ * search), `--rss-jobs=N`, `--api-env=JSON`, `--worker-env=JSON`. Throws a message naming the
+ * option on a bad value.
  */
 export function runSettings(values: {
   quick?: boolean;

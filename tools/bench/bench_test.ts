@@ -10,6 +10,11 @@ Deno.test("bench: without options a full run has every scenario and the 5,000-jo
   assert.equal(runSettings({ quick: true }).plan.rssJobs, 500);
 });
 
+Deno.test("bench: the search scenario runs only when named", () => {
+  assert.deepEqual(runSettings({ only: "search" }).scenarios, ["search"]);
+  assert.deepEqual(runSettings({ only: "search,http" }).scenarios, ["http", "search"]);
+});
+
 Deno.test("bench: --only keeps the scenarios' own order; --rss-jobs changes this run only", () => {
   const soak = runSettings({ only: "large, http", "rss-jobs": "30000" });
   assert.deepEqual(soak.scenarios, ["http", "large"]);
@@ -28,7 +33,7 @@ Deno.test("bench: --worker-env and --api-env go to their role only", () => {
 Deno.test("bench: a bad option value names the option", () => {
   assert.throws(
     () => runSettings({ only: "http,nope" }),
-    /--only must be one of http, small, large/,
+    /--only must be one of http, small, large, images, search/,
   );
   assert.throws(() => runSettings({ only: "" }), /--only/);
   assert.throws(() => runSettings({ "rss-jobs": "0" }), /--rss-jobs must be an integer ≥ 1/);

@@ -8,6 +8,7 @@ import type { ImagesResults } from "./images.ts";
 import { round } from "./load.ts";
 import type { CpuSplit } from "./proc.ts";
 import { DEFAULT_SCENARIOS, type Plan, type RoleEnv } from "./run.ts";
+import { SEARCH_P99_TARGET_MS, type SearchResults } from "./search.ts";
 import {
   type BullmqYardstick,
   ISSUE_MACHINE,
@@ -16,7 +17,7 @@ import {
 } from "./yardstick.ts";
 
 /** Everything a run measured, filled in by the scenarios as they go. */
-export interface Results extends HttpResults, E2eResults, ImagesResults {
+export interface Results extends HttpResults, E2eResults, ImagesResults, SearchResults {
   plan: Plan;
   /** What the command line chose: the scenarios run and the roles' extra environment. */
   settings: { scenarios: string[]; roleEnv: RoleEnv };
@@ -288,6 +289,7 @@ export async function printReport(r: Results, totalS: number, profileDir?: strin
   console.log(
     markdownTable(["scenario", "wall", "machine busy", "not ours", "cores by process"], cpuRows(r)),
   );
+  if (r.search) printSearch(r.search);
   if (profileDir) {
     for (const role of ["api", "worker"]) {
       console.log(`\nCPU profile of the ${role} (self time, top functions):`);
@@ -325,9 +327,42 @@ export async function printReport(r: Results, totalS: number, profileDir?: strin
       byPhase: rss,
     },
     coldStart: r.coldStart,
+    search: r.search,
     targetsMet: Object.fromEntries(rows.slice(0, 6).map((row) => [row[0], row[4]])),
     failures: r.failures,
   }));
+}
+
+/** The search scenario's table: each kind of search, then every request together. */
+function printSearch(s: NonNullable<SearchResults["search"]>): void {
+  console.log(
+    `\nSearch over ${fmtInt(s.jobs)} jobs (filled in ${s.fillS} s; jobs ${s.tableMb.jobs} MB, ` +
+      `job_search ${s.tableMb.job_search} MB), GET /api/v1/jobs one request at a time:\n`,
+  );
+  const rows = s.kinds.filter((k) => !k.worstCase).map((k) => [
+    k.name,
+    `${fmtInt(k.matches)}${k.estimated ? " (estimate)" : ""}`,
+    `${k.p50Ms.toFixed(1)} ms`,
+    `${k.p99Ms.toFixed(1)} ms`,
+    `${k.maxMs.toFixed(0)} ms`,
+  ]);
+  rows.push([
+    "every search above",
+    "–",
+    `${s.allP50Ms.toFixed(1)} ms`,
+    `${s.allP99Ms.toFixed(1)} ms`,
+    `target p99 ≤ ${SEARCH_P99_TARGET_MS} ms: ${verdict(s.allP99Ms <= SEARCH_P99_TARGET_MS)}`,
+  ]);
+  for (const k of s.kinds.filter((k) => k.worstCase)) {
+    rows.push([
+      `(not above) ${k.name}`,
+      `${fmtInt(k.matches)}${k.estimated ? " (estimate)" : ""}`,
+      `${k.p50Ms.toFixed(1)} ms`,
+      `${k.p99Ms.toFixed(1)} ms`,
+      `${k.maxMs.toFixed(0)} ms`,
+    ]);
+  }
+  console.log(markdownTable(["search", "matches", "p50", "p99", "max"], rows));
 }
 
 /** The functions with the most self time in a .cpuprofile, as "percent name (file:line)". */

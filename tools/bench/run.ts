@@ -46,10 +46,13 @@ export const PLANS: Record<Plan["mode"], Plan> = {
 };
 
 /** The scenarios in the order they run (`--only` picks some). */
-export const SCENARIO_NAMES = ["http", "small", "large", "images"] as const;
+export const SCENARIO_NAMES = ["http", "small", "large", "images", "search"] as const;
 /** One scenario's name. */
 export type ScenarioName = typeof SCENARIO_NAMES[number];
-/** What a run without `--only` runs: `images` (about a minute) only when asked for. */
+/**
+ * The scenarios of a run without `--only`: `images` (about a minute) and `search` (fills a million
+ * jobs first, minutes) run only when asked for.
+ */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = ["http", "small", "large"];
 
 /** Something to undo when the run ends or is interrupted (a stack). */

@@ -43,9 +43,10 @@ Deno.test("a local model's form: image, size chips, images 1-4, steps slider, se
   assert.equal(n.label, "Number of outputs", "a written title is kept");
   const steps = fields[3];
   assert.ok(steps.kind === "number");
+  // The local models run at most LOCAL_MAX_STEPS (100) steps (issue 21), and their schema says so.
   assert.deepEqual([steps.min, steps.max, steps.step, steps.slider, steps.default], [
     1,
-    500,
+    100,
     1,
     true,
     20,

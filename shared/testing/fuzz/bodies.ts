@@ -5,6 +5,7 @@
 import fc from "fast-check";
 import { LIMITS } from "../../jobs/schemas.ts";
 import { LOCAL_STYLES } from "../../providers/local.ts";
+import { LOCAL_MAX_STEPS } from "../../providers/local_render.ts";
 import { BAD_CHARS, byteLength, cleanText, isCleanJson, jsonDepth, withBadChar } from "./text.ts";
 
 /** The request body cap (bytes). */
@@ -46,7 +47,8 @@ const validParameters = fc.tuple(
     height: fc.integer({ min: 64, max: 2048 }),
     num_outputs: fc.integer({ min: 1, max: 4 }),
     seed: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-    num_inference_steps: fc.integer({ min: 1, max: 500 }),
+    // The local models' own limit (their schema): more would be run as fewer (issue 21).
+    num_inference_steps: fc.integer({ min: 1, max: LOCAL_MAX_STEPS }),
     guidance_scale: fc.double({ min: 0, max: 50, noNaN: true }),
     output_format: fc.constantFrom("png", "jpg", "webp"),
     disable_safety_checker: fc.boolean(),
@@ -165,7 +167,7 @@ const KNOWN_VIOLATIONS: [string, unknown[]][] = [
   ["height", [63, 2049, -1, 100.25, "100", null]],
   ["num_outputs", [0, 5, 1.5, -1, "2", null]],
   ["seed", [-1, 2 ** 32, 0.5, "1", 1e20, null]],
-  ["num_inference_steps", [0, 501, 2.5, "10"]],
+  ["num_inference_steps", [0, LOCAL_MAX_STEPS + 1, 250, 501, 2.5, "10"]],
   ["guidance_scale", [-0.001, 50.001, "7.5", null]],
   ["prompt_strength", [-1, 2]],
   ["output_quality", [-1, 101]],
