@@ -33,13 +33,15 @@ const PATHS = {
 export type IconName = keyof typeof PATHS;
 
 export interface IconProps {
-  name: IconName;
+  name?: IconName;
+  /** A path of its own instead of a named one (icons only a lazy island needs). */
+  d?: string;
   size?: number;
   class?: string;
 }
 
 /** A decorative icon (hidden from screen readers: label the control instead). */
-export function Icon({ name, size = 18, class: cls }: IconProps) {
+export function Icon({ name, d, size = 18, class: cls }: IconProps) {
   return (
     <svg
       class={cls ? `icon ${cls}` : "icon"}
@@ -54,7 +56,7 @@ export function Icon({ name, size = 18, class: cls }: IconProps) {
       aria-hidden="true"
       focusable="false"
     >
-      <path d={PATHS[name]} />
+      <path d={d ?? PATHS[name!]} />
     </svg>
   );
 }

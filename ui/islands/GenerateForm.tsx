@@ -22,6 +22,7 @@ import {
   startDraftPersistence,
   updateDraft,
 } from "../state/form.ts";
+import { advancedSummary } from "../state/form_summary.ts";
 import { jobsStore } from "../state/jobs.ts";
 import { api, loadModels, models, modelsError, receiveJob } from "../state/live.ts";
 import { announce, showToast } from "../state/toasts.ts";
@@ -319,7 +320,7 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         <div class="field-foot">
           <FieldError name="prompt" />
           <span id="f-prompt-count" class={over ? "counter over" : "counter"}>
-            {count.toLocaleString("en")} / {PROMPT_MAX.toLocaleString("en")}
+            {count.toLocaleString()} / {PROMPT_MAX.toLocaleString()}
             <span class="sr-only">characters</span>
           </span>
         </div>
@@ -557,9 +558,8 @@ export default function GenerateForm({ placeholder }: GenerateFormProps) {
         >
           <Icon name="chevronDown" size={16} class={d.advancedOpen ? "rot" : ""} />
           Advanced settings
-          {!d.advancedOpen && d.priority !== "normal" && (
-            <span class="muted">· {PRIORITY_LABELS[d.priority]} priority</span>
-          )}
+          {!d.advancedOpen &&
+            advancedSummary(d).map((part) => <span key={part} class="adv-chip">{part}</span>)}
           {!d.advancedOpen && ADVANCED.some((f) => errors[f]) && (
             <span class="field-error-inline">(check these)</span>
           )}

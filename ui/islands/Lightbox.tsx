@@ -8,13 +8,8 @@ import { JobProgress } from "../components/JobProgress.tsx";
 import { RelativeTime } from "../components/RelativeTime.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import { draft, draftFromJob, fieldErrors, focusPromptRequest } from "../state/form.ts";
-import {
-  fileNameFromPrompt,
-  formatBytes,
-  formatDuration,
-  formatExact,
-  secondsBetween,
-} from "../state/format.ts";
+import { fileNameFromPrompt } from "../state/download_name.ts";
+import { formatBytes, formatDuration, formatExact, secondsBetween } from "../state/format.ts";
 import { fallBackToFull, thumbnailSize } from "../state/images.ts";
 import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";

@@ -331,6 +331,8 @@ function browserStorage(): DraftStorage | undefined {
 export const draft = signal<Draft>({ ...DEFAULT_DRAFT });
 /** Per-field errors of the last submission (client-side or from the API). */
 export const fieldErrors = signal<FieldErrors>({});
+/** An image dropped on the Generate form (boot.ts catches it), until its settings are read. */
+export const droppedImage = signal<File | null>(null);
 /** Set to focus the prompt (e.g. after "reuse settings"); the form bumps it back. */
 export const focusPromptRequest = signal(0);
 
