@@ -59,6 +59,10 @@ export function FilterBar({ state, models, collections, stars, onChange }: Filte
   };
 
   const provider = state.provider ?? "";
+  // On a phone the selects fold away behind a button that counts the ones in use.
+  const more = useSignal(false);
+  const set = [state.model, provider, state.collection, state.from || state.to].filter(Boolean)
+    .length;
   return (
     <div class="filter-bar">
       <div class="filter-line">
@@ -114,8 +118,20 @@ export function FilterBar({ state, models, collections, stars, onChange }: Filte
             </button>
           )}
         </div>
+        <button
+          type="button"
+          class="filter filter-more"
+          aria-expanded={more.value}
+          aria-controls="h-more"
+          onClick={() => more.value = !more.value}
+        >
+          More filters{set ? ` (${set})` : ""}
+        </button>
       </div>
-      <div class="filter-line filter-selects">
+      <div
+        id="h-more"
+        class={more.value ? "filter-line filter-selects open" : "filter-line filter-selects"}
+      >
         <div class="filter-field">
           <label for="h-model" class="sr-only">Filter by model</label>
           <select

@@ -23,13 +23,13 @@ import {
   pageKey,
 } from "../state/history.ts";
 import { jobsStore } from "../state/jobs.ts";
+import { libraryDeps } from "../state/library_page.ts";
 import {
   bulkMessage,
   collections,
   collectionsSupported,
   copyAndSay,
   jobLink,
-  type LibraryDeps,
   loadCollections,
   newCollection,
   queueVariation,
@@ -43,7 +43,6 @@ import {
   api,
   cancelJob,
   deleteJob,
-  forgetJob,
   loadModels,
   models,
   receiveJob,
@@ -67,12 +66,7 @@ export interface HistoryGalleryProps {
   skeletons?: number;
 }
 
-const deps: LibraryDeps = {
-  api,
-  store: jobsStore,
-  forget: forgetJob,
-  notify: (kind, title, body) => void showToast({ kind, title, body }),
-};
+const deps = libraryDeps;
 
 /** Applies a filter change: back to the first page, and no cursor of the old list. */
 function applyFilters(patch: Partial<UrlState>, push = true): void {
@@ -191,16 +185,17 @@ export default function HistoryGallery({ skeletons = 12 }: HistoryGalleryProps) 
   const filtered = isFiltered(filters);
   const images = tiles.filter((t) => t.img).length;
   const shownTotal = total !== null ? total + (page === 1 ? added : 0) : null;
+  const jobsWord = (n: number) => n === 1 ? "job" : "jobs";
+  const statusWord = STATUS_FILTERS.find((f) => f.value === filters.status)?.label.toLowerCase();
   const countText = shownTotal !== null
-    ? `${hp.estimated ? "about " : ""}${formatNumber(shownTotal)} ${
-      shownTotal === 1 ? "job" : "jobs"
-    }${
-      filters.status
-        ? ` ${STATUS_FILTERS.find((f) => f.value === filters.status)?.label.toLowerCase()}`
-        : ""
-    }${filters.provider ? ` on ${PROVIDER_LABELS[filters.provider]}` : ""}${
-      filtered && !filters.status && !filters.provider ? " match" : ""
-    }${images ? ` · ${formatNumber(images)} ${images === 1 ? "image" : "images"} here` : ""}`
+    ? [
+      `${hp.estimated ? "about " : ""}${formatNumber(shownTotal)}${
+        filtered && !filters.status && !filters.provider ? " matching" : ""
+      } ${jobsWord(shownTotal)}${filters.status ? ` ${statusWord}` : ""}${
+        filters.provider ? ` on ${PROVIDER_LABELS[filters.provider]}` : ""
+      }`,
+      images ? `${formatNumber(images)} ${images === 1 ? "image" : "images"} here` : "",
+    ].filter(Boolean).join(" · ")
     : "";
 
   const goPage = (p: number, cursor: string | undefined) => {
@@ -235,6 +230,9 @@ export default function HistoryGallery({ skeletons = 12 }: HistoryGalleryProps) 
   };
 
   const createCollection = async (name: string) => {
+    // A name in use already: that collection.
+    const same = collections.value?.find((c) => c.name.toLowerCase() === name.trim().toLowerCase());
+    if (same) return same;
     try {
       return await newCollection(deps, name);
     } catch (err) {

@@ -25,8 +25,10 @@ export default function RecentJobs({ limit = 8 }: RecentJobsProps) {
     if (!fresh || fresh === shown.current) return;
     shown.current = fresh;
     const card = ref.current?.querySelector(`[data-job="${fresh}"]`);
+    const r = card?.getBoundingClientRect();
+    if (!card || !r || (r.top >= 0 && r.bottom <= innerHeight)) return;
     const still = matchMedia("(prefers-reduced-motion: reduce)").matches;
-    card?.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+    card.scrollIntoView({ block: "center", behavior: still ? "auto" : "smooth" });
   }, [fresh]);
   return (
     <section class="recent" aria-labelledby="recent-title" ref={ref}>
