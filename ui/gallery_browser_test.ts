@@ -301,10 +301,18 @@ async function selectionAndBulk(base: string, jobs: JobJson[]): Promise<void> {
       (await bar.locator(".bulk-count strong").textContent())?.trim(),
       `${picked.length} jobs (${imagesPicked} images)`,
     );
-    const selected = await page.locator("#panel-history .tile.selected").evaluateAll((els) =>
-      els.map((e) => e.getAttribute("data-job"))
+    // Every tile of a picked job shows it (outline and a ticked box), and no other.
+    const shown = await tiles.evaluateAll((els) =>
+      els.map((e) => [
+        e.getAttribute("data-job"),
+        e.classList.contains("selected"),
+        (e.querySelector(".tile-check input") as HTMLInputElement).checked,
+      ])
     );
-    assert.deepEqual([...new Set(selected)].sort(), [...picked].sort());
+    for (const [id, outlined, ticked] of shown) {
+      assert.equal(outlined, picked.includes(id as string), JSON.stringify(shown));
+      assert.equal(ticked, picked.includes(id as string), JSON.stringify(shown));
+    }
     await screenshot(page, "gallery-selection", "dark", false);
 
     // Stars, where the server has them (every job it sends says whether it is starred).

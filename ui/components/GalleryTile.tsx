@@ -56,7 +56,8 @@ export function GalleryTile(props: GalleryTileProps) {
   const onOpen = (e: MouseEvent) => {
     if (selecting || e.shiftKey || e.ctrlKey || e.metaKey) {
       e.preventDefault();
-      props.onSelect(at, e.shiftKey);
+      // A job still being sent has no id yet: nothing to act on.
+      if (!job.local) props.onSelect(at, e.shiftKey);
       return;
     }
     if (!job.local) openLightbox(job.id, index, props.list);
@@ -104,19 +105,20 @@ export function GalleryTile(props: GalleryTileProps) {
           )}
       </button>
 
-      <label class="tile-check" title="Select (shift-click: a range)">
-        <input
-          type="checkbox"
-          checked={selected}
-          onClick={(e) => {
-            e.preventDefault();
-            props.onSelect(at, e.shiftKey);
-          }}
-          aria-label={`Select ${n > 1 ? `image ${index + 1} of ${n}` : "image"}: ${
-            truncate(job.prompt, 60)
-          }`}
-        />
-      </label>
+      {!job.local && (
+        <label class="tile-check" title="Select (shift-click: a range)">
+          <input
+            type="checkbox"
+            checked={selected}
+            // No preventDefault: the browser would put the box back after the re-render. The
+            // render that follows sets every box from the selection.
+            onClick={(e) => props.onSelect(at, e.shiftKey)}
+            aria-label={`Select ${n > 1 ? `image ${index + 1} of ${n}` : "image"}: ${
+              truncate(job.prompt, 60)
+            }`}
+          />
+        </label>
+      )}
 
       <div class="tile-top">
         {job.starred !== undefined && !job.local && (

@@ -139,6 +139,8 @@ export default function HistoryGallery({ skeletons = 12 }: HistoryGalleryProps) 
   const { jobs, added } = historyView(jobsStore.byId.value, ready ? hp.ids : [], query);
   const tiles = galleryTiles(jobs);
   const order = tiles.map((t) => t.job.id);
+  // A job still being sent has no id the API knows: it cannot be picked.
+  const pickable = tiles.map((t) => t.job.local ? null : t.job.id);
   const list = jobs.map((j) => j.id);
   const orderKey = tiles.map((t) => t.key).join(",");
 
@@ -286,7 +288,8 @@ export default function HistoryGallery({ skeletons = 12 }: HistoryGalleryProps) 
             selected={sel.ids}
             positions={positions}
             actions={actions}
-            onSelect={(at, shift) => selection.value = clickTile(selection.value, order, at, shift)}
+            onSelect={(at, shift) =>
+              selection.value = clickTile(selection.value, pickable, at, shift)}
           />
         )
         : !hp.error && (
@@ -339,12 +342,16 @@ export default function HistoryGallery({ skeletons = 12 }: HistoryGalleryProps) 
         <BulkBar
           summary={selectionSummary(sel, order)}
           count={sel.ids.size}
-          allSelected={list.every((id) => sel.ids.has(id))}
+          allSelected={pickable.every((id) => id === null || sel.ids.has(id))}
           collection={current}
           stars={showStars}
           canCollect={collectionList !== null}
           busy={busy.value}
-          onSelectAll={() => selection.value = selectAll(selection.value, list)}
+          onSelectAll={() =>
+            selection.value = selectAll(
+              selection.value,
+              pickable.filter((id): id is string => id !== null),
+            )}
           onClear={() => selection.value = EMPTY_SELECTION}
           onAction={(action, c) => void runAction(action, c)}
           onCreateCollection={createCollection}

@@ -20,21 +20,22 @@ export const selection = signal<Selection>(EMPTY_SELECTION);
 
 /**
  * The selection after a click on tile `at`, where `order` holds the job id of every tile of the
- * page in display order. With `shift` and an anchor: the range between them is added. Otherwise
- * the tile's job is toggled and the tile becomes the anchor.
+ * page in display order (null for a tile that cannot be picked: a job still being sent). With
+ * `shift` and an anchor: the range between them is added. Otherwise the tile's job is toggled and
+ * the tile becomes the anchor.
  */
 export function clickTile(
   sel: Selection,
-  order: readonly string[],
+  order: readonly (string | null)[],
   at: number,
   shift: boolean,
 ): Selection {
   const id = order[at];
-  if (id === undefined) return sel;
+  if (id === undefined || id === null) return sel;
   if (shift && sel.anchor !== null && sel.anchor < order.length) {
     const ids = new Set(sel.ids);
     const [a, b] = sel.anchor < at ? [sel.anchor, at] : [at, sel.anchor];
-    for (let i = a; i <= b; i++) ids.add(order[i]);
+    for (let i = a; i <= b; i++) if (order[i] !== null) ids.add(order[i]!);
     return { ids, anchor: sel.anchor };
   }
   const ids = new Set(sel.ids);

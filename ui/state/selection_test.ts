@@ -36,6 +36,11 @@ Deno.test("selection: shift-click adds the range from the anchor, either way", (
   assert.deepEqual(ids(t), ["c", "d", "e"]);
   // Without an anchor, shift-click is a plain click.
   assert.deepEqual(ids(clickTile(EMPTY_SELECTION, ORDER, 3, true)), ["b"]);
+  // A job still being sent (null) is never picked, alone or in a range.
+  const sending = ["a", null, "b"];
+  assert.equal(clickTile(EMPTY_SELECTION, sending, 1, false), EMPTY_SELECTION);
+  const range = clickTile(clickTile(EMPTY_SELECTION, sending, 0, false), sending, 2, true);
+  assert.deepEqual(ids(range), ["a", "b"]);
 });
 
 Deno.test("selection: select all, keep only shown jobs, and the summary", () => {
