@@ -11,7 +11,7 @@ import { jsx } from "preact/jsx-runtime";
 import { droppedImage, startDraftPersistence } from "./state/form.ts";
 import { lightbox } from "./state/lightbox.ts";
 import { auth, startLive } from "./state/live.ts";
-import { startTheme } from "./state/theme.ts";
+import { startTheme, theme, toggleTheme } from "./state/theme.ts";
 import { announcement, toasts } from "./state/toasts.ts";
 import { TABS, urlState } from "./state/url.ts";
 
@@ -29,7 +29,6 @@ export const ISLANDS: Record<string, () => Promise<IslandModule>> = {
   SettingsDrop: () => import("./islands/SettingsDrop.tsx") as Promise<IslandModule>,
   StatusIndicator: () => import("./islands/StatusIndicator.tsx") as Promise<IslandModule>,
   TabBar: () => import("./islands/TabBar.tsx") as Promise<IslandModule>,
-  ThemeToggle: () => import("./islands/ThemeToggle.tsx") as Promise<IslandModule>,
   Toaster: () => import("./islands/Toaster.tsx") as Promise<IslandModule>,
 };
 
@@ -66,6 +65,14 @@ function islandsIn(root: ParentNode): HTMLElement[] {
 
 function start(): void {
   startTheme();
+  // The header's theme switch (in the page's markup): says what a click does.
+  const toggle = document.getElementById("theme-toggle");
+  toggle?.addEventListener("click", toggleTheme);
+  effect(() => {
+    const next = theme.value === "dark" ? "light" : "dark";
+    toggle?.setAttribute("aria-label", `Switch to ${next} theme`);
+    toggle?.setAttribute("title", `${next[0].toUpperCase()}${next.slice(1)} theme`);
+  });
   // Before any island runs, so "reuse settings" from another tab is never overwritten by the load.
   startDraftPersistence();
   startLive();

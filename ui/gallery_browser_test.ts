@@ -252,6 +252,26 @@ async function galleryTiles(base: string, jobs: JobJson[], images: number): Prom
       await page.mouse.move(0, 0);
       await screenshot(page, "gallery", theme);
 
+      // The header: a link to the API docs, and the theme switch (plain markup, wired by boot).
+      assert.equal(
+        await page.getByRole("link", { name: "API docs" }).getAttribute("href"),
+        "/api/v1/docs",
+      );
+      const other = theme === "dark" ? "light" : "dark";
+      const toggle = page.getByRole("button", { name: `Switch to ${other} theme` });
+      await toggle.click();
+      await page.waitForFunction(
+        (t) => document.documentElement.dataset.theme === t,
+        other,
+        { timeout: WAIT },
+      );
+      await page.getByRole("button", { name: `Switch to ${theme} theme` }).click();
+      await page.waitForFunction(
+        (t) => document.documentElement.dataset.theme === t,
+        theme,
+        { timeout: WAIT },
+      );
+
       if (theme === "dark") {
         // A search over all prompts, kept in the URL across a reload.
         await page.locator("#h-search").fill("lighthouse");
