@@ -123,14 +123,14 @@ function catchDrops(panel: HTMLElement | null | undefined): void {
   const files = (e: DragEvent) =>
     panel && !panel.hidden && !e.defaultPrevented && panel.contains(e.target as Node) &&
     e.dataTransfer?.types.includes("Files");
-  addEventListener("dragover", (e) => {
+  document.addEventListener("dragover", (e) => {
     if (!files(e)) return;
     e.preventDefault();
     panel!.classList.add("drop-target");
     clearTimeout(timer);
     timer = setTimeout(() => panel!.classList.remove("drop-target"), 200);
   });
-  addEventListener("drop", (e) => {
+  document.addEventListener("drop", (e) => {
     panel?.classList.remove("drop-target");
     if (!files(e)) return;
     e.preventDefault();
