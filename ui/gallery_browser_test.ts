@@ -355,11 +355,10 @@ async function selectionAndBulk(base: string, jobs: JobJson[]): Promise<void> {
     await bar.getByRole("button", { name: "Delete…" }).click();
     const confirm = bar.getByRole("group", { name: "Confirm delete" });
     await confirm.waitFor({ timeout: WAIT });
-    assert.equal(
-      await page.evaluate(() => document.activeElement?.textContent?.trim()),
-      "Keep",
-      "the safe choice has the focus",
-    );
+    // The safe choice has the focus.
+    await page.waitForFunction(() => document.activeElement?.textContent?.trim() === "Keep", {
+      timeout: WAIT,
+    });
     await confirm.getByRole("button", { name: "Yes, delete" }).click();
     await poll(
       "the tiles gone",
@@ -444,7 +443,7 @@ async function phoneLayout(base: string): Promise<void> {
     try {
       const { page, errors } = await openPage(context, theme);
       await page.goto(`${base}/`, { waitUntil: "load" });
-      await page.locator("select#f-model:not([disabled])").waitFor({ timeout: WAIT });
+      await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
       const button = page.getByRole("button", { name: /^Generate/ });
       const inView = async (locator: ReturnType<Page["locator"]>) => {
         const b = await locator.boundingBox();
@@ -460,7 +459,6 @@ async function phoneLayout(base: string): Promise<void> {
       if (theme === "light") {
         const prompt = `phone job ${Date.now()}`;
         await page.locator("#f-prompt").fill(prompt);
-        await page.locator("#f-aspect-1-1").check();
         await button.click();
         const card = page.locator("#panel-generate article.card").filter({
           has: page.locator(".prompt", { hasText: prompt }),
@@ -530,7 +528,7 @@ async function formExtras(base: string): Promise<void> {
   try {
     const { page, errors } = await openPage(context, "dark");
     await page.goto(`${base}/`, { waitUntil: "load" });
-    await page.locator("select#f-model:not([disabled])").waitFor({ timeout: WAIT });
+    await page.locator("#f-model:not([disabled])").waitFor({ timeout: WAIT });
     const advanced = page.getByRole("button", { name: /^Advanced settings/ });
     await advanced.click();
     await page.locator("#f-steps").fill("60");

@@ -4,7 +4,7 @@
  * `POST /jobs/bulk` and reported per job.
  */
 import { useSignal } from "@preact/signals";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import type { BulkAction, CollectionJson } from "../api_client.ts";
 import { collections } from "../state/library.ts";
 import { Icon } from "./Icon.tsx";
@@ -36,10 +36,11 @@ export function BulkBar(props: BulkBarProps) {
   const keepRef = useRef<HTMLButtonElement>(null);
   const pickRef = useRef<HTMLDivElement>(null);
 
-  useEffect(() => {
+  // Layout effects: the focus moves in the same frame the question or the list appears.
+  useLayoutEffect(() => {
     if (confirming.value) keepRef.current?.focus();
   }, [confirming.value]);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (picking.value) pickRef.current?.querySelector<HTMLElement>("button, input")?.focus();
   }, [picking.value]);
 

@@ -4,7 +4,7 @@
  * `role="menu"` list: arrows move, Esc or a click outside closes, focus returns to the button.
  */
 import { signal } from "@preact/signals";
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import type { Tile } from "../state/gallery.ts";
 import { openLightbox } from "../state/lightbox.ts";
 import { seedOf } from "../state/library.ts";
@@ -45,7 +45,8 @@ export function TileMenu({ tile, list, actions }: TileMenuProps) {
     if (refocus) buttonRef.current?.focus();
   };
 
-  useEffect(() => {
+  // A layout effect: the focus is in the menu in the same frame the menu appears.
+  useLayoutEffect(() => {
     if (!open) return;
     // The first item; when asking to delete, the safe answer ("Keep").
     menuRef.current?.querySelector<HTMLElement>("[role=menuitem], .tile-keep")?.focus();
