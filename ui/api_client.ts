@@ -44,6 +44,8 @@ export type JobJson =
     | "predictions"
     | "predict_time_s"
     | "cost_usd"
+    | "starred"
+    | "eta_s"
   >
   & {
     images: ImageJson[];
@@ -62,7 +64,49 @@ export type JobJson =
     predictions?: ApiJobJson["predictions"];
     predict_time_s?: ApiJobJson["predict_time_s"];
     cost_usd?: ApiJobJson["cost_usd"];
+    /** Starred by its owner (absent from a server without the library: shown as not starred). */
+    starred?: boolean;
+    /** Seconds the job should still need when the API answered (from the model's recent runs). */
+    eta_s?: number | null;
   };
+
+/** A named collection of jobs ("board"), as `GET /collections` lists it. */
+export interface CollectionJson {
+  id: string;
+  name: string;
+  /** Jobs in it, when the server counts them. */
+  job_count?: number;
+}
+
+/** What `POST /jobs/bulk` does to each of its ids. */
+export type BulkAction = "delete" | "star" | "unstar" | "add_to" | "remove_from";
+
+/** One id's outcome in a bulk answer. */
+export interface BulkItemResult {
+  id: string;
+  ok: boolean;
+  /** Why it was not done (e.g. not found), when it was not. */
+  error?: string;
+}
+
+/** History's filters as `GET /jobs` takes them (empty values are left out). */
+export interface JobListQuery {
+  skip?: number;
+  limit: number;
+  status?: JobStatus | "";
+  provider?: string;
+  /** Words of the prompt or negative prompt. */
+  q?: string;
+  model?: string;
+  starred?: boolean;
+  collection?: string;
+  /** ISO times: made at or after / before. */
+  after?: string;
+  before?: string;
+  sort?: "newest" | "oldest";
+  /** The opaque position the API gave for the next page. */
+  cursor?: string;
+}
 
 export interface GenerateBody {
   prompt: string;
@@ -188,11 +232,15 @@ export function withAccessToken(url: string, key: string | null): string {
 export interface ApiClient {
   generate(body: GenerateBody): Promise<{ job_id: string; status: string; message: string }>;
   getJob(id: string): Promise<JobJson>;
-  listJobs(
-    query: { skip: number; limit: number; status?: JobStatus | ""; provider?: string },
-  ): Promise<{
+  /**
+   * A page of jobs, the total when the API counts it (`estimated` above the API's threshold), and
+   * the next page's cursor when it gives one.
+   */
+  listJobs(query: JobListQuery): Promise<{
     jobs: JobJson[];
     total: number | null;
+    estimated?: boolean;
+    next: string | null;
   }>;
   models(): Promise<ModelsJson>;
   /** `GET /models/{owner}/{name}[:version]`: the model's card with its input schema. */
@@ -208,6 +256,12 @@ export interface ApiClient {
   retry(id: string): Promise<JobJson | null>;
   /** `DELETE /jobs/{id}`: the job and its images. */
   deleteJob(id: string): Promise<void>;
+  /** `POST` (on) or `DELETE` (off) `/jobs/{id}/star`; the job when the API answers with it. */
+  star(id: string, on: boolean): Promise<JobJson | null>;
+  /** `POST /jobs/bulk`: the answer as it comes (state/library.ts reads one result per id). */
+  bulk(body: { ids: string[]; action: BulkAction; collection?: string }): Promise<unknown>;
+  collections(): Promise<CollectionJson[]>;
+  createCollection(name: string): Promise<CollectionJson>;
   /**
    * Who the API takes the caller for. With `key` (a string, or null for none) that key is sent
    * instead of the current one, and a 401 only rejects: it is not reported to `onUnauthorized`.
@@ -294,14 +348,18 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
   return {
     generate: (body) => json("/generate", post(body)),
     getJob: (jobId) => json(`/status/${id(jobId)}`),
-    async listJobs({ skip, limit, status, provider }) {
-      const q = new URLSearchParams({ skip: String(skip), limit: String(limit) });
-      if (status) q.set("status", status);
-      if (provider) q.set("provider", provider);
+    async listJobs(query) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "") q.set(k, `${v}`);
       const res = await call(`/jobs?${q}`);
       const header = res.headers.get("x-total-count");
       const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
-      return { jobs: (await res.json()) as JobJson[], total };
+      return {
+        jobs: (await res.json()) as JobJson[],
+        total,
+        estimated: res.headers.get("x-total-count-estimated") === "true",
+        next: res.headers.get("x-next-cursor"),
+      };
     },
     models: () => json("/models"),
     model: (model) => json(`/models/${encodeURI(model)}`),
@@ -338,6 +396,20 @@ export function createApiClient(options: ApiClientOptions = {}): ApiClient {
       await res.body?.cancel();
     },
     me: async (key) => (await call("/me", undefined, key)).json() as Promise<MeJson>,
+    async star(jobId, on) {
+      const res = await call(`/jobs/${id(jobId)}/star`, on ? post() : { method: "DELETE" });
+      const text = await res.text();
+      const body = text ? JSON.parse(text) : null;
+      return body && typeof body.id === "string" ? body as JobJson : null;
+    },
+    bulk: (body) => json("/jobs/bulk", post(body)),
+    async collections() {
+      const answer = await json<CollectionJson[] | { collections: CollectionJson[] }>(
+        "/collections",
+      );
+      return Array.isArray(answer) ? answer : answer.collections ?? [];
+    },
+    createCollection: (name) => json("/collections", post({ name })),
   };
 }
 

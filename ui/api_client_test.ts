@@ -414,3 +414,63 @@ Deno.test("model cards, uploads and their images; the key goes only to this site
   assert.ok(refused instanceof ApiError);
   assert.equal(calls.length, 3, "no request for a URL from elsewhere");
 });
+
+Deno.test("listJobs sends the library's filters and reads the next page's cursor", async () => {
+  const { fn, calls } = fakeFetch(() =>
+    Response.json([], {
+      headers: {
+        "X-Total-Count": "12000",
+        "X-Total-Count-Estimated": "true",
+        "X-Next-Cursor": "abc_-1",
+      },
+    })
+  );
+  const client = createApiClient({ fetch: fn });
+  const r = await client.listJobs({
+    limit: 24,
+    status: "",
+    q: "red car",
+    model: "local/aurora",
+    starred: true,
+    collection: "c1",
+    after: "2025-03-01T00:00:00.000Z",
+    sort: "oldest",
+    cursor: "xyz",
+  });
+  assert.deepEqual(r, { jobs: [], total: 12000, estimated: true, next: "abc_-1" });
+  assert.equal(
+    calls[0].url,
+    "/api/v1/jobs?limit=24&q=red+car&model=local%2Faurora&starred=true&collection=c1" +
+      "&after=2025-03-01T00%3A00%3A00.000Z&sort=oldest&cursor=xyz",
+  );
+});
+
+Deno.test("stars, bulk actions and collections", async () => {
+  const job = { id: "j1", starred: true };
+  const { fn, calls } = fakeFetch((url, init) => {
+    if (url.endsWith("/star")) {
+      return init?.method === "DELETE" ? new Response(null, { status: 204 }) : Response.json(job);
+    }
+    if (url.endsWith("/jobs/bulk")) {
+      return Response.json({
+        results: [{ id: "j1", ok: true }, { id: "j2", ok: false, error: { message: "gone" } }],
+      });
+    }
+    if (init?.method === "POST") return Response.json({ id: "c2", name: "Best" }, { status: 201 });
+    return Response.json({ collections: [{ id: "c1", name: "Cats", job_count: 2 }] });
+  });
+  const client = createApiClient({ fetch: fn });
+  assert.deepEqual(await client.star("j1", true), job);
+  assert.equal(await client.star("j1", false), null);
+  assert.deepEqual(calls.slice(0, 2).map((c) => [c.init?.method, c.url]), [
+    ["POST", "/api/v1/jobs/j1/star"],
+    ["DELETE", "/api/v1/jobs/j1/star"],
+  ]);
+  assert.deepEqual(await client.bulk({ ids: ["j1", "j2"], action: "star" }), {
+    results: [{ id: "j1", ok: true }, { id: "j2", ok: false, error: { message: "gone" } }],
+  });
+  assert.deepEqual(JSON.parse(String(calls[2].init?.body)), { ids: ["j1", "j2"], action: "star" });
+  assert.deepEqual(await client.collections(), [{ id: "c1", name: "Cats", job_count: 2 }]);
+  assert.deepEqual(await client.createCollection("Best"), { id: "c2", name: "Best" });
+  assert.deepEqual(JSON.parse(String(calls[4].init?.body)), { name: "Best" });
+});

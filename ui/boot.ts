@@ -5,12 +5,14 @@
  * only what it shows (the key prompt and key status only where the API asks for keys).
  */
 import { effect } from "@preact/signals";
-import { type ComponentType, h, render } from "preact";
-import { startClock } from "./state/clock.ts";
-import { startDraftPersistence } from "./state/form.ts";
+import { type ComponentType, render } from "preact";
+// The JSX runtime every island uses anyway (rather than `h`): it then shares their chunk.
+import { jsx } from "preact/jsx-runtime";
+import { droppedImage, startDraftPersistence } from "./state/form.ts";
 import { lightbox } from "./state/lightbox.ts";
 import { auth, startLive } from "./state/live.ts";
-import { startTheme } from "./state/theme.ts";
+import { startTheme, theme, toggleTheme } from "./state/theme.ts";
+import { announcement, toasts } from "./state/toasts.ts";
 import { TABS, urlState } from "./state/url.ts";
 
 type IslandModule = { default: ComponentType<Record<string, unknown>> };
@@ -24,9 +26,9 @@ export const ISLANDS: Record<string, () => Promise<IslandModule>> = {
   KeyStatus: () => import("./islands/KeyStatus.tsx") as Promise<IslandModule>,
   Lightbox: () => import("./islands/Lightbox.tsx") as Promise<IslandModule>,
   RecentJobs: () => import("./islands/RecentJobs.tsx") as Promise<IslandModule>,
+  SettingsDrop: () => import("./islands/SettingsDrop.tsx") as Promise<IslandModule>,
   StatusIndicator: () => import("./islands/StatusIndicator.tsx") as Promise<IslandModule>,
   TabBar: () => import("./islands/TabBar.tsx") as Promise<IslandModule>,
-  ThemeToggle: () => import("./islands/ThemeToggle.tsx") as Promise<IslandModule>,
   Toaster: () => import("./islands/Toaster.tsx") as Promise<IslandModule>,
   UsageView: () => import("./islands/UsageView.tsx") as Promise<IslandModule>,
 };
@@ -50,7 +52,7 @@ async function mount(el: HTMLElement): Promise<void> {
   }
   try {
     const mod = await load();
-    render(h(mod.default, props), el);
+    render(jsx(mod.default, props), el);
     el.removeAttribute("aria-busy");
   } catch (err) {
     mounted.delete(el);
@@ -64,10 +66,22 @@ function islandsIn(root: ParentNode): HTMLElement[] {
 
 function start(): void {
   startTheme();
+  // The header's theme switch (in the page's markup): says what a click does.
+  const toggle = document.getElementById("theme-toggle");
+  toggle?.addEventListener("click", toggleTheme);
+  effect(() => {
+    const next = theme.value === "dark" ? "light" : "dark";
+    toggle?.setAttribute("aria-label", `Switch to ${next} theme`);
+    toggle?.setAttribute("title", `${next[0].toUpperCase()}${next.slice(1)} theme`);
+  });
   // Before any island runs, so "reuse settings" from another tab is never overwritten by the load.
   startDraftPersistence();
   startLive();
-  startClock();
+  // The polite live region is in the page from the start (a region added later is not read).
+  const announcer = document.getElementById("announcer");
+  effect(() => {
+    if (announcer) announcer.textContent = announcement.value;
+  });
 
   const panels = new Map(
     TABS.map((t) => [t, document.querySelector<HTMLElement>(`[data-tab="${t}"]`)]),
@@ -93,6 +107,36 @@ function start(): void {
   mountWhen("lightbox", () => !!lightbox.value);
   // The key prompt and the key's name in the header: only once the API asks for a key.
   mountWhen("key", () => auth.session.value.phase === "locked" || !!auth.session.value.key);
+  // Toasts: with the first one.
+  mountWhen("toasts", () => toasts.value.length > 0);
+  // An image dropped on the Generate panel: its settings reader, with the first drop.
+  catchDrops(panels.get("generate"));
+  mountWhen("drop", () => !!droppedImage.value);
+}
+
+/**
+ * Files dragged over the Generate panel: the panel shows where to drop (while `dragover` repeats),
+ * and a dropped image goes to `droppedImage`. A drop something inside took already (an image
+ * input of the form) is left alone.
+ */
+function catchDrops(panel: HTMLElement | null | undefined): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const files = (e: DragEvent) =>
+    panel && !panel.hidden && !e.defaultPrevented && panel.contains(e.target as Node) &&
+    e.dataTransfer?.types.includes("Files");
+  document.addEventListener("dragover", (e) => {
+    if (!files(e)) return;
+    e.preventDefault();
+    panel!.classList.add("drop-target");
+    clearTimeout(timer);
+    timer = setTimeout(() => panel!.classList.remove("drop-target"), 200);
+  });
+  document.addEventListener("drop", (e) => {
+    panel?.classList.remove("drop-target");
+    if (!files(e)) return;
+    e.preventDefault();
+    droppedImage.value = e.dataTransfer!.files[0] ?? null;
+  });
 }
 
 /** Mounts the `[data-lazy=name]` islands the first time `needed()` is true. */

@@ -61,7 +61,7 @@ async function tabReady(page: Page, tab: string): Promise<void> {
     await page.locator("#f-prompt").waitFor({ state: "visible", timeout: UI_WAIT });
     await page.locator("#panel-generate article.card img").first().waitFor({ timeout: UI_WAIT });
   } else if (tab === "history") {
-    await page.locator("#panel-history article.card img").first().waitFor({ timeout: UI_WAIT });
+    await page.locator("#panel-history .tile img").first().waitFor({ timeout: UI_WAIT });
   } else {
     await page.getByText("Live · refreshes every few seconds").waitFor({ timeout: UI_WAIT });
   }
@@ -268,8 +268,9 @@ async function runBrowser(base: string, profile: string): Promise<void> {
     await page.keyboard.press("ArrowRight");
     await page.locator("#tab-history[aria-selected='true']").waitFor({ timeout: UI_WAIT });
     assert.match(page.url(), /[?&]tab=history/);
-    const historyCard = page.locator("#panel-history article.card").filter({
-      has: page.locator(".prompt", { hasText: PROMPT }),
+    // History: one tile per image, the prompt on it.
+    const historyCard = page.locator("#panel-history .tile").filter({
+      has: page.locator(".tile-prompt", { hasText: PROMPT }),
     });
     await historyCard.waitFor({ state: "visible", timeout: UI_WAIT });
     await historyCard.locator(`img[src="${job.images[0].thumbnail_url}"]`).waitFor({
@@ -346,10 +347,13 @@ async function runBrowser(base: string, profile: string): Promise<void> {
       }
     }
 
-    // 9. Delete the job from History: asked first, then gone from the page and the API.
+    // 9. Delete the job from History (in the tile's menu): asked first, then gone from the page
+    // and the API.
     await page.locator("#tab-history").click();
     await historyCard.waitFor({ state: "visible", timeout: UI_WAIT });
-    await historyCard.getByRole("button", { name: "Delete", exact: true }).click();
+    await historyCard.hover();
+    await historyCard.getByRole("button", { name: "More actions" }).click();
+    await historyCard.getByRole("menuitem", { name: "Delete…" }).click();
     const confirm = historyCard.getByRole("group", { name: "Confirm delete" });
     await confirm.waitFor({ timeout: UI_WAIT });
     assert.equal(
@@ -668,7 +672,7 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
   try {
     const page = context.pages()[0] ?? await context.newPage();
     await page.goto(`${base}/?tab=history`, { waitUntil: "load" });
-    const tiles = page.locator("#panel-history article.card .thumb img");
+    const tiles = page.locator("#panel-history .tile img");
     const expected = jobs.reduce((n, job) => n + job.images.length, 0);
     await poll("every tile", async () => (await tiles.count()) === expected ? true : undefined);
     // Scroll to the end so the lazy tiles load too: the whole page, not only the first screen.
@@ -678,7 +682,7 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
     }
     await page.waitForFunction(
       () =>
-        [...document.querySelectorAll<HTMLImageElement>("#panel-history .thumb img")]
+        [...document.querySelectorAll<HTMLImageElement>("#panel-history .tile img")]
           .every((img) => img.complete && img.naturalWidth > 0),
       undefined,
       { timeout: UI_WAIT },
@@ -713,8 +717,8 @@ async function runPageWeight(base: string, profile: string, jobs: JobJson[]): Pr
 
     // The lightbox: the full image, and a strip of the job's thumbnails to move between them.
     const pair = jobs.find((j) => j.images.length === 2)!;
-    const card = page.locator("#panel-history article.card").filter({
-      has: page.locator(".prompt", { hasText: pair.prompt }),
+    const card = page.locator("#panel-history .tile").filter({
+      has: page.locator(".tile-prompt", { hasText: pair.prompt }),
     });
     await card.getByRole("button", { name: "Open image 1 of 2" }).click();
     const dialog = page.getByRole("dialog");

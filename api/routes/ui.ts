@@ -69,11 +69,12 @@ export function uiRoutes(deps: AppDeps): Hono<AppEnv> {
     } catch {
       html = NOT_BUILT;
     }
-    // The page reads the API prefix from a meta tag; keep it in step with API_V1_PREFIX.
+    // The page reads the API prefix from a meta tag; keep it in step with API_V1_PREFIX, and the
+    // header's link to the API docs too.
     html = html.replace(
       /<meta name="darkroom:api" content="[^"]*">/,
       `<meta name="darkroom:api" content="${deps.config.API_V1_PREFIX}">`,
-    );
+    ).replace('href="/api/v1/docs"', `href="${deps.config.API_V1_PREFIX}/docs"`);
     if (shell?.html !== html) {
       const bytes = new TextEncoder().encode(html);
       shell = {

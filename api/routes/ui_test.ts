@@ -6,7 +6,8 @@ import type { AppDeps } from "../app.ts";
 import { uiRoutes } from "./ui.ts";
 
 const HTML = `<!doctype html><html><head><meta name="darkroom:api" content="/api/v1">
-<script type="module" src="/assets/boot-AAAAAAAA.js"></script></head><body>${
+<script type="module" src="/assets/boot-AAAAAAAA.js"></script></head><body>
+<a class="topbar-link" href="/api/v1/docs">API docs</a>${
   "<p>Darkroom</p>".repeat(100)
 }</body></html>`;
 const SCRIPT = `export const words = ${JSON.stringify("lorem ipsum dolor ".repeat(200))};\n`;
@@ -79,6 +80,7 @@ Deno.test("ui: the shell is compressed, revalidated by its ETag, never cached bl
     assert.match(etag, /^W\/"[0-9a-f]{24}"$/);
     const text = await plain.text();
     assert.match(text, /<meta name="darkroom:api" content="\/v9">/, "the prefix is filled in");
+    assert.match(text, /<a class="topbar-link" href="\/v9\/docs">/, "so is the docs link's");
 
     for (const encoding of ["br", "gzip"]) {
       const res = await app.request("/", { headers: { "Accept-Encoding": encoding } });

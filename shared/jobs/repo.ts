@@ -824,7 +824,7 @@ export function liveWorkers(
   return db.query(sql`
     SELECT worker_id, hostname, active, concurrency FROM worker_heartbeats
     WHERE last_seen > now() - make_interval(secs => ${withinS})
-    ORDER BY started_at`);
+    ORDER BY started_at, worker_id`);
 }
 
 /** A job row with its change cursor (updated_at in epoch microseconds, for SSE event ids). */

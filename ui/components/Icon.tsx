@@ -6,9 +6,6 @@ const PATHS = {
   grid: "M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z",
   diagram: "M3 4h6v5H3zM15 4h6v5h-6zM9 15h6v5H9zM6 9v3h12V9M12 12v3",
   chart: "M4 20h16M7 16v-4M12 16V6M17 16v-7",
-  sun:
-    "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM12 2v2M12 20v2M4.9 4.9l1.4 1.4M17.7 17.7l1.4 1.4M2 12h2M20 12h2M4.9 19.1l1.4-1.4M17.7 6.3l1.4-1.4",
-  moon: "M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z",
   dice:
     "M5 3h14a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zM8 8h.01M16 8h.01M12 12h.01M8 16h.01M16 16h.01",
   lock: "M5 11h14v10H5zM8 11V7a4 4 0 0 1 8 0v4",
@@ -34,13 +31,15 @@ const PATHS = {
 export type IconName = keyof typeof PATHS;
 
 export interface IconProps {
-  name: IconName;
+  name?: IconName;
+  /** A path of its own instead of a named one (icons only a lazy island needs). */
+  d?: string;
   size?: number;
   class?: string;
 }
 
 /** A decorative icon (hidden from screen readers: label the control instead). */
-export function Icon({ name, size = 18, class: cls }: IconProps) {
+export function Icon({ name, d, size = 18, class: cls }: IconProps) {
   return (
     <svg
       class={cls ? `icon ${cls}` : "icon"}
@@ -55,7 +54,7 @@ export function Icon({ name, size = 18, class: cls }: IconProps) {
       aria-hidden="true"
       focusable="false"
     >
-      <path d={PATHS[name]} />
+      <path d={d ?? PATHS[name!]} />
     </svg>
   );
 }

@@ -30,7 +30,7 @@ export function JobCard({ job, list, position, eager }: JobCardProps) {
   const duration = job.status === "completed" ? formatDuration(runSeconds(job)) : "";
   const alt = truncate(job.prompt, 120);
   return (
-    <article class={`card card-${job.status}`} aria-busy={running}>
+    <article class={`card card-${job.status}`} aria-busy={running} data-job={job.id}>
       {n > 0
         ? (
           <div class={`thumbs n${Math.min(n, 4)}`}>

@@ -7,6 +7,7 @@ import type { PriorityName } from "../../shared/queue/queue.ts";
 import { useEffect } from "preact/hooks";
 import { PRIORITIES } from "../api_client.ts";
 import { draft, fieldErrors, updateDraft } from "../state/form.ts";
+import { advancedSummary } from "../state/form_summary.ts";
 import { cardState, droppedNotice, modelForm, startModelSync } from "../state/models.ts";
 import { describeDropped } from "../state/schema_form.ts";
 import { ADVANCED } from "../state/submit.ts";
@@ -95,10 +96,8 @@ export default function ModelSettings() {
         >
           <Icon name="chevronDown" size={16} class={d.advancedOpen ? "rot" : ""} />
           Advanced settings
-          {!d.advancedOpen && d.priority !== "normal" && (
-            <span class="muted">· {PRIORITY_LABELS[d.priority]} priority</span>
-          )}
-          {!d.advancedOpen && d.extraJson.trim() && <span class="muted">· extra parameters</span>}
+          {!d.advancedOpen &&
+            advancedSummary(d).map((part) => <span key={part} class="adv-chip">{part}</span>)}
           {!d.advancedOpen && ADVANCED.some((f) => errors[f]) && (
             <span class="field-error-inline">(check these)</span>
           )}

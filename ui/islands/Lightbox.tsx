@@ -5,18 +5,16 @@ import { CopyButton } from "../components/CopyButton.tsx";
 import { Icon } from "../components/Icon.tsx";
 import { JobActions } from "../components/JobActions.tsx";
 import { JobProgress } from "../components/JobProgress.tsx";
+import { LIBRARY_ICONS } from "../components/library_icons.ts";
 import { RelativeTime } from "../components/RelativeTime.tsx";
 import { StatusBadge } from "../components/StatusBadge.tsx";
 import { draft, draftFromJob, fieldErrors, focusPromptRequest } from "../state/form.ts";
-import {
-  fileNameFromPrompt,
-  formatBytes,
-  formatDuration,
-  formatExact,
-  secondsBetween,
-} from "../state/format.ts";
+import { fileNameFromPrompt } from "../state/download_name.ts";
+import { formatBytes, formatDuration, formatExact, secondsBetween } from "../state/format.ts";
 import { onImageError, onImageLoad, thumbnailSize } from "../state/images.ts";
 import { type Job, jobSize, jobsStore } from "../state/jobs.ts";
+import { setStar } from "../state/library.ts";
+import { libraryDeps } from "../state/library_page.ts";
 import { closeLightbox, lightbox } from "../state/lightbox.ts";
 import { api, receiveJob, sessionReady } from "../state/live.ts";
 import { navigate } from "../state/url.ts";
@@ -292,6 +290,16 @@ export default function Lightbox({ label = "Image details" }: LightboxProps) {
                   <a class="btn btn-primary" href={img.url} download={fileName}>
                     <Icon name="download" /> Download
                   </a>
+                )}
+                {job.starred !== undefined && !job.local && (
+                  <button
+                    type="button"
+                    class={job.starred ? "btn lb-star on" : "btn lb-star"}
+                    aria-pressed={job.starred}
+                    onClick={() => void setStar(libraryDeps, job, !job.starred)}
+                  >
+                    <Icon d={LIBRARY_ICONS.star} /> {job.starred ? "Starred" : "Star"}
+                  </button>
                 )}
                 <button type="button" class="btn" onClick={() => reuse(job)}>
                   <Icon name="reuse" /> Reuse settings

@@ -42,11 +42,11 @@ const DASH = "–";
 /** "1 job", "2 jobs", "– jobs" (unknown). */
 export function countOf(n: number | undefined, one: string, many = `${one}s`): string {
   if (n === undefined) return `${DASH} ${many}`;
-  return `${n.toLocaleString("en")} ${n === 1 ? one : many}`;
+  return `${n.toLocaleString()} ${n === 1 ? one : many}`;
 }
 
 function num(n: number | undefined): string {
-  return n === undefined ? DASH : n.toLocaleString("en");
+  return n === undefined ? DASH : n.toLocaleString();
 }
 
 /** `ready`, `down`, `probing` or `off`: a provider's word in the diagram. */

@@ -192,6 +192,8 @@ export function clearConnectionError(): void {
   fieldErrors.value = rest;
 }
 
+/** An image dropped on the Generate form (boot.ts catches it), until its settings are read. */
+export const droppedImage = signal<File | null>(null);
 /** Set to focus the prompt (e.g. after "reuse settings"); the form bumps it back. */
 export const focusPromptRequest = signal(0);
 

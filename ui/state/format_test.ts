@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
-  fileNameFromPrompt,
   formatBytes,
+  formatDate,
   formatDuration,
+  formatExact,
+  formatNumber,
   formatRelative,
   secondsBetween,
   truncate,
@@ -11,28 +13,46 @@ import {
 const NOW = Date.parse("2025-06-15T12:00:00Z");
 const ago = (s: number) => new Date(NOW - s * 1000).toISOString();
 
-Deno.test("formatRelative: seconds, minutes, hours, days, then a date", () => {
-  assert.equal(formatRelative(ago(3), NOW), "just now");
-  assert.equal(formatRelative(ago(40), NOW), "40 s ago");
-  assert.equal(formatRelative(ago(120), NOW), "2 min ago");
-  assert.equal(formatRelative(ago(59 * 60 + 59), NOW), "59 min ago");
-  assert.equal(formatRelative(ago(3 * 3600 + 5), NOW), "3 h ago");
-  assert.equal(formatRelative(ago(30 * 3600), NOW), "yesterday");
-  assert.equal(formatRelative(ago(5 * 86400), NOW), "5 days ago");
+Deno.test("formatRelative: seconds, minutes, hours, days, then a date, in the locale", () => {
+  const en = (iso: string) => formatRelative(iso, NOW, "en");
+  assert.equal(en(ago(3)), "now");
+  assert.equal(en(ago(40)), "40 seconds ago");
+  assert.equal(en(ago(120)), "2 minutes ago");
+  assert.equal(en(ago(59 * 60 + 59)), "59 minutes ago");
+  assert.equal(en(ago(3 * 3600 + 5)), "3 hours ago");
+  assert.equal(en(ago(30 * 3600)), "yesterday");
+  assert.equal(en(ago(5 * 86400)), "5 days ago");
   const old = new Date(NOW - 40 * 86400 * 1000);
-  assert.match(formatRelative(old.toISOString(), NOW), /^\d{1,2} May$/);
-  assert.match(formatRelative("2023-01-02T12:00:00Z", NOW), /^\d{1,2} Jan 2023$/);
+  assert.match(en(old.toISOString()), /^May \d{1,2}$/);
+  assert.match(en("2023-01-02T12:00:00Z"), /^Jan 2, 2023$/);
+  // Not always the US form: the day first in British English, words in German.
+  assert.match(formatRelative(old.toISOString(), NOW, "en-GB"), /^\d{1,2} May$/);
+  assert.equal(formatRelative(ago(120), NOW, "de"), "vor 2 Minuten");
+  assert.equal(formatRelative(ago(30 * 3600), NOW, "de"), "gestern");
 });
 
-Deno.test("formatRelative: small clock skew is 'just now', bad input is empty", () => {
-  assert.equal(formatRelative(new Date(NOW + 5000).toISOString(), NOW), "just now");
-  assert.equal(formatRelative(new Date(NOW + 3_600_000).toISOString(), NOW), "in the future");
+Deno.test("formatRelative: small clock skew is 'now', bad input is empty", () => {
+  assert.equal(formatRelative(new Date(NOW + 5000).toISOString(), NOW, "en"), "now");
+  assert.equal(formatRelative(new Date(NOW + 3_600_000).toISOString(), NOW, "en"), "in 60 minutes");
   assert.equal(formatRelative("not a date", NOW), "");
   assert.equal(formatRelative(null, NOW), "");
 });
 
+Deno.test("formatExact, formatDate and formatNumber follow the locale", () => {
+  const iso = "2025-03-12T12:05:09Z";
+  assert.match(formatExact(iso, "en-US"), /^Mar 12, 2025, \d{1,2}:\d{2}:\d{2}\s?[AP]M$/);
+  assert.match(formatExact(iso, "de-DE"), /^12\.03\.2025, \d{2}:\d{2}:\d{2}$/);
+  assert.equal(formatExact(null), "");
+  assert.equal(formatDate(iso, NOW, "en-GB"), "12 Mar");
+  assert.equal(formatDate(iso, NOW, "en-US"), "Mar 12");
+  assert.equal(formatNumber(1234567, 0, "en"), "1,234,567");
+  assert.equal(formatNumber(1234567, 0, "de"), "1.234.567");
+  assert.equal(formatNumber(0.25, 1, "fr"), "0,3");
+});
+
 Deno.test("formatDuration and secondsBetween", () => {
-  assert.equal(formatDuration(0.84), "0.8 s");
+  assert.equal(formatDuration(0.84, "en"), "0.8 s");
+  assert.equal(formatDuration(0.84, "de"), "0,8 s");
   assert.equal(formatDuration(12.4), "12 s");
   assert.equal(formatDuration(65), "1 min 05 s");
   assert.equal(formatDuration(3720), "1 h 02 min");
@@ -45,33 +65,10 @@ Deno.test("formatDuration and secondsBetween", () => {
 
 Deno.test("formatBytes and truncate", () => {
   assert.equal(formatBytes(812), "812 B");
-  assert.equal(formatBytes(81234), "79.3 KB");
-  assert.equal(formatBytes(1.5 * 1024 * 1024), "1.5 MB");
+  assert.equal(formatBytes(81234, "en"), "79.3 KB");
+  assert.equal(formatBytes(1.5 * 1024 * 1024, "en"), "1.5 MB");
+  assert.equal(formatBytes(1.5 * 1024 * 1024, "de"), "1,5 MB");
+  assert.equal(formatBytes(2 * 1024, "en"), "2.0 KB");
   assert.equal(truncate("short", 10), "short");
   assert.equal(truncate("a long sentence here", 8), "a long…");
-});
-
-Deno.test("fileNameFromPrompt: a safe slug, the short id, the image number and extension", () => {
-  assert.equal(
-    fileNameFromPrompt("A lighthouse on a cliff, at dusk!", {
-      id: "5b7c1a2e-0000-4000-8000-000000000000",
-      index: 1,
-      count: 4,
-      contentType: "image/webp",
-    }),
-    "a-lighthouse-on-a-cliff-at-dusk-5b7c1a2e-2.webp",
-  );
-  assert.equal(
-    fileNameFromPrompt("Crème brûlée", { contentType: "image/jpeg" }),
-    "creme-brulee.jpg",
-  );
-  assert.equal(fileNameFromPrompt("一只猫 🐱"), "darkroom.png");
-  assert.equal(
-    fileNameFromPrompt("<img src=x onerror=alert(1)> ../../etc/passwd"),
-    "img-src-x-onerror-alert-1-etc-passwd.png",
-  );
-  const long = fileNameFromPrompt("word ".repeat(50), { count: 1 });
-  assert.ok(long.length <= 64, long);
-  assert.match(long, /^word(-word)*\.png$/);
-  assert.equal(fileNameFromPrompt("x".repeat(100)).length, 64);
 });

@@ -6,6 +6,8 @@ import type { GenerateBody, JobJson } from "../api_client.ts";
 /** A job as the page holds it; `local` marks an optimistic placeholder not yet confirmed. */
 export interface Job extends JobJson {
   local?: boolean;
+  /** When the job should be done (ms since the epoch): `eta_s` from the moment it arrived. */
+  eta_at?: number;
 }
 
 export interface UpsertResult {
@@ -61,7 +63,7 @@ function isStale(held: Job, incoming: Job): boolean {
   const b = Date.parse(incoming.updated_at);
   if (b < a) return true;
   return b === a && held.status === incoming.status && held.progress === incoming.progress &&
-    held.images.length === incoming.images.length &&
+    held.images.length === incoming.images.length && held.starred === incoming.starred &&
     held.actions?.cancel === incoming.actions?.cancel &&
     held.actions?.retry === incoming.actions?.retry &&
     held.actions?.delete === incoming.actions?.delete;
@@ -69,8 +71,8 @@ function isStale(held: Job, incoming: Job): boolean {
 
 let localCounter = 0;
 
-/** Creates an empty store (the page uses the shared `jobsStore`; tests make their own). */
-export function createJobsStore(): JobsStore {
+/** Creates an empty store (the page uses the shared `jobsStore`; tests make their own clock). */
+export function createJobsStore(now: () => number = Date.now): JobsStore {
   const byId = signal<ReadonlyMap<string, Job>>(new Map());
   const sorted = computed(() => [...byId.value.values()].sort(newestFirst));
   const running = computed(() => sorted.value.filter((j) => isRunning(j.status)));
@@ -86,7 +88,10 @@ export function createJobsStore(): JobsStore {
     if (removed.has(job.id)) return { previous: undefined, changed: false };
     const previous = map.get(job.id);
     if (previous && isStale(previous, job)) return { previous, changed: false };
-    map.set(job.id, job);
+    map.set(
+      job.id,
+      typeof job.eta_s === "number" ? { ...job, eta_at: now() + job.eta_s * 1e3 } : job,
+    );
     return { previous, changed: true };
   }
 

@@ -15,6 +15,7 @@ import {
 } from "../api_client.ts";
 import { browserKeyStores, createAuth, type Session } from "./auth.ts";
 import { clearConnectionError } from "./form.ts";
+import { startClock } from "./clock.ts";
 import { truncate } from "./format.ts";
 import { retryBrokenImages } from "./images.ts";
 import { afterAction, isFinished, isRunning, jobsStore } from "./jobs.ts";
@@ -185,12 +186,13 @@ function followSession(s: Session): void {
 }
 
 /**
- * Checks the key, then runs the live feed while it works; also the title counter and the
- * periodic health check (once per page).
+ * Checks the key, then runs the live feed while it works; also the title counter, the clock of
+ * relative times and the periodic health check (once per page).
  */
 export function startLive(): void {
   if (started) return;
   started = true;
+  startClock();
   effect(() => {
     const s = auth.session.value;
     untracked(() => followSession(s));

@@ -20,13 +20,56 @@ export interface UrlState {
   page: number;
   /** History: only the jobs of this provider (absent or "" = all). */
   provider?: ProviderFilter | "";
+  /** History: only this model (`owner/name` also matches its versions). */
+  model?: string;
+  /** History: only starred jobs. */
+  starred?: boolean;
+  /** History: only the jobs of this collection (its id). */
+  collection?: string;
+  /** History: made on or after this day (`YYYY-MM-DD`, local). */
+  from?: string;
+  /** History: made on or before this day (`YYYY-MM-DD`, local). */
+  to?: string;
+  /** History: oldest first (absent = newest first). */
+  sort?: "oldest";
+  /** History: where the page starts (the API's opaque cursor; absent = by `page`). */
+  cursor?: string;
   /** The job open in the lightbox. */
   job: string;
 }
 
 export const DEFAULT_URL_STATE: UrlState = { tab: "generate", status: "", q: "", page: 1, job: "" };
 
-/** Reads `?tab=history&status=failed&q=cat&page=2&job=<id>` (or a `#history` hash). */
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+/** The History filters kept as text, each with the form it must have. */
+const TEXT_FILTERS = {
+  model: /^[\w.:/-]{1,200}$/,
+  collection: /^[\w-]{1,64}$/,
+  from: DAY,
+  to: DAY,
+  cursor: /^[\w-]{1,400}$/,
+} as const;
+type TextFilter = keyof typeof TEXT_FILTERS;
+/** The query's keys after `tab`, in their order. */
+const SERIALIZED = [
+  "status",
+  "provider",
+  "model",
+  "starred",
+  "collection",
+  "from",
+  "to",
+  "sort",
+  "q",
+  "page",
+  "cursor",
+  "job",
+] as const;
+
+/**
+ * Reads `?tab=history&status=failed&q=cat&page=2&job=<id>` (or a `#history` hash) and History's
+ * other filters (`model`, `starred`, `collection`, `from`, `to`, `sort`, `cursor`).
+ */
 export function parseUrlState(search: string, hash = ""): UrlState {
   const p = new URLSearchParams(search);
   const tabText = p.get("tab") ?? hash.replace(/^#/, "");
@@ -43,18 +86,24 @@ export function parseUrlState(search: string, hash = ""): UrlState {
   const provider = (PROVIDER_FILTERS as readonly string[]).includes(providerText)
     ? providerText as ProviderFilter
     : "";
-  return { tab, status, q, page, job, ...(provider ? { provider } : {}) };
+  const state: UrlState = { tab, status, q, page, job, ...(provider ? { provider } : {}) };
+  for (const [k, re] of Object.entries(TEXT_FILTERS)) {
+    const v = p.get(k);
+    if (v && re.test(v)) state[k as TextFilter] = v;
+  }
+  if (p.get("starred") === "true") state.starred = true;
+  if (p.get("sort") === "oldest") state.sort = "oldest";
+  return state;
 }
 
 /** The query string for a state, leaving defaults out ("" when everything is default). */
 export function serializeUrlState(state: UrlState): string {
   const p = new URLSearchParams();
   if (state.tab !== "generate") p.set("tab", state.tab);
-  if (state.status) p.set("status", state.status);
-  if (state.provider) p.set("provider", state.provider);
-  if (state.q) p.set("q", state.q);
-  if (state.page > 1) p.set("page", String(state.page));
-  if (state.job) p.set("job", state.job);
+  for (const k of SERIALIZED) {
+    const v = k === "page" ? state.page > 1 && state.page : state[k];
+    if (v) p.set(k, String(v));
+  }
   const s = p.toString();
   return s ? `?${s}` : "";
 }

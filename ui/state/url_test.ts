@@ -40,3 +40,33 @@ Deno.test("URL state: the History provider filter round-trips; unknown providers
   assert.deepEqual(parseUrlState(search), state);
   assert.equal(parseUrlState("?provider=openai").provider, undefined);
 });
+
+Deno.test("URL state: the library's filters round-trip; malformed ones are dropped", () => {
+  const state = {
+    tab: "history" as const,
+    status: "completed" as const,
+    q: "red car",
+    page: 2,
+    job: "",
+    model: "black-forest-labs/flux-schnell",
+    starred: true,
+    collection: "0b6c9a52-3f2e-4d8a-9a7e-5d7f1c2b3a4e",
+    from: "2025-03-01",
+    to: "2025-03-31",
+    sort: "oldest" as const,
+    cursor: "bi4yMDI1LTAzLTEy",
+  };
+  const search = serializeUrlState(state);
+  assert.equal(
+    search,
+    "?tab=history&status=completed&model=black-forest-labs%2Fflux-schnell&starred=true" +
+      "&collection=0b6c9a52-3f2e-4d8a-9a7e-5d7f1c2b3a4e&from=2025-03-01&to=2025-03-31" +
+      "&sort=oldest&q=red+car&page=2&cursor=bi4yMDI1LTAzLTEy",
+  );
+  assert.deepEqual(parseUrlState(search), state);
+  assert.deepEqual(
+    parseUrlState("?model=a%20b&starred=yes&collection=../x&from=2025-3-1&to=x&sort=up&cursor=a+b"),
+    DEFAULT_URL_STATE,
+  );
+  assert.equal(parseUrlState("?model=fal:fal-ai/flux/schnell").model, "fal:fal-ai/flux/schnell");
+});
