@@ -36,7 +36,7 @@ import type {
   PredictionStatus,
   Provider,
 } from "./provider.ts";
-import { retryAfterHeaderMs, transportError } from "./transport.ts";
+import { errorForStatus, oneLineDetail, transportError } from "./transport.ts";
 
 /** Settings of the fal provider. */
 export interface FalProviderOptions {
@@ -58,7 +58,6 @@ export interface FalProviderOptions {
 
 /** fal request ids are UUIDs; anything else could walk the URL path. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{1,100}$/;
-const DETAIL_MAX = 500;
 const REMEMBERED = 10_000;
 const SCHEMA_TTL_MS = 10 * 60_000;
 
@@ -220,7 +219,7 @@ export function createFalProvider(options: FalProviderOptions): Provider {
         const canceled = typeof raw.error_type === "string" && /cancel/i.test(raw.error_type);
         remembered.delete(id);
         const status: PredictionStatus = canceled ? "canceled" : "failed";
-        return { id, status, output: [], logs, error: oneLine(raw.error) };
+        return { id, status, output: [], logs, error: oneLineDetail(raw.error) };
       }
       return await result(id, urls, logs, runMs, callOptions.signal);
     },
@@ -378,15 +377,7 @@ function statusError(
       );
     }
   }
-  if (status === 429 || status === 408 || status >= 500) {
-    return new ProviderError(
-      message,
-      true,
-      retryAfterHeaderMs(response.headers.get("retry-after")),
-      status,
-    );
-  }
-  return new ProviderError(message, false, undefined, status);
+  return errorForStatus(message, status, response.headers);
 }
 
 /** fal's `detail` (a string, or FastAPI's list of `{loc, msg}`), else the start of the body. */
@@ -407,12 +398,7 @@ function detailOf(text: string): string {
   } catch {
     // Not JSON: keep the text.
   }
-  return oneLine(detail);
-}
-
-function oneLine(text: string): string {
-  const line = text.trim().split(/\s*\n\s*/).join("; ");
-  return line.length > DETAIL_MAX ? `${line.slice(0, DETAIL_MAX)}…` : line;
+  return oneLineDetail(detail);
 }
 
 /** fal's logs (`[{message, level, timestamp}]`) as text, one message a line. */

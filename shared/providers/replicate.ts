@@ -19,7 +19,7 @@ import type {
   Provider,
 } from "./provider.ts";
 import { openOutputUrl } from "./download.ts";
-import { retryAfterHeaderMs, transportError } from "./transport.ts";
+import { errorForStatus, oneLineDetail, retryAfterHeaderMs, transportError } from "./transport.ts";
 
 /** Settings of the Replicate provider. */
 export interface ReplicateProviderOptions {
@@ -75,7 +75,6 @@ const STATUSES: readonly PredictionStatus[] = [
 const MODEL_REF = /^([A-Za-z0-9][\w.-]*)\/([A-Za-z0-9][\w.-]*)(?::([A-Za-z0-9]+))?$/;
 /** Replicate ids are lower-case base32; anything else could walk the URL path (`..`). */
 const PREDICTION_ID = /^[A-Za-z0-9_-]{1,100}$/;
-const DETAIL_MAX = 500;
 /** Pages of the prediction list read when looking for a prediction whose create answer was lost. */
 const FIND_PAGES = 5;
 
@@ -303,18 +302,11 @@ async function statusError(call: Call, response: Response): Promise<ProviderErro
     const retryAfterMs = fromHint === undefined && fromHeader === undefined
       ? undefined
       : Math.max(fromHint ?? 0, fromHeader ?? 0);
-    return new ProviderError(message, true, retryAfterMs, status);
+    return errorForStatus(message, status, response.headers, retryAfterMs);
   }
-  if (status >= 500 || status === 408) {
-    return new ProviderError(
-      message,
-      true,
-      retryAfterHeaderMs(response.headers.get("retry-after")),
-      status,
-    );
-  }
-  // 400, 402 (no credit), 409, 422 (input validation) ...: the same request will fail again.
-  return new ProviderError(message, false, undefined, status);
+  // 5xx and 408 retry; 400, 402 (no credit), 409, 422 (input validation) ...: the same request
+  // will fail again.
+  return errorForStatus(message, status, response.headers);
 }
 
 /** Replicate's `detail` (or `title`), else the start of the body, on one line. */
@@ -329,8 +321,7 @@ function detailOf(text: string): string {
   } catch {
     // Not JSON (a proxy's HTML page...): keep the text.
   }
-  const oneLine = detail.trim().split(/\s*\n\s*/).join("; ");
-  return oneLine.length > DETAIL_MAX ? `${oneLine.slice(0, DETAIL_MAX)}…` : oneLine;
+  return oneLineDetail(detail);
 }
 
 /** Replicate's prediction JSON → the provider-neutral Prediction. */

@@ -41,3 +41,34 @@ export function retryAfterHeaderMs(value: string | null): number | undefined {
   const at = Date.parse(trimmed);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
+
+/** Longest provider error detail kept in a message. */
+const DETAIL_MAX = 500;
+
+/** A provider's error detail on one line, cut at 500 characters. */
+export function oneLineDetail(text: string): string {
+  const line = text.trim().split(/\s*\n\s*/).join("; ");
+  return line.length > DETAIL_MAX ? `${line.slice(0, DETAIL_MAX)}…` : line;
+}
+
+/**
+ * An HTTP error answer by its status: 408, 429 and 5xx are worth trying again (after
+ * `retryAfterMs`, or the answer's `Retry-After`); anything else (400, 402, 409, 422 …) fails the
+ * same way again.
+ */
+export function errorForStatus(
+  message: string,
+  status: number,
+  headers: Headers,
+  retryAfterMs?: number,
+): ProviderError {
+  if (status === 429 || status === 408 || status >= 500) {
+    return new ProviderError(
+      message,
+      true,
+      retryAfterMs ?? retryAfterHeaderMs(headers.get("retry-after")),
+      status,
+    );
+  }
+  return new ProviderError(message, false, undefined, status);
+}
