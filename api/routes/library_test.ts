@@ -5,10 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../../shared/auth/api_keys.ts";
-import { createMemoryRateLimiter } from "../../shared/auth/rate_limit.ts";
 import { sql } from "../../shared/db/db.ts";
 import type { JobJson } from "../../shared/jobs/json.ts";
-import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
+import { createTestDeps, type TestDeps, testSecurity } from "../../shared/testing/app_deps.ts";
 import { spaceOut } from "../../shared/testing/search_suite.ts";
 import { createApp } from "../app.ts";
 
@@ -30,14 +29,7 @@ function withKeys(name: string, fn: (deps: TestDeps, app: App, keys: Keys) => Pr
       try {
         const app = createApp({
           ...deps,
-          security: {
-            authMode: "api_key",
-            limiter: createMemoryRateLimiter(),
-            submitsPerMinute: 0,
-            maxActiveJobs: 0,
-            readsPerMinute: 0,
-            maxStreamsPerKey: 0,
-          },
+          security: testSecurity(),
         });
         const keys = {
           alice: (await createApiKey(deps.db, { name: "alice" })).key,

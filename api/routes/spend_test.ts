@@ -5,13 +5,12 @@
  */
 import assert from "node:assert/strict";
 import { createApiKey } from "../../shared/auth/api_keys.ts";
-import { createMemoryRateLimiter } from "../../shared/auth/rate_limit.ts";
 import { sql } from "../../shared/db/db.ts";
 import { markCompleted, markProcessing } from "../../shared/jobs/repo.ts";
 import { createReplicateProvider } from "../../shared/providers/replicate.ts";
 import { readKeyBudget, updateSpendSettings } from "../../shared/spend/budgets.ts";
 import { createPricing } from "../../shared/spend/pricing.ts";
-import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
+import { createTestDeps, type TestDeps, testSecurity } from "../../shared/testing/app_deps.ts";
 import { startFakeReplicate } from "../../shared/testing/fake_replicate.ts";
 import { createApp } from "../app.ts";
 
@@ -49,14 +48,7 @@ function withSpend(
             "acme/flat": { per_run: 0.01 },
           }),
           config: { ...deps.config, DEDUPE_WINDOW_S: 600, ...config },
-          security: {
-            authMode: config.authMode ?? "api_key",
-            limiter: createMemoryRateLimiter(),
-            submitsPerMinute: 0,
-            maxActiveJobs: 0,
-            readsPerMinute: 0,
-            maxStreamsPerKey: 0,
-          },
+          security: testSecurity({ authMode: config.authMode ?? "api_key" }),
         });
         const alice = await createApiKey(deps.db, { name: "alice" });
         const bob = await createApiKey(deps.db, { name: "bob" });
@@ -295,14 +287,7 @@ withSpend("spend: a submit makes one statement, budget or not, free model or pri
     ...t.deps,
     db: counted,
     pricing: createPricing({ "acme/painter": { per_image: 0.02 } }),
-    security: {
-      authMode: "api_key",
-      limiter: createMemoryRateLimiter(),
-      submitsPerMinute: 0,
-      maxActiveJobs: 0,
-      readsPerMinute: 0,
-      maxStreamsPerKey: 0,
-    },
+    security: testSecurity(),
   });
   const submit = async (key: string, body: unknown) => {
     statements.length = 0;

@@ -1,9 +1,8 @@
 /** Uploads on the real app, Postgres and a temporary storage folder. */
 import assert from "node:assert/strict";
 import { createApiKey } from "../../shared/auth/api_keys.ts";
-import { createMemoryRateLimiter } from "../../shared/auth/rate_limit.ts";
 import { sql } from "../../shared/db/db.ts";
-import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
+import { createTestDeps, type TestDeps, testSecurity } from "../../shared/testing/app_deps.ts";
 import { GIF_1X1, pngBytes } from "../../shared/testing/image_fixtures.ts";
 import { createUploadSigner } from "../../shared/uploads/signing.ts";
 import { sweepExpiredUploads } from "../../shared/uploads/store.ts";
@@ -24,14 +23,7 @@ function withUploads(
       try {
         const app = createApp({
           ...deps,
-          security: {
-            authMode: "api_key",
-            limiter: createMemoryRateLimiter(),
-            submitsPerMinute: 0,
-            maxActiveJobs: 0,
-            readsPerMinute: 0,
-            maxStreamsPerKey: 0,
-          },
+          security: testSecurity(),
           config: { ...deps.config, UPLOAD_MAX_BYTES: 64 * 1024, UPLOAD_TTL_S: 3600 },
         });
         const keys = {

@@ -1,11 +1,10 @@
 /** GET /usage: totals and groups per key, admin and open views, budgets, and 4xx for bad input. */
 import assert from "node:assert/strict";
 import { createApiKey } from "../../shared/auth/api_keys.ts";
-import { createMemoryRateLimiter } from "../../shared/auth/rate_limit.ts";
 import { sql } from "../../shared/db/db.ts";
 import { insertJob, markCompleted, markFailed, markProcessing } from "../../shared/jobs/repo.ts";
 import { updateSpendSettings } from "../../shared/spend/budgets.ts";
-import { createTestDeps, type TestDeps } from "../../shared/testing/app_deps.ts";
+import { createTestDeps, type TestDeps, testSecurity } from "../../shared/testing/app_deps.ts";
 import { createApp } from "../app.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
@@ -27,14 +26,7 @@ function withUsage(name: string, authMode: "none" | "api_key", fn: (t: Ctx) => P
       try {
         const app = createApp({
           ...deps,
-          security: {
-            authMode,
-            limiter: createMemoryRateLimiter(),
-            submitsPerMinute: 0,
-            maxActiveJobs: 0,
-            readsPerMinute: 0,
-            maxStreamsPerKey: 0,
-          },
+          security: testSecurity({ authMode }),
         });
         const alice = await createApiKey(deps.db, { name: "alice" });
         const bob = await createApiKey(deps.db, { name: "bob" });

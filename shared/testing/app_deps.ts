@@ -1,4 +1,6 @@
 /** Test helper: real Postgres schema + real BullMQ prefix + temp storage, wired like production. */
+import { createMemoryRateLimiter, type RateLimiter } from "../auth/rate_limit.ts";
+import type { AuthMode } from "../config.ts";
 import { createJobEventHub, type JobEventHub } from "../jobs/events.ts";
 import type { Db } from "../db/db.ts";
 import { type Logger, silentLogger } from "../logger.ts";
@@ -82,5 +84,33 @@ export async function createTestDeps(options: TestDepsOptions = {}): Promise<Tes
       await t.cleanup();
       await Deno.remove(storageRoot, { recursive: true });
     },
+  };
+}
+
+/** The access settings of a test app: API keys on, an in-memory limiter, no limits (0 = off). */
+export function testSecurity(
+  overrides: {
+    authMode?: AuthMode;
+    submitsPerMinute?: number;
+    maxActiveJobs?: number;
+    readsPerMinute?: number;
+    maxStreamsPerKey?: number;
+  } = {},
+): {
+  authMode: AuthMode;
+  limiter: RateLimiter;
+  submitsPerMinute: number;
+  maxActiveJobs: number;
+  readsPerMinute: number;
+  maxStreamsPerKey: number;
+} {
+  return {
+    authMode: "api_key",
+    limiter: createMemoryRateLimiter(),
+    submitsPerMinute: 0,
+    maxActiveJobs: 0,
+    readsPerMinute: 0,
+    maxStreamsPerKey: 0,
+    ...overrides,
   };
 }
